@@ -1,0 +1,6 @@
+//! `bench/`: performance measurements for resetgate.
+//!
+//! - `benches/risk_evaluate.rs`: criterion micro-benchmarks of `risk::evaluate` on
+//!   the bundled policy (a quiet attempt and a noisy one); figures in `RESULTS.md`.
+//! - The HTTP load driver for the running gateway comes in a later issue and will
+//!   live in this crate.

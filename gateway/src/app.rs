@@ -1,0 +1,171 @@
+//! Application state and assembly: config in, [`AppState`] out; [`serve`] runs
+//! the router on an already-bound listener (tests bind `127.0.0.1:0`).
+
+use std::net::SocketAddr;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use anyhow::Context as _;
+use secrecy::ExposeSecret;
+use tokio::net::TcpListener;
+
+use crate::audit::AuditLog;
+use crate::config::Config;
+use crate::crypto::ServerKey;
+use crate::directory::hasher::Hasher;
+use crate::directory::{Builtin, Directory};
+use crate::factors::sms::{Outbox, SmsSender};
+use crate::reset_core::password::{PasswordPolicy, PasswordRules};
+use crate::store::durable::{Durable, SqliteStore};
+use crate::store::ephemeral::{Ephemeral, MemoryStore};
+use crate::time::{Clock, SystemClock};
+
+/// Everything a request needs. Cheap to clone.
+#[derive(Clone)]
+pub struct AppState(Arc<Services>);
+
+impl std::ops::Deref for AppState {
+    type Target = Services;
+    fn deref(&self) -> &Services {
+        &self.0
+    }
+}
+
+pub struct Services {
+    pub config: Config,
+    pub ephemeral: Arc<dyn Ephemeral>,
+    pub durable: Arc<dyn Durable>,
+    pub directory: Arc<dyn Directory>,
+    pub audit: AuditLog,
+    policy: RwLock<Arc<risk::Policy>>,
+    pub passwords: PasswordPolicy,
+    pub key: ServerKey,
+    pub sms: SmsSender,
+    pub hasher: Hasher,
+    pub clock: Arc<dyn Clock>,
+    pub limiter: Arc<crate::http::limits::AddressLimiter>,
+    /// The dev outbox page is served only in demo mode.
+    pub outbox: Option<Outbox>,
+}
+
+impl Services {
+    /// The live policy.
+    pub fn policy(&self) -> Arc<risk::Policy> {
+        self.policy
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Unix seconds now.
+    pub fn now(&self) -> i64 {
+        crate::time::unix(self.clock.now())
+    }
+}
+
+/// Options that are not configuration.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct BuildOptions {
+    pub demo: bool,
+}
+
+/// Load the policy named by `risk.policy`, or the bundled one.
+pub fn load_policy(config: &Config) -> anyhow::Result<risk::Policy> {
+    match &config.risk.policy {
+        None => Ok(risk::Policy::bundled()),
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("risk.policy {}", path.display()))?;
+            risk::Policy::parse(&text).map_err(|e| anyhow::anyhow!("risk.policy {}: {e}", path.display()))
+        }
+    }
+}
+
+/// Load the server key from `secrets.key` or `secrets.key_file`.
+pub fn load_key(config: &Config) -> anyhow::Result<ServerKey> {
+    Ok(match &config.secrets.key {
+        Some(key) => ServerKey::from_base64(key.expose_secret(), "secrets.key")?,
+        None => ServerKey::load_or_create(&config.secrets.key_file)?,
+    })
+}
+
+/// Load the password policy (bundled common list, optional breached list).
+pub fn load_passwords(config: &Config) -> anyhow::Result<PasswordPolicy> {
+    let rules = PasswordRules {
+        min_length: config.password.min_length,
+        max_length: config.password.max_length,
+        breached_file: config.password.breached_file.clone(),
+    };
+    PasswordPolicy::load(&rules).map_err(|e| anyhow::anyhow!("password: {e}"))
+}
+
+/// Open the durable store named by `store.durable`.
+pub async fn open_durable(config: &Config) -> anyhow::Result<SqliteStore> {
+    SqliteStore::open(&config.store.durable)
+        .await
+        .with_context(|| format!("store.durable {}", config.store.durable))
+}
+
+/// Assemble the services from a validated config.
+pub async fn build(config: Config, options: BuildOptions) -> anyhow::Result<AppState> {
+    let policy = load_policy(&config)?;
+    let key = load_key(&config)?;
+    let passwords = load_passwords(&config)?;
+    let durable: Arc<dyn Durable> = Arc::new(open_durable(&config).await?);
+    let memory = Arc::new(MemoryStore::new());
+    spawn_purger(memory.clone());
+    let ephemeral: Arc<dyn Ephemeral> = memory;
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let hasher = Hasher::new();
+    let directory: Arc<dyn Directory> = Arc::new(Builtin::new(
+        durable.clone(),
+        hasher.clone(),
+        config.password.history,
+        clock.clone(),
+    ));
+    let outbox = Outbox::default();
+    let sms = SmsSender::new(&config.sms, outbox.clone());
+    let audit = AuditLog::spawn(durable.clone());
+    let limiter = crate::http::limits::limiter(config.server.rate_limit_per_second);
+    crate::http::limits::spawn_retention(limiter.clone());
+    Ok(AppState(Arc::new(Services {
+        config,
+        ephemeral,
+        durable,
+        directory,
+        audit,
+        policy: RwLock::new(Arc::new(policy)),
+        passwords,
+        key,
+        sms,
+        hasher,
+        clock,
+        limiter,
+        outbox: options.demo.then_some(outbox),
+    })))
+}
+
+fn spawn_purger(store: Arc<MemoryStore>) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(60));
+        loop {
+            tick.tick().await;
+            store.purge(std::time::SystemTime::now());
+        }
+    });
+}
+
+/// Serve until `shutdown` resolves, then drain in-flight requests.
+pub async fn serve(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let app = crate::http::router(state);
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
+}

@@ -1,0 +1,125 @@
+//! Command-line verbs. Each prints what a person needs and exits non-zero with
+//! the exact problem when something is wrong.
+
+mod audit;
+mod serve;
+pub mod users;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::config::Config;
+
+/// resetgate: adaptive-risk self-service password reset.
+#[derive(Debug, Parser)]
+#[command(name = "resetgate", version, about)]
+pub struct Cli {
+    /// Configuration file (TOML); without it the embedded defaults apply.
+    #[arg(long, global = true, value_name = "FILE", env = "RESETGATE_CONFIG")]
+    pub config: Option<PathBuf>,
+    #[command(subcommand)]
+    pub verb: Verb,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Verb {
+    /// Run the gateway.
+    Serve {
+        /// Seed demo users with enrolled factors and print how to try a reset.
+        #[arg(long)]
+        demo: bool,
+    },
+    /// Validate the configuration, policy and password lists.
+    CheckConfig,
+    /// Risk policy tools.
+    Policy {
+        #[command(subcommand)]
+        verb: PolicyVerb,
+    },
+    /// Audit log tools.
+    Audit {
+        #[command(subcommand)]
+        verb: AuditVerb,
+    },
+    /// Built-in directory tools.
+    Users {
+        #[command(subcommand)]
+        verb: UsersVerb,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PolicyVerb {
+    /// Validate a risk policy file.
+    Validate { file: PathBuf },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditVerb {
+    /// Check the hash chain; exits 1 at the first broken record.
+    Verify,
+    /// Print every record as a JSON line.
+    Export,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UsersVerb {
+    /// Seed the built-in directory from CSV: header `username,password,email,phone`.
+    Import { csv: PathBuf },
+}
+
+/// Run a parsed command line.
+pub async fn run(cli: Cli) -> ExitCode {
+    let result = match cli.verb {
+        Verb::Policy { verb: PolicyVerb::Validate { file } } => policy_validate(&file),
+        verb => match Config::load(cli.config.as_deref()) {
+            Err(e) => Err(anyhow::anyhow!("configuration: {e}")),
+            Ok(config) => match verb {
+                Verb::Serve { demo } => serve::run(config, demo).await,
+                Verb::CheckConfig => check_config(&config),
+                Verb::Audit { verb: AuditVerb::Verify } => audit::verify(&config).await,
+                Verb::Audit { verb: AuditVerb::Export } => audit::export(&config).await,
+                Verb::Users { verb: UsersVerb::Import { csv } } => users::import(&config, &csv).await,
+                Verb::Policy { .. } => unreachable!("handled above"),
+            },
+        },
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn policy_validate(file: &std::path::Path) -> anyhow::Result<ExitCode> {
+    let text = std::fs::read_to_string(file).map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
+    match risk::Policy::parse(&text) {
+        Ok(policy) => {
+            println!("policy OK: {} (version {})", file.display(), policy.version());
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e) => {
+            eprintln!("policy invalid: {}: {e}", file.display());
+            Ok(ExitCode::FAILURE)
+        }
+    }
+}
+
+fn check_config(config: &Config) -> anyhow::Result<ExitCode> {
+    let policy = crate::app::load_policy(config)?;
+    if config.secrets.key.is_some() || config.secrets.key_file.exists() {
+        crate::app::load_key(config)?;
+    }
+    crate::app::load_passwords(config)?;
+    println!("configuration OK");
+    println!("  listen          {}", config.server.listen);
+    println!("  public_url      {}", config.server.public_url);
+    println!("  store           ephemeral={} durable={}", config.store.ephemeral, config.store.durable);
+    println!("  risk policy     version {}", policy.version());
+    println!("  sms provider    {:?}", config.sms.provider);
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,57 @@
+//! `serve [--demo]`: run the gateway until SIGINT/SIGTERM.
+
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+
+use crate::app::{self, BuildOptions};
+use crate::config::Config;
+
+pub async fn run(config: Config, demo: bool) -> anyhow::Result<ExitCode> {
+    init_tracing();
+    let listen = config.server.listen;
+    let state = app::build(config, BuildOptions { demo }).await?;
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("server.listen {listen}"))?;
+    let local = listener.local_addr()?;
+    if demo {
+        crate::demo::seed_and_print(&state, local).await?;
+    }
+    tracing::info!(address = %local, "resetgate listening");
+    println!("resetgate listening on http://{local}");
+    app::serve(listener, state, shutdown_signal()).await?;
+    tracing::info!("resetgate stopped");
+    Ok(ExitCode::SUCCESS)
+}
+
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("RESETGATE_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    tracing::info!("shutting down: finishing in-flight requests");
+}

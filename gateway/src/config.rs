@@ -1,0 +1,422 @@
+//! Configuration: embedded defaults < TOML file < `RESETGATE__SECTION__KEY` environment.
+//!
+//! Every struct denies unknown fields, so a typo is an error that names the key.
+//! Secrets are [`SecretString`]s (their `Debug` prints `[REDACTED]`) and may come
+//! from a `*_file` key instead of the config itself; [`Config::load`] resolves them.
+//! Layering is figment's; validation that needs more than types lives in
+//! [`Config::validate`], which `check-config` and `serve` both run.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use ipnet::IpNet;
+use secrecy::SecretString;
+use serde::{Deserialize, Serialize};
+
+/// Why a configuration cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The TOML or an environment override is malformed, has an unknown key or a wrong type.
+    #[error("{0}")]
+    Parse(String),
+    /// A value is well-formed but unusable (the message names the key).
+    #[error("{key}: {problem}")]
+    Invalid { key: &'static str, problem: String },
+}
+
+fn invalid(key: &'static str, problem: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid {
+        key,
+        problem: problem.into(),
+    }
+}
+
+/// The whole configuration. See the README, "Configuration", for every key.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    pub server: Server,
+    pub store: Store,
+    pub secrets: Secrets,
+    pub risk: Risk,
+    pub reset: Reset,
+    pub password: Password,
+    pub sms: Sms,
+    pub directory: Directory,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Server {
+    pub listen: SocketAddr,
+    pub public_url: url::Url,
+    pub trusted_proxies: Vec<IpNet>,
+    /// Requests per second allowed per client address on the public API (burst = 3x).
+    pub rate_limit_per_second: u32,
+}
+
+impl Default for Server {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            public_url: url::Url::parse("http://localhost:8080").expect("static URL"),
+            trusted_proxies: Vec::new(),
+            rate_limit_per_second: 20,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Store {
+    pub ephemeral: String,
+    pub durable: String,
+}
+
+impl Default for Store {
+    fn default() -> Self {
+        Self {
+            ephemeral: "memory".into(),
+            durable: "sqlite://var/resetgate.db".into(),
+        }
+    }
+}
+
+/// The server key: encrypts TOTP seeds at rest and keys the HMACs (code hashes,
+/// decoy hints). 32 random bytes, base64. Without `key`/`key_file` the gateway
+/// creates `var/resetgate.key` (mode 0600) on first start.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Secrets {
+    #[serde(skip_serializing)]
+    pub key: Option<SecretString>,
+    pub key_file: PathBuf,
+}
+
+impl Default for Secrets {
+    fn default() -> Self {
+        Self {
+            key: None,
+            key_file: PathBuf::from("var/resetgate.key"),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Risk {
+    /// Risk policy file; `None` = the bundled `data/policy.toml`.
+    pub policy: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Reset {
+    #[serde(with = "humantime_serde")]
+    pub flow_ttl: Duration,
+    #[serde(with = "humantime_serde")]
+    pub factor_cooloff: Duration,
+    /// How long a sent SMS/e-mail code stays valid.
+    #[serde(with = "humantime_serde")]
+    pub code_ttl: Duration,
+    /// Wrong codes allowed per flow before the flow is locked.
+    pub max_attempts_per_flow: u8,
+    /// Wrong codes allowed per account, across flows, within `account_failure_window`.
+    pub account_failure_limit: u32,
+    #[serde(with = "humantime_serde")]
+    pub account_failure_window: Duration,
+}
+
+impl Default for Reset {
+    fn default() -> Self {
+        Self {
+            flow_ttl: Duration::from_secs(600),
+            factor_cooloff: Duration::from_secs(24 * 3600),
+            code_ttl: Duration::from_secs(300),
+            max_attempts_per_flow: 5,
+            account_failure_limit: 10,
+            account_failure_window: Duration::from_secs(900),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Password {
+    /// Minimum length in code points after NFKC (NIST SP 800-63B-4: 15 when the
+    /// password is the only factor the directory uses).
+    pub min_length: usize,
+    /// Maximum length in code points (at least 64).
+    pub max_length: usize,
+    /// How many earlier passwords a new one may not repeat.
+    pub history: usize,
+    /// Operator-supplied breached-password list (HIBP Pwned Passwords SHA-1 format).
+    pub breached_file: Option<PathBuf>,
+}
+
+impl Default for Password {
+    fn default() -> Self {
+        Self {
+            min_length: 15,
+            max_length: 128,
+            history: 5,
+            breached_file: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SmsProvider {
+    /// Messages go to the dev outbox page (`/dev/outbox`), never to the log.
+    #[default]
+    Log,
+    /// JSON `{"to", "message"}` POSTed to `sms.webhook_url`.
+    Webhook,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Sms {
+    pub provider: SmsProvider,
+    pub webhook_url: Option<url::Url>,
+    /// Sent as `Authorization: Bearer …` to the webhook when set.
+    #[serde(skip_serializing)]
+    pub webhook_token: Option<SecretString>,
+    pub webhook_token_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DirectoryKind {
+    #[default]
+    Builtin,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Directory {
+    pub kind: DirectoryKind,
+}
+
+impl Config {
+    /// Layer embedded defaults, the optional TOML file and the environment, then
+    /// resolve `*_file` secrets and validate.
+    pub fn load(file: Option<&Path>) -> Result<Config, ConfigError> {
+        Self::load_with_env(file, Env::prefixed("RESETGATE__").split("__"))
+    }
+
+    fn load_with_env(file: Option<&Path>, env: Env) -> Result<Config, ConfigError> {
+        let mut figment = Figment::from(Serialized::defaults(Config::default()));
+        if let Some(path) = file {
+            if !path.exists() {
+                return Err(ConfigError::Parse(format!(
+                    "config file {} does not exist",
+                    path.display()
+                )));
+            }
+            figment = figment.merge(Toml::file_exact(path));
+        }
+        let mut config: Config = figment
+            .merge(env)
+            .extract()
+            .map_err(|e| ConfigError::Parse(describe_figment_error(&e)))?;
+        config.resolve_secret_files()?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn resolve_secret_files(&mut self) -> Result<(), ConfigError> {
+        if let Some(path) = &self.sms.webhook_token_file {
+            self.sms.webhook_token = Some(read_secret_file("sms.webhook_token_file", path)?);
+        }
+        Ok(())
+    }
+
+    /// Checks that types alone cannot express.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let url = &self.server.public_url;
+        if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+            return Err(invalid("server.public_url", "must be an http(s) origin"));
+        }
+        if self.server.rate_limit_per_second == 0 {
+            return Err(invalid("server.rate_limit_per_second", "must be at least 1"));
+        }
+        if self.store.ephemeral != "memory" {
+            return Err(invalid(
+                "store.ephemeral",
+                format!(
+                    "unsupported store {:?}: this build supports \"memory\"",
+                    self.store.ephemeral
+                ),
+            ));
+        }
+        if !self.store.durable.starts_with("sqlite:") {
+            return Err(invalid(
+                "store.durable",
+                "unsupported store: this build supports sqlite://PATH",
+            ));
+        }
+        self.validate_reset()?;
+        if self.password.max_length < 64 {
+            return Err(invalid("password.max_length", "must be at least 64"));
+        }
+        if self.password.min_length == 0 || self.password.min_length > self.password.max_length {
+            return Err(invalid(
+                "password.min_length",
+                "must be between 1 and password.max_length",
+            ));
+        }
+        if self.sms.provider == SmsProvider::Webhook && self.sms.webhook_url.is_none() {
+            return Err(invalid(
+                "sms.webhook_url",
+                "is required when sms.provider = \"webhook\"",
+            ));
+        }
+        Ok(())
+    }
+
+    fn validate_reset(&self) -> Result<(), ConfigError> {
+        let r = &self.reset;
+        if r.flow_ttl < Duration::from_secs(60) || r.flow_ttl > Duration::from_secs(3600) {
+            return Err(invalid("reset.flow_ttl", "must be between 1m and 1h"));
+        }
+        if r.code_ttl < Duration::from_secs(30) || r.code_ttl > r.flow_ttl {
+            return Err(invalid(
+                "reset.code_ttl",
+                "must be between 30s and reset.flow_ttl",
+            ));
+        }
+        if r.max_attempts_per_flow == 0 || r.max_attempts_per_flow > 10 {
+            return Err(invalid("reset.max_attempts_per_flow", "must be 1 to 10"));
+        }
+        if r.account_failure_limit == 0 {
+            return Err(invalid("reset.account_failure_limit", "must be at least 1"));
+        }
+        if r.account_failure_window < Duration::from_secs(60)
+            || r.account_failure_window > Duration::from_secs(24 * 3600)
+        {
+            return Err(invalid(
+                "reset.account_failure_window",
+                "must be between 1m and 24h (longer would let a stranger lock the owner out)",
+            ));
+        }
+        Ok(())
+    }
+
+    /// The SQLite path of `store.durable`, or `None` for an in-memory database.
+    pub fn sqlite_path(&self) -> Option<PathBuf> {
+        let rest = self.store.durable.strip_prefix("sqlite:")?;
+        let rest = rest.strip_prefix("//").unwrap_or(rest);
+        let rest = rest.split('?').next().unwrap_or(rest);
+        (rest != ":memory:" && !rest.is_empty()).then(|| PathBuf::from(rest))
+    }
+}
+
+fn read_secret_file(key: &'static str, path: &Path) -> Result<SecretString, ConfigError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| invalid(key, format!("cannot read {}: {e}", path.display())))?;
+    Ok(SecretString::from(text.trim_end_matches(['\r', '\n'])))
+}
+
+/// figment's message plus the key path it failed on, without the profile prefix.
+fn describe_figment_error(error: &figment::Error) -> String {
+    error
+        .clone()
+        .into_iter()
+        .map(|e| {
+            let key = e.path.join(".");
+            let source = e
+                .metadata
+                .as_ref()
+                .map(|m| format!(" (in {})", m.name))
+                .unwrap_or_default();
+            if key.is_empty() {
+                format!("{}{source}", e.kind)
+            } else {
+                format!("{key}: {}{source}", e.kind)
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use secrecy::ExposeSecret;
+    use std::io::Write;
+
+    fn load_text(text: &str) -> Result<Config, ConfigError> {
+        let mut file = tempfile::NamedTempFile::new().unwrap();
+        file.write_all(text.as_bytes()).unwrap();
+        Config::load_with_env(Some(file.path()), Env::prefixed("RESETGATE_TEST_NONE__"))
+    }
+
+    #[test]
+    fn defaults_are_valid() {
+        let config = load_text("").unwrap();
+        assert_eq!(config.server.listen.to_string(), "127.0.0.1:8080");
+        assert_eq!(config.reset.flow_ttl, Duration::from_secs(600));
+        assert_eq!(config.reset.factor_cooloff, Duration::from_secs(86_400));
+    }
+
+    #[test]
+    fn unknown_key_is_named() {
+        let err = load_text("[server]\nlisten = \"127.0.0.1:1\"\nlisen = 3\n").unwrap_err();
+        let text = err.to_string();
+        assert!(text.contains("lisen"), "{text}");
+    }
+
+    #[test]
+    fn invalid_value_names_key() {
+        let err = load_text("[password]\nmax_length = 20\n").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "password.max_length: must be at least 64",
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn secret_from_file_and_redacted_debug() {
+        let mut token = tempfile::NamedTempFile::new().unwrap();
+        writeln!(token, "s3cr3t-token").unwrap();
+        let text = format!(
+            "[sms]\nprovider = \"webhook\"\nwebhook_url = \"http://127.0.0.1:9/sms\"\nwebhook_token_file = {:?}\n",
+            token.path()
+        );
+        let config = load_text(&text).unwrap();
+        let secret = config.sms.webhook_token.as_ref().unwrap();
+        assert_eq!(secret.expose_secret(), "s3cr3t-token");
+        assert!(!format!("{config:?}").contains("s3cr3t"));
+    }
+
+    #[test]
+    fn env_overrides_file() {
+        let mut file = tempfile::NamedTempFile::new().unwrap();
+        file.write_all(b"[reset]\nflow_ttl = \"5m\"\n").unwrap();
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("RESETGATE__RESET__FLOW_TTL", "15m");
+            let config = Config::load(Some(file.path())).expect("loads");
+            assert_eq!(config.reset.flow_ttl, Duration::from_secs(900));
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn sqlite_path_forms() {
+        let mut config = Config::default();
+        assert_eq!(
+            config.sqlite_path(),
+            Some(PathBuf::from("var/resetgate.db"))
+        );
+        config.store.durable = "sqlite:///tmp/x/a.db?mode=rwc".into();
+        assert_eq!(config.sqlite_path(), Some(PathBuf::from("/tmp/x/a.db")));
+        config.store.durable = "sqlite::memory:".into();
+        assert_eq!(config.sqlite_path(), None);
+    }
+}

@@ -1,0 +1,57 @@
+//! Directory connectors: where accounts and their passwords live. The reset core
+//! hands the new password to a [`Directory`]; sign-in for enrolment checks the
+//! current password against it.
+//!
+//! Passwords arrive here already NFKC-normalised (see `reset_core::password`).
+
+mod builtin;
+pub mod hasher;
+
+use async_trait::async_trait;
+
+use crate::account::AccountName;
+
+pub use builtin::Builtin;
+
+/// What the gateway needs to know about an account.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Account {
+    pub name: AccountName,
+    pub email: Option<String>,
+    /// Disabled or locked accounts are treated exactly like unknown ones.
+    pub enabled: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DirectoryError {
+    /// The directory cannot be reached or failed; callers answer 503.
+    #[error("directory unavailable: {0}")]
+    Unavailable(String),
+    /// The directory refused the new password (its own policy); shown to the user.
+    #[error("directory refused the password: {0}")]
+    Rejected(String),
+}
+
+impl From<crate::store::durable::DurableError> for DirectoryError {
+    fn from(e: crate::store::durable::DurableError) -> Self {
+        DirectoryError::Unavailable(e.0)
+    }
+}
+
+#[async_trait]
+pub trait Directory: Send + Sync {
+    /// The account, if it exists (enabled or not).
+    async fn lookup(&self, name: &AccountName) -> Result<Option<Account>, DirectoryError>;
+
+    /// Does `password` sign this account in? False for unknown and disabled
+    /// accounts too, at the same cost, so the answer's timing reveals nothing.
+    async fn authenticate(&self, name: &AccountName, password: &str)
+    -> Result<bool, DirectoryError>;
+
+    /// Is `password` the current one or one of the remembered earlier ones?
+    async fn reused(&self, name: &AccountName, password: &str) -> Result<bool, DirectoryError>;
+
+    /// Make `password` the account's password.
+    async fn set_password(&self, name: &AccountName, password: &str)
+    -> Result<(), DirectoryError>;
+}

@@ -1,0 +1,237 @@
+//! Enrolment by a signed-in person: list, add (TOTP, SMS; each proven with a
+//! code before it is stored) and remove factors. Every change is audited and
+//! starts the factor's cool-off (`reset.factor_cooloff`).
+
+use std::time::Duration;
+
+use axum::http::StatusCode;
+use risk::Factor;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use super::{sms, totp, usable};
+use crate::account::AccountName;
+use crate::app::AppState;
+use crate::audit::AuditEvent;
+use crate::crypto;
+use crate::http::error::{ApiError, ApiResult};
+use crate::signals::velocity;
+use crate::store::durable::FactorRecord;
+use crate::store::ephemeral::keys;
+
+/// How long a started enrolment waits for its code.
+const PENDING_TTL: Duration = Duration::from_secs(600);
+/// Wrong codes allowed per pending enrolment.
+const MAX_TRIES: u8 = 5;
+/// SMS enrolment codes per account per hour.
+const MAX_SMS_SENDS_PER_HOUR: u64 = 5;
+
+/// A factor as the person sees it.
+#[derive(Debug, Serialize)]
+pub struct FactorView {
+    pub id: String,
+    pub factor: String,
+    pub label: String,
+    pub status: &'static str,
+    pub provisioned: bool,
+    pub created_at: String,
+    pub last_used_at: Option<String>,
+    /// When it may authorise a reset (after the cool-off).
+    pub usable_for_reset_from: String,
+}
+
+/// What `POST /v1/me/factors/totp` returns.
+#[derive(Debug, Serialize)]
+pub struct TotpStart {
+    pub secret: String,
+    pub otpauth_uri: String,
+    pub qr_svg: String,
+}
+
+#[derive(Serialize, Deserialize)]
+struct PendingTotp {
+    sealed_seed: String,
+}
+
+#[derive(Serialize, Deserialize)]
+struct PendingSms {
+    phone: String,
+    mac: String,
+    tries: u8,
+}
+
+pub async fn list(s: &AppState, who: &AccountName) -> ApiResult<Vec<FactorView>> {
+    let cooloff = s.config.reset.factor_cooloff;
+    let records = s.durable.factors(who.as_str()).await?;
+    Ok(records
+        .into_iter()
+        .map(|r| {
+            let from = if r.provisioned { r.created_at } else { r.created_at + secs(cooloff) };
+            FactorView {
+                label: r.label.clone(),
+                status: if usable(&r, s.now(), cooloff) { "active" } else { "cooling_off" },
+                provisioned: r.provisioned,
+                created_at: rfc(r.created_at),
+                last_used_at: r.last_used_at.map(rfc),
+                usable_for_reset_from: rfc(from),
+                factor: r.kind,
+                id: r.id,
+            }
+        })
+        .collect())
+}
+
+pub async fn remove(s: &AppState, who: &AccountName, id: &str) -> ApiResult<()> {
+    if !s.durable.delete_factor(who.as_str(), id).await? {
+        return Err(ApiError::new(StatusCode::NOT_FOUND, "factor_not_found", "no such factor"));
+    }
+    changed(s, who, "removed", id, None).await
+}
+
+pub async fn totp_begin(s: &AppState, who: &AccountName) -> ApiResult<TotpStart> {
+    let seed = totp::new_seed();
+    let context = pending_context("totp", who);
+    let pending = PendingTotp {
+        sealed_seed: totp::encode(&s.key.seal(&seed, &context)),
+    };
+    put_json(s, &keys::enrolment("totp", who.as_str()), &pending).await?;
+    let uri = totp::otpauth_uri(&seed, who.as_str());
+    Ok(TotpStart {
+        secret: totp::base32(&seed),
+        qr_svg: totp::qr_svg(&uri),
+        otpauth_uri: uri,
+    })
+}
+
+pub async fn totp_finish(s: &AppState, who: &AccountName, code: &str) -> ApiResult<String> {
+    check_code_format(code)?;
+    let key = keys::enrolment("totp", who.as_str());
+    let pending: PendingTotp = get_json(s, &key).await?.ok_or_else(no_pending)?;
+    let seed = totp::decode(&pending.sealed_seed)
+        .and_then(|sealed| s.key.open(&sealed, &pending_context("totp", who)))
+        .ok_or_else(no_pending)?;
+    let now = u64::try_from(s.now()).unwrap_or(0);
+    let fresh = match totp::check(&seed, code, now) {
+        Some(step) => s.ephemeral.advance(&keys::totp_step(who.as_str()), step, Duration::from_secs(300)).await?,
+        None => false,
+    };
+    if !fresh {
+        return Err(ApiError::bad_request("invalid_code", "that code is not right; check the app's clock"));
+    }
+    s.ephemeral.delete(&key).await?;
+    let id = ulid::Ulid::new().to_string();
+    let record = FactorRecord {
+        secret: Some(s.key.seal(&seed, &totp::seal_context(&id))),
+        phone: None,
+        ..record(s, who, &id, Factor::Totp, "Authenticator app")
+    };
+    s.durable.add_factor(&record).await?;
+    changed(s, who, "added", &id, Some(Factor::Totp)).await?;
+    Ok(id)
+}
+
+pub async fn sms_begin(s: &AppState, who: &AccountName, phone: &str) -> ApiResult<u64> {
+    if !sms::is_e164(phone) {
+        return Err(ApiError::invalid("phone must be in E.164 form, e.g. +15550100001"));
+    }
+    let sent = velocity::bump(s.ephemeral.as_ref(), "enrol-sms", who.as_str(), Duration::from_secs(3600), true, s.clock.now()).await?;
+    if sent > MAX_SMS_SENDS_PER_HOUR {
+        return Err(ApiError::too_many("too_many_sends", "too many codes sent; try again later", 3600));
+    }
+    let code = crypto::random_code(6);
+    let pending = PendingSms {
+        phone: phone.to_owned(),
+        mac: enrol_mac(s, who, phone, &code),
+        tries: 0,
+    };
+    put_json(s, &keys::enrolment("sms", who.as_str()), &pending).await?;
+    s.sms.send(phone.to_owned(), sms::code_message(&code, PENDING_TTL));
+    Ok(PENDING_TTL.as_secs())
+}
+
+pub async fn sms_finish(s: &AppState, who: &AccountName, code: &str) -> ApiResult<String> {
+    check_code_format(code)?;
+    let key = keys::enrolment("sms", who.as_str());
+    let mut pending: PendingSms = get_json(s, &key).await?.ok_or_else(no_pending)?;
+    if !crypto::ct_eq(pending.mac.as_bytes(), enrol_mac(s, who, &pending.phone, code).as_bytes()) {
+        pending.tries += 1;
+        if pending.tries >= MAX_TRIES {
+            s.ephemeral.delete(&key).await?;
+            return Err(ApiError::too_many("too_many_attempts", "too many wrong codes; start again", 60));
+        }
+        put_json(s, &key, &pending).await?;
+        return Err(ApiError::bad_request("invalid_code", "that code is not right")
+            .with("attempts_left", MAX_TRIES - pending.tries));
+    }
+    if s.ephemeral.take(&key).await?.is_none() {
+        return Err(no_pending());
+    }
+    let id = ulid::Ulid::new().to_string();
+    let label = format!("SMS {}", sms::mask(&pending.phone));
+    let record = FactorRecord {
+        phone: Some(pending.phone),
+        ..record(s, who, &id, Factor::Sms, &label)
+    };
+    s.durable.add_factor(&record).await?;
+    changed(s, who, "added", &id, Some(Factor::Sms)).await?;
+    Ok(id)
+}
+
+fn record(s: &AppState, who: &AccountName, id: &str, kind: Factor, label: &str) -> FactorRecord {
+    FactorRecord {
+        id: id.to_owned(),
+        username: who.to_string(),
+        kind: kind.as_str().to_owned(),
+        label: label.to_owned(),
+        secret: None,
+        phone: None,
+        provisioned: false,
+        created_at: s.now(),
+        last_used_at: None,
+    }
+}
+
+async fn changed(s: &AppState, who: &AccountName, change: &str, id: &str, factor: Option<Factor>) -> ApiResult<()> {
+    let data = json!({"change": change, "factor_id": id, "factor": factor});
+    Ok(s.audit.record(AuditEvent::new(s.clock.now(), "factor.changed", who.as_str(), data)).await?)
+}
+
+fn check_code_format(code: &str) -> ApiResult<()> {
+    if (6..=10).contains(&code.len()) && code.bytes().all(|b| b.is_ascii_digit()) {
+        Ok(())
+    } else {
+        Err(ApiError::invalid("code must be 6 to 10 digits"))
+    }
+}
+
+fn no_pending() -> ApiError {
+    ApiError::new(StatusCode::CONFLICT, "no_pending_enrolment", "start the enrolment first (or it expired)")
+}
+
+fn pending_context(kind: &str, who: &AccountName) -> Vec<u8> {
+    format!("enrol-{kind}:{who}").into_bytes()
+}
+
+fn enrol_mac(s: &AppState, who: &AccountName, phone: &str, code: &str) -> String {
+    hex::encode(s.key.mac(&[b"enrol-sms", who.as_str().as_bytes(), phone.as_bytes(), code.as_bytes()]))
+}
+
+async fn put_json<T: Serialize>(s: &AppState, key: &str, value: &T) -> ApiResult<()> {
+    let bytes = serde_json::to_vec(value).map_err(ApiError::internal)?;
+    Ok(s.ephemeral.put(key, &bytes, PENDING_TTL).await?)
+}
+
+async fn get_json<T: for<'de> Deserialize<'de>>(s: &AppState, key: &str) -> ApiResult<Option<T>> {
+    match s.ephemeral.get(key).await? {
+        Some(bytes) => Ok(Some(serde_json::from_slice(&bytes).map_err(ApiError::internal)?)),
+        None => Ok(None),
+    }
+}
+
+fn rfc(unix: i64) -> String {
+    crate::time::rfc3339(crate::time::from_unix(unix))
+}
+
+fn secs(d: Duration) -> i64 {
+    i64::try_from(d.as_secs()).unwrap_or(i64::MAX)
+}

@@ -1,0 +1,221 @@
+//! The reset flow: a state machine kept in the ephemeral store.
+//!
+//! ```text
+//!            start
+//!              │ level = deny, or the account cannot meet the requirement
+//!              ├──────────────────────────────────────────────► Denied
+//!              ▼
+//!   ┌──── Challenge ◄──┐ a factor passed, more required
+//!   │          │       │
+//!   │          ├───────┘
+//!   │          │ the last required factor passed (token issued)
+//!   │          ▼
+//!   │      Verified ──complete: password accepted, CAS won──► Completing ──► Done
+//!   │          ▲                                                   │
+//!   │          └──────────── directory refused / unavailable ◄─────┘
+//!   │ max wrong codes in this flow
+//!   └────────────────────────────────────────────────────────────► Locked
+//!   any state, now >= expires_at: expired (410)
+//! ```
+//!
+//! Sources: OWASP Forgot Password Cheat Sheet (uniform responses, single-use
+//! tokens, rate limits), NIST SP 800-63B-4 §3.2.2 (rate limiting of
+//! authenticator attempts) and §3.1.3/§3.1.4 (out-of-band and OTP codes are
+//! single use, ≥ 6 digits, short-lived). Every transition is a pure method
+//! here; [`service`] loads, applies and compare-and-swaps them.
+
+pub mod service;
+
+use risk::{Factor, Level};
+use serde::{Deserialize, Serialize};
+
+/// Where a flow stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum State {
+    Challenge,
+    Verified,
+    Completing,
+    Done,
+    Denied,
+    Locked,
+}
+
+/// A factor the person may use in this flow.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FlowOption {
+    pub factor: Factor,
+    pub hint: String,
+    /// The enrolled factor records behind this option (none for decoys).
+    pub factor_ids: Vec<String>,
+}
+
+/// A code sent for this flow, stored as a keyed MAC, never in clear.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PendingCode {
+    pub factor: Factor,
+    pub mac: String,
+    pub expires_at: i64,
+}
+
+/// The whole flow record.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Flow {
+    pub id: String,
+    pub account: String,
+    /// An unknown or disabled account: looks the same, can never succeed.
+    pub decoy: bool,
+    pub address: String,
+    pub created_at: i64,
+    pub expires_at: i64,
+    pub state: State,
+    pub score: u8,
+    pub level: Level,
+    pub required: u8,
+    pub options: Vec<FlowOption>,
+    pub passed: Vec<Factor>,
+    pub failures: u8,
+    pub sends: u8,
+    pub codes: Vec<PendingCode>,
+    pub token_mac: Option<String>,
+}
+
+/// Why a flow cannot take the requested step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FlowError {
+    Expired,
+    Locked,
+    Denied,
+    /// The factor is not among this flow's options.
+    FactorNotOffered,
+    /// The factor was already passed in this flow.
+    AlreadyPassed,
+    /// Verification is over (verified, completing or done).
+    NotChallenging,
+    /// Complete before the factors were passed.
+    NotVerified,
+    /// The reset token was already used (or is being used).
+    TokenUsed,
+    /// Too many codes sent in this flow.
+    TooManySends,
+}
+
+/// What a passed factor leads to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Progress {
+    Remaining(u8),
+    Verified,
+}
+
+/// Codes one flow may send (SMS pumping and annoyance bound).
+pub const MAX_SENDS: u8 = 3;
+
+impl Flow {
+    /// Is the flow still usable at `now` for anything?
+    pub fn check_live(&self, now: i64) -> Result<(), FlowError> {
+        if now >= self.expires_at {
+            return Err(FlowError::Expired);
+        }
+        match self.state {
+            State::Locked => Err(FlowError::Locked),
+            State::Denied => Err(FlowError::Denied),
+            _ => Ok(()),
+        }
+    }
+
+    /// May `factor` be challenged or verified now?
+    pub fn check_factor(&self, factor: Factor, now: i64) -> Result<&FlowOption, FlowError> {
+        self.check_live(now)?;
+        if self.state != State::Challenge {
+            return Err(FlowError::NotChallenging);
+        }
+        if self.passed.contains(&factor) {
+            return Err(FlowError::AlreadyPassed);
+        }
+        self.options
+            .iter()
+            .find(|o| o.factor == factor)
+            .ok_or(FlowError::FactorNotOffered)
+    }
+
+    /// Record a code sent for `factor`, replacing an earlier one.
+    pub fn add_code(&mut self, code: PendingCode) -> Result<(), FlowError> {
+        if self.sends >= MAX_SENDS {
+            return Err(FlowError::TooManySends);
+        }
+        self.sends += 1;
+        self.codes.retain(|c| c.factor != code.factor);
+        self.codes.push(code);
+        Ok(())
+    }
+
+    /// The live pending code for `factor`.
+    pub fn pending_code(&self, factor: Factor, now: i64) -> Option<&PendingCode> {
+        self.codes
+            .iter()
+            .find(|c| c.factor == factor && now < c.expires_at)
+    }
+
+    /// A wrong code: returns the attempts left; at zero the flow is locked.
+    pub fn record_failure(&mut self, max: u8) -> u8 {
+        self.failures = self.failures.saturating_add(1);
+        let left = max.saturating_sub(self.failures);
+        if left == 0 {
+            self.state = State::Locked;
+            self.codes.clear();
+        }
+        left
+    }
+
+    /// A right code: the code is burnt; the flow moves on.
+    pub fn record_pass(&mut self, factor: Factor) -> Progress {
+        self.codes.retain(|c| c.factor != factor);
+        if !self.passed.contains(&factor) {
+            self.passed.push(factor);
+        }
+        let remaining = self.remaining();
+        if remaining == 0 {
+            self.state = State::Verified;
+            Progress::Verified
+        } else {
+            Progress::Remaining(remaining)
+        }
+    }
+
+    pub fn remaining(&self) -> u8 {
+        self.required
+            .saturating_sub(u8::try_from(self.passed.len()).unwrap_or(u8::MAX))
+    }
+
+    /// Begin completing: only from `Verified`, only once.
+    pub fn begin_complete(&mut self, now: i64) -> Result<(), FlowError> {
+        self.check_live(now)?;
+        match self.state {
+            State::Verified => {
+                self.state = State::Completing;
+                Ok(())
+            }
+            State::Challenge => Err(FlowError::NotVerified),
+            State::Completing | State::Done => Err(FlowError::TokenUsed),
+            State::Denied => Err(FlowError::Denied),
+            State::Locked => Err(FlowError::Locked),
+        }
+    }
+
+    /// The status word shown to clients.
+    pub fn status(&self, now: i64) -> &'static str {
+        if now >= self.expires_at && self.state != State::Done {
+            return "expired";
+        }
+        match self.state {
+            State::Challenge => "challenge",
+            State::Verified | State::Completing => "verified",
+            State::Done => "done",
+            State::Denied => "denied",
+            State::Locked => "locked",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

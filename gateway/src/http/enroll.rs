@@ -1,0 +1,105 @@
+//! `/v1/login` and `/v1/me/factors…`: enrolment by a signed-in person.
+
+use axum::Json;
+use axum::extract::{FromRequestParts, Path, State};
+use axum::http::request::Parts;
+use axum::http::{StatusCode, header};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::client_addr::ClientAddr;
+use super::error::{ApiError, ApiResult};
+use super::json::Body;
+use crate::account::AccountName;
+use crate::app::AppState;
+use crate::factors::enrol;
+use crate::session;
+
+/// The signed-in account, from `Authorization: Bearer <token>`.
+pub struct Session(pub AccountName);
+
+impl FromRequestParts<AppState> for Session {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let token = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .ok_or_else(ApiError::unauthenticated)?;
+        Ok(Session(session::authenticate(state, token.trim()).await?))
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LoginRequest {
+    username: String,
+    password: String,
+}
+
+pub async fn login(
+    State(s): State<AppState>,
+    ClientAddr(ip): ClientAddr,
+    Body(req): Body<LoginRequest>,
+) -> ApiResult<Json<Value>> {
+    let token = session::login(&s, &req.username, &req.password, ip).await?;
+    Ok(Json(json!({"token": token, "expires_in": session::SESSION_TTL.as_secs()})))
+}
+
+pub async fn list(State(s): State<AppState>, Session(who): Session) -> ApiResult<Json<Value>> {
+    Ok(Json(json!({"factors": enrol::list(&s, &who).await?})))
+}
+
+pub async fn remove(
+    State(s): State<AppState>,
+    Session(who): Session,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
+    enrol::remove(&s, &who, &id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub async fn totp_begin(State(s): State<AppState>, Session(who): Session) -> ApiResult<Json<enrol::TotpStart>> {
+    Ok(Json(enrol::totp_begin(&s, &who).await?))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CodeRequest {
+    code: String,
+}
+
+pub async fn totp_finish(
+    State(s): State<AppState>,
+    Session(who): Session,
+    Body(req): Body<CodeRequest>,
+) -> ApiResult<Json<Value>> {
+    let id = enrol::totp_finish(&s, &who, &req.code).await?;
+    Ok(Json(json!({"id": id, "factor": "totp", "status": "active"})))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PhoneRequest {
+    phone: String,
+}
+
+pub async fn sms_begin(
+    State(s): State<AppState>,
+    Session(who): Session,
+    Body(req): Body<PhoneRequest>,
+) -> ApiResult<Json<Value>> {
+    let expires_in = enrol::sms_begin(&s, &who, &req.phone).await?;
+    Ok(Json(json!({"status": "sent", "expires_in": expires_in})))
+}
+
+pub async fn sms_finish(
+    State(s): State<AppState>,
+    Session(who): Session,
+    Body(req): Body<CodeRequest>,
+) -> ApiResult<Json<Value>> {
+    let id = enrol::sms_finish(&s, &who, &req.code).await?;
+    Ok(Json(json!({"id": id, "factor": "sms", "status": "active"})))
+}

@@ -1,0 +1,64 @@
+//! Per-address flood protection on the public API (governor, keyed GCRA).
+//!
+//! This is a per-node limiter in front of everything else, so it keeps working
+//! when a shared store does not. Memory is bounded: each key is one small
+//! state cell, and [`spawn_retention`] drops keys whose state has fully
+//! recovered, every minute.
+
+use std::net::IpAddr;
+use std::num::NonZeroU32;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::{Request, State};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use governor::clock::{Clock, DefaultClock};
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+
+use super::client_addr::ClientAddr;
+use super::error::ApiError;
+use crate::app::AppState;
+
+/// The keyed limiter.
+pub type AddressLimiter = DefaultKeyedRateLimiter<IpAddr>;
+
+/// `per_second` sustained, bursts of three seconds' worth.
+pub fn limiter(per_second: u32) -> Arc<AddressLimiter> {
+    let rate = NonZeroU32::new(per_second).unwrap_or(NonZeroU32::MIN);
+    let burst = NonZeroU32::new(per_second.saturating_mul(3)).unwrap_or(rate);
+    Arc::new(RateLimiter::keyed(Quota::per_second(rate).allow_burst(burst)))
+}
+
+/// Forget recovered keys every minute.
+pub fn spawn_retention(limiter: Arc<AddressLimiter>) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(60));
+        loop {
+            tick.tick().await;
+            limiter.retain_recent();
+            limiter.shrink_to_fit();
+        }
+    });
+}
+
+/// Middleware: 429 `rate_limited` with `Retry-After` when the address is over.
+pub async fn per_address(
+    State(state): State<AppState>,
+    ClientAddr(ip): ClientAddr,
+    request: Request,
+    next: Next,
+) -> Response {
+    match state.limiter.check_key(&ip) {
+        Ok(()) => next.run(request).await,
+        Err(not_until) => {
+            let wait = not_until.wait_time_from(DefaultClock::default().now());
+            ApiError::too_many(
+                "rate_limited",
+                "too many requests from this address; slow down",
+                wait.as_secs().max(1),
+            )
+            .into_response()
+        }
+    }
+}

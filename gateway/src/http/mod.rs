@@ -1,0 +1,84 @@
+//! The HTTP layer: routes, extractors, middleware. Handlers extract, call the
+//! service and map; they hold no logic of their own.
+
+pub mod client_addr;
+pub mod enroll;
+pub mod error;
+pub mod json;
+pub mod limits;
+pub mod ops;
+pub mod reset;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::{HeaderName, HeaderValue, Request, header};
+use axum::middleware;
+use axum::routing::{delete, get, post};
+use tower_http::request_id::{MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer};
+use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::trace::TraceLayer;
+
+use crate::app::AppState;
+
+/// Largest request body accepted (every API body is small).
+pub const BODY_LIMIT: usize = 16 * 1024;
+
+static REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+#[derive(Clone, Copy)]
+struct MakeUlid;
+
+impl MakeRequestId for MakeUlid {
+    fn make_request_id<B>(&mut self, _: &Request<B>) -> Option<RequestId> {
+        HeaderValue::from_str(&ulid::Ulid::new().to_string()).ok().map(RequestId::new)
+    }
+}
+
+/// The whole router.
+pub fn router(state: AppState) -> Router {
+    let api = Router::new()
+        .route("/v1/reset", post(reset::start))
+        .route("/v1/reset/{flow_id}", get(reset::status))
+        .route("/v1/reset/{flow_id}/challenge", post(reset::challenge))
+        .route("/v1/reset/{flow_id}/verify", post(reset::verify))
+        .route("/v1/reset/{flow_id}/complete", post(reset::complete))
+        .route("/v1/login", post(enroll::login))
+        .route("/v1/me/factors", get(enroll::list))
+        .route("/v1/me/factors/{id}", delete(enroll::remove))
+        .route("/v1/me/factors/totp", post(enroll::totp_begin))
+        .route("/v1/me/factors/totp/verify", post(enroll::totp_finish))
+        .route("/v1/me/factors/sms", post(enroll::sms_begin))
+        .route("/v1/me/factors/sms/verify", post(enroll::sms_finish))
+        .route_layer(middleware::from_fn_with_state(state.clone(), limits::per_address));
+    let security = |name: HeaderName, value: &'static str| {
+        SetResponseHeaderLayer::if_not_present(name, HeaderValue::from_static(value))
+    };
+    Router::new()
+        .merge(api)
+        .route("/healthz", get(ops::healthz))
+        .route("/readyz", get(ops::readyz))
+        .route("/dev/outbox", get(ops::outbox))
+        .route("/dev/outbox.json", get(ops::outbox_json))
+        .fallback(ops::not_found)
+        .method_not_allowed_fallback(ops::method_not_allowed)
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(security(header::CACHE_CONTROL, "no-store"))
+        .layer(security(header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+        .layer(security(header::REFERRER_POLICY, "no-referrer"))
+        .layer(security(header::X_FRAME_OPTIONS, "DENY"))
+        .layer(security(
+            header::CONTENT_SECURITY_POLICY,
+            "default-src 'none'; style-src 'self'; frame-ancestors 'none'",
+        ))
+        .layer(PropagateRequestIdLayer::new(REQUEST_ID.clone()))
+        .layer(TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
+            let id = req
+                .headers()
+                .get(&REQUEST_ID)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("-");
+            tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)
+        }))
+        .layer(SetRequestIdLayer::new(REQUEST_ID.clone(), MakeUlid))
+        .with_state(state)
+}

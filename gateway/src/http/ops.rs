@@ -1,0 +1,65 @@
+//! Operations endpoints: liveness, readiness, and the demo's dev outbox.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{Html, IntoResponse, Response};
+use serde_json::json;
+
+use super::error::ApiError;
+use crate::app::AppState;
+
+pub async fn healthz() -> Json<serde_json::Value> {
+    Json(json!({"status": "ok"}))
+}
+
+/// 200 when both stores answer, 503 naming the one that does not.
+pub async fn readyz(State(s): State<AppState>) -> Response {
+    let ephemeral = s.ephemeral.ping().await.is_ok();
+    let durable = s.durable.ping().await.is_ok();
+    let status = if ephemeral && durable { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    let word = |ok| if ok { "ok" } else { "unavailable" };
+    let body = json!({
+        "status": if status == StatusCode::OK { "ready" } else { "unavailable" },
+        "checks": {"ephemeral": word(ephemeral), "durable": word(durable)},
+    });
+    (status, Json(body)).into_response()
+}
+
+/// The dev outbox (demo only): messages the `log` SMS provider kept.
+pub async fn outbox(State(s): State<AppState>) -> Response {
+    let Some(outbox) = &s.outbox else {
+        return not_found().await.into_response();
+    };
+    let rows: String = outbox
+        .list()
+        .into_iter()
+        .map(|m| format!("<tr><td>{}</td><td>{}</td><td>{}</td></tr>", esc(&m.at), esc(&m.to), esc(&m.message)))
+        .collect();
+    Html(format!(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>resetgate dev outbox</title></head>\
+         <body><h1>Dev outbox</h1><p>Messages the <code>log</code> SMS provider would have sent (demo mode only). Newest first; reload to refresh.</p>\
+         <table><thead><tr><th>At</th><th>To</th><th>Message</th></tr></thead><tbody>{rows}</tbody></table></body></html>"
+    ))
+    .into_response()
+}
+
+/// The dev outbox as JSON (demo only).
+pub async fn outbox_json(State(s): State<AppState>) -> Response {
+    match &s.outbox {
+        Some(outbox) => Json(json!({"messages": outbox.list()})).into_response(),
+        None => not_found().await.into_response(),
+    }
+}
+
+fn esc(text: &str) -> String {
+    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+}
+
+pub async fn not_found() -> ApiError {
+    ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such endpoint")
+}
+
+pub async fn method_not_allowed() -> ApiError {
+    ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "this endpoint does not take that method")
+}

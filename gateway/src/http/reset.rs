@@ -1,0 +1,138 @@
+//! `/v1/reset…`: start, challenge, verify, complete, status. Extract, call, map.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use risk::Factor;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use super::client_addr::ClientAddr;
+use super::error::{ApiError, ApiResult};
+use super::json::Body;
+use crate::app::AppState;
+use crate::flow::Flow;
+use crate::flow::service::{self, Challenged, Verified};
+use crate::reset_core;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StartRequest {
+    username: String,
+}
+
+#[derive(Serialize)]
+pub struct OptionView {
+    factor: Factor,
+    hint: String,
+}
+
+#[derive(Serialize)]
+pub struct StartResponse {
+    flow_id: String,
+    status: &'static str,
+    factors_required: u8,
+    options: Vec<OptionView>,
+    expires_in: i64,
+}
+
+fn options(flow: &Flow) -> Vec<OptionView> {
+    flow.options
+        .iter()
+        .map(|o| OptionView {
+            factor: o.factor,
+            hint: o.hint.clone(),
+        })
+        .collect()
+}
+
+pub async fn start(
+    State(s): State<AppState>,
+    ClientAddr(ip): ClientAddr,
+    Body(req): Body<StartRequest>,
+) -> ApiResult<Json<StartResponse>> {
+    let flow = service::start(&s, &req.username, ip).await?;
+    let now = s.now();
+    Ok(Json(StartResponse {
+        status: flow.status(now),
+        factors_required: flow.required,
+        options: options(&flow),
+        expires_in: flow.expires_at - now,
+        flow_id: flow.id,
+    }))
+}
+
+pub async fn status(State(s): State<AppState>, Path(flow_id): Path<String>) -> ApiResult<Json<Value>> {
+    let (flow, _) = service::load(&s, &flow_id).await?;
+    let now = s.now();
+    Ok(Json(json!({
+        "flow_id": flow.id,
+        "status": flow.status(now),
+        "factors_required": flow.required,
+        "factors_remaining": flow.remaining(),
+        "factors_passed": flow.passed,
+        "options": options(&flow),
+        "expires_in": (flow.expires_at - now).max(0),
+    })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChallengeRequest {
+    factor: Factor,
+}
+
+pub async fn challenge(
+    State(s): State<AppState>,
+    Path(flow_id): Path<String>,
+    Body(req): Body<ChallengeRequest>,
+) -> ApiResult<Json<Value>> {
+    Ok(Json(match service::challenge(&s, &flow_id, req.factor).await? {
+        Challenged::Sent { expires_in } => json!({"status": "sent", "factor": req.factor, "expires_in": expires_in}),
+        Challenged::NoChallengeNeeded => json!({"status": "ready", "factor": req.factor}),
+    }))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VerifyRequest {
+    factor: Factor,
+    code: Option<String>,
+    credential: Option<Value>,
+}
+
+pub async fn verify(
+    State(s): State<AppState>,
+    Path(flow_id): Path<String>,
+    Body(req): Body<VerifyRequest>,
+) -> ApiResult<Json<Value>> {
+    let code = match (req.factor, req.code, req.credential) {
+        (Factor::Webauthn, _, _) => {
+            return Err(ApiError::bad_request("factor_not_offered", "webauthn is not offered by this reset"));
+        }
+        (_, Some(code), None) => code,
+        _ => return Err(ApiError::invalid("send {\"factor\", \"code\"}")),
+    };
+    Ok(Json(match service::verify(&s, &flow_id, req.factor, &code).await? {
+        Verified::Remaining(n) => json!({"status": "challenge", "factors_remaining": n}),
+        Verified::Done { reset_token } => json!({"status": "verified", "reset_token": reset_token}),
+    }))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CompleteRequest {
+    reset_token: String,
+    new_password: String,
+}
+
+pub async fn complete(
+    State(s): State<AppState>,
+    Path(flow_id): Path<String>,
+    Body(req): Body<CompleteRequest>,
+) -> ApiResult<Json<Value>> {
+    if req.reset_token.len() > 128 {
+        return Err(ApiError::bad_request("invalid_token", "the reset token is not valid"));
+    }
+    reset_core::complete(&s, &flow_id, &req.reset_token, &req.new_password).await?;
+    Ok(Json(json!({"status": "done"})))
+}

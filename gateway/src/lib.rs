@@ -1,0 +1,39 @@
+//! resetgate: an adaptive-risk authentication gateway for self-service password
+//! reset. Every reset attempt is scored by `risk`; the score decides which
+//! factors the person must pass before the reset core sets the new password in
+//! the directory.
+//!
+//! # Layout
+//!
+//! - [`config`]: TOML + environment configuration, secrets from files.
+//! - [`app`]: [`app::AppState`] (every service behind `Arc`s) and [`app::serve`].
+//! - [`http`]: the router, extractors (client address, JSON body, session),
+//!   per-address rate limiting, handlers and the one [`http::error::ApiError`].
+//! - [`flow`]: the reset flow state machine and its operations (start,
+//!   challenge, verify, status).
+//! - [`reset_core`]: password policy and the hand-off to the directory.
+//! - [`factors`]: TOTP, SMS, eligibility and cool-off, decoys, enrolment.
+//! - [`session`]: sign-in for enrolment.
+//! - [`signals`]: gathering what `risk` decides on (velocity today).
+//! - [`store`]: the ephemeral (memory) and durable (SQLite) stores behind traits.
+//! - [`directory`]: the identity store connectors (built-in, argon2id).
+//! - [`audit`]: the hash-chained audit log with a group-committing writer.
+//! - [`crypto`], [`account`], [`time`]: small shared building blocks.
+//! - [`cli`]: the command-line verbs; [`demo`]: `serve --demo` seeding.
+
+pub mod account;
+pub mod app;
+pub mod audit;
+pub mod cli;
+pub mod config;
+pub mod crypto;
+pub mod demo;
+pub mod directory;
+pub mod factors;
+pub mod flow;
+pub mod http;
+pub mod reset_core;
+pub mod session;
+pub mod signals;
+pub mod store;
+pub mod time;

@@ -1,0 +1,117 @@
+//! The reset core: once the factors are passed, set the new password.
+//!
+//! Order matters and is the point of this module:
+//! 1. the flow is verified and the token matches (constant time);
+//! 2. the password passes every rule (NIST SP 800-63B-4 §3.1.1.2: length,
+//!    common and breached lists, username and context words, history) — all
+//!    checked before anything is written, so a refusal changes nothing and the
+//!    token stays usable;
+//! 3. the flow moves `Verified → Completing` by compare-and-swap: of two
+//!    concurrent completes with one token exactly one gets past this line;
+//! 4. the directory write; on failure the flow returns to `Verified`;
+//! 5. `Done`, the audit record, and a notice to every channel of the account.
+
+pub mod password;
+
+use axum::http::StatusCode;
+use serde_json::json;
+
+use crate::account::AccountName;
+use crate::app::AppState;
+use crate::audit::AuditEvent;
+use crate::crypto;
+use crate::directory::DirectoryError;
+use crate::flow::service::{self, token_mac};
+use crate::flow::{FlowError, State};
+use crate::http::error::{ApiError, ApiResult};
+
+/// Longest password body accepted before any processing, in bytes.
+pub const MAX_PASSWORD_BYTES: usize = 4096;
+
+/// Words that may not appear in a password besides the username.
+const CONTEXT_WORDS: &[&str] = &["resetgate"];
+
+/// Complete the reset of `flow_id` with `new_password`.
+pub async fn complete(s: &AppState, flow_id: &str, reset_token: &str, new_password: &str) -> ApiResult<()> {
+    if new_password.len() > MAX_PASSWORD_BYTES {
+        return Err(ApiError::invalid("new_password is too long"));
+    }
+    let (flow, raw) = service::load(s, flow_id).await?;
+    let now = s.now();
+    flow.check_live(now)?;
+    let token_ok = flow
+        .token_mac
+        .as_ref()
+        .is_some_and(|m| crypto::ct_eq(m.as_bytes(), token_mac(s, &flow.id, reset_token).as_bytes()));
+    match flow.state {
+        State::Verified if token_ok => {}
+        State::Verified => return Err(ApiError::bad_request("invalid_token", "the reset token is not valid")),
+        _ => {
+            let mut probe = flow.clone();
+            return Err(probe.begin_complete(now).err().unwrap_or(FlowError::TokenUsed).into());
+        }
+    }
+    let name = AccountName::parse(&flow.account).map_err(ApiError::internal)?;
+    let password = password::normalize(new_password);
+    check_password(s, &name, &password).await?;
+
+    let mut completing = flow.clone();
+    completing.begin_complete(now)?;
+    service::save(s, &raw, &completing)
+        .await
+        .map_err(|_| ApiError::from(FlowError::TokenUsed))?;
+    let raw_completing = serde_json::to_vec(&completing).map_err(ApiError::internal)?;
+
+    if let Err(e) = s.directory.set_password(&name, &password).await {
+        let mut back = completing.clone();
+        back.state = State::Verified;
+        service::save(s, &raw_completing, &back).await?;
+        return Err(match e {
+            DirectoryError::Rejected(reason) => rejected(vec!["directory_policy".into()]).with("detail", reason),
+            DirectoryError::Unavailable(_) => ApiError::unavailable(e),
+        });
+    }
+    let mut done = completing;
+    done.state = State::Done;
+    done.token_mac = None;
+    service::save(s, &raw_completing, &done).await?;
+    s.audit
+        .record(AuditEvent::new(s.clock.now(), "reset.completed", name.as_str(), json!({
+            "flow_id": done.id, "address": done.address, "level": done.level, "factors": done.passed,
+        })))
+        .await?;
+    notify(s, &name).await;
+    Ok(())
+}
+
+/// Every rule, all reasons at once; nothing is written.
+async fn check_password(s: &AppState, name: &AccountName, password: &str) -> ApiResult<()> {
+    let mut reasons: Vec<String> = s
+        .passwords
+        .check(password, name.as_str(), CONTEXT_WORDS)
+        .iter()
+        .map(|r| r.code().to_owned())
+        .collect();
+    if s.directory.reused(name, password).await? {
+        reasons.push("reused".into());
+    }
+    if reasons.is_empty() { Ok(()) } else { Err(rejected(reasons)) }
+}
+
+fn rejected(reasons: Vec<String>) -> ApiError {
+    let message = format!("choose another password: {}", reasons.join(", "));
+    ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "password_rejected", message).with("reasons", reasons)
+}
+
+/// "Was this you?" on every channel the account has (its SMS numbers today;
+/// e-mail joins with the e-mail factor). Delivery is in the background.
+async fn notify(s: &AppState, name: &AccountName) {
+    let Ok(records) = s.durable.factors(name.as_str()).await else {
+        tracing::warn!("could not list the account's channels for the reset notice");
+        return;
+    };
+    let text = "Your resetgate password was just reset. If this was not you, contact the help desk now.";
+    for phone in records.into_iter().filter_map(|r| r.phone) {
+        s.sms.send(phone, text.to_owned());
+    }
+}

@@ -1,0 +1,278 @@
+//! SQLite implementation of the durable traits (sqlx, WAL, embedded migrations).
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use sqlx::SqlitePool;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+
+use super::{
+    AuditRecord, AuditStore, Durable, DurableError, FactorRecord, FactorStore, UserRecord,
+    UserStore,
+};
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+
+/// A SQLite database file (or `sqlite::memory:` for tests).
+#[derive(Debug, Clone)]
+pub struct SqliteStore {
+    pool: SqlitePool,
+}
+
+impl SqliteStore {
+    /// Open (creating the file and its directory when missing) and migrate.
+    pub async fn open(url: &str) -> Result<Self, DurableError> {
+        let options = SqliteConnectOptions::from_str(url)?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(5));
+        if let Some(dir) = options.get_filename().parent() {
+            if !dir.as_os_str().is_empty() {
+                std::fs::create_dir_all(dir)
+                    .map_err(|e| DurableError(format!("{}: {e}", dir.display())))?;
+            }
+        }
+        let in_memory = url.contains(":memory:");
+        let pool = SqlitePoolOptions::new()
+            // An in-memory database exists per connection: keep exactly one.
+            .max_connections(if in_memory { 1 } else { 8 })
+            .min_connections(usize::from(in_memory) as u32)
+            .idle_timeout(if in_memory { None } else { Some(Duration::from_secs(600)) })
+            .max_lifetime(if in_memory { None } else { Some(Duration::from_secs(3600)) })
+            .acquire_timeout(Duration::from_secs(5))
+            .connect_with(options)
+            .await?;
+        MIGRATOR
+            .run(&pool)
+            .await
+            .map_err(|e| DurableError(format!("migration failed: {e}")))?;
+        Ok(Self { pool })
+    }
+
+    /// The pool, for tests that inspect or tamper with rows.
+    pub fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+}
+
+#[async_trait]
+impl UserStore for SqliteStore {
+    async fn user(&self, username: &str) -> Result<Option<UserRecord>, DurableError> {
+        Ok(sqlx::query_as::<_, UserRecord>(
+            "SELECT username, password_hash, email, disabled, created_at, password_changed_at
+             FROM users WHERE username = ?",
+        )
+        .bind(username)
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
+    async fn create_user(&self, user: &UserRecord) -> Result<bool, DurableError> {
+        let done = sqlx::query(
+            "INSERT INTO users (username, password_hash, email, disabled, created_at, password_changed_at)
+             VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (username) DO NOTHING",
+        )
+        .bind(&user.username)
+        .bind(&user.password_hash)
+        .bind(&user.email)
+        .bind(user.disabled)
+        .bind(user.created_at)
+        .bind(user.password_changed_at)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn password_hashes(
+        &self,
+        username: &str,
+        depth: usize,
+    ) -> Result<Vec<String>, DurableError> {
+        let rows: Vec<(String,)> = sqlx::query_as(
+            "SELECT password_hash FROM (
+                 SELECT password_hash, 1 AS rank, 0 AS id FROM users WHERE username = ?1
+                 UNION ALL
+                 SELECT * FROM (SELECT password_hash, 2 AS rank, id FROM password_history
+                                WHERE username = ?1 ORDER BY id DESC LIMIT ?2))
+             ORDER BY rank, id DESC",
+        )
+        .bind(username)
+        .bind(i64::try_from(depth).unwrap_or(i64::MAX))
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.into_iter().map(|(h,)| h).collect())
+    }
+
+    async fn change_password(
+        &self,
+        username: &str,
+        new_hash: &str,
+        now: i64,
+        depth: usize,
+    ) -> Result<(), DurableError> {
+        let mut tx = self.pool.begin().await?;
+        let moved = sqlx::query(
+            "INSERT INTO password_history (username, password_hash, created_at)
+             SELECT username, password_hash, ?2 FROM users WHERE username = ?1",
+        )
+        .bind(username)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        if moved.rows_affected() != 1 {
+            return Err(DurableError(format!("no such user {username:?}")));
+        }
+        sqlx::query("UPDATE users SET password_hash = ?2, password_changed_at = ?3 WHERE username = ?1")
+            .bind(username)
+            .bind(new_hash)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(
+            "DELETE FROM password_history WHERE username = ?1 AND id NOT IN
+                 (SELECT id FROM password_history WHERE username = ?1 ORDER BY id DESC LIMIT ?2)",
+        )
+        .bind(username)
+        .bind(i64::try_from(depth).unwrap_or(i64::MAX))
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl FactorStore for SqliteStore {
+    async fn factors(&self, username: &str) -> Result<Vec<FactorRecord>, DurableError> {
+        Ok(sqlx::query_as::<_, FactorRecord>(
+            "SELECT id, username, kind, label, secret, phone, provisioned, created_at, last_used_at
+             FROM factors WHERE username = ? ORDER BY created_at, id",
+        )
+        .bind(username)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    async fn add_factor(&self, f: &FactorRecord) -> Result<(), DurableError> {
+        sqlx::query(
+            "INSERT INTO factors (id, username, kind, label, secret, phone, provisioned, created_at, last_used_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&f.id)
+        .bind(&f.username)
+        .bind(&f.kind)
+        .bind(&f.label)
+        .bind(&f.secret)
+        .bind(&f.phone)
+        .bind(f.provisioned)
+        .bind(f.created_at)
+        .bind(f.last_used_at)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn delete_factor(&self, username: &str, id: &str) -> Result<bool, DurableError> {
+        let done = sqlx::query("DELETE FROM factors WHERE username = ? AND id = ?")
+            .bind(username)
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn touch_factor(&self, id: &str, now: i64) -> Result<(), DurableError> {
+        sqlx::query("UPDATE factors SET last_used_at = ? WHERE id = ?")
+            .bind(now)
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl AuditStore for SqliteStore {
+    async fn audit_head(&self) -> Result<Option<(i64, String)>, DurableError> {
+        Ok(
+            sqlx::query_as("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1")
+                .fetch_optional(&self.pool)
+                .await?,
+        )
+    }
+
+    async fn audit_append(&self, records: &[AuditRecord]) -> Result<(), DurableError> {
+        let mut tx = self.pool.begin().await?;
+        for r in records {
+            sqlx::query(
+                "INSERT INTO audit_log (seq, at, kind, subject, data, prev_hash, hash)
+                 VALUES (?, ?, ?, ?, ?, ?, ?)",
+            )
+            .bind(r.seq)
+            .bind(&r.at)
+            .bind(&r.kind)
+            .bind(&r.subject)
+            .bind(&r.data)
+            .bind(&r.prev_hash)
+            .bind(&r.hash)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn audit_page(&self, after: i64, limit: i64) -> Result<Vec<AuditRecord>, DurableError> {
+        Ok(sqlx::query_as::<_, AuditRecord>(
+            "SELECT seq, at, kind, subject, data, prev_hash, hash FROM audit_log
+             WHERE seq > ? ORDER BY seq LIMIT ?",
+        )
+        .bind(after)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+}
+
+#[async_trait]
+impl Durable for SqliteStore {
+    async fn ping(&self) -> Result<(), DurableError> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn user(name: &str, hash: &str) -> UserRecord {
+        UserRecord {
+            username: name.into(),
+            password_hash: hash.into(),
+            email: None,
+            disabled: false,
+            created_at: 1,
+            password_changed_at: 1,
+        }
+    }
+
+    #[tokio::test]
+    async fn password_history_is_trimmed_newest_first() {
+        let store = SqliteStore::open("sqlite::memory:").await.unwrap();
+        assert!(store.create_user(&user("ann", "h0")).await.unwrap());
+        assert!(!store.create_user(&user("ann", "other")).await.unwrap());
+        for (i, h) in ["h1", "h2", "h3"].iter().enumerate() {
+            store.change_password("ann", h, 10 + i as i64, 2).await.unwrap();
+        }
+        assert_eq!(
+            store.password_hashes("ann", 5).await.unwrap(),
+            ["h3", "h2", "h1"]
+        );
+        assert_eq!(store.password_hashes("ann", 1).await.unwrap(), ["h3", "h2"]);
+        assert!(store.change_password("nobody", "x", 1, 2).await.is_err());
+    }
+}

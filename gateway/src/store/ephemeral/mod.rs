@@ -1,0 +1,91 @@
+//! The ephemeral store: short-lived shared state with TTLs (flows, pending
+//! enrolments, sessions, counters, TOTP last-used steps).
+//!
+//! Every method is one atomic operation that a networked store can serve in one
+//! round trip (a Redis command, pipeline or Lua script), so the trait can grow a
+//! Redis implementation without changing its callers. Values are opaque bytes;
+//! callers serialise. Time comes in as an argument where the operation depends on
+//! it, so the memory implementation is deterministic under test.
+
+mod memory;
+
+use std::time::{Duration, SystemTime};
+
+use async_trait::async_trait;
+
+pub use memory::MemoryStore;
+
+/// The store could not answer; callers fail closed (503 `store_unavailable`).
+#[derive(Debug, thiserror::Error)]
+#[error("ephemeral store unavailable: {0}")]
+pub struct StoreError(pub String);
+
+/// One sliding-window counter in a [`Ephemeral::windows`] call.
+#[derive(Debug, Clone, Copy)]
+pub struct WindowOp<'a> {
+    pub key: &'a str,
+    pub window: Duration,
+    /// Record an event now before counting (false: only count).
+    pub record: bool,
+}
+
+#[async_trait]
+pub trait Ephemeral: Send + Sync + 'static {
+    /// Set `key` to `value` for `ttl`, replacing what was there.
+    async fn put(&self, key: &str, value: &[u8], ttl: Duration) -> Result<(), StoreError>;
+
+    /// The live value of `key`.
+    async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError>;
+
+    /// Set `key` only if it does not exist; true when this call created it.
+    async fn put_new(&self, key: &str, value: &[u8], ttl: Duration) -> Result<bool, StoreError>;
+
+    /// Replace the value only if it still equals `expected`, with a fresh `ttl`.
+    /// The building block of every state transition (optimistic concurrency):
+    /// of two racing writers exactly one succeeds.
+    async fn compare_and_swap(
+        &self,
+        key: &str,
+        expected: &[u8],
+        new: &[u8],
+        ttl: Duration,
+    ) -> Result<bool, StoreError>;
+
+    /// Remove `key` and return what it held (single-use values).
+    async fn take(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError>;
+
+    async fn delete(&self, key: &str) -> Result<(), StoreError>;
+
+    /// Sliding-window counters: for each op, optionally record an event at `now`,
+    /// then count the events within `window` before `now`. All ops are applied
+    /// atomically, in one round trip.
+    async fn windows(&self, ops: &[WindowOp<'_>], now: SystemTime)
+    -> Result<Vec<u64>, StoreError>;
+
+    /// Raise a monotonic marker: store `value` and return true if it is greater
+    /// than the stored one (or none is stored); otherwise leave it and return false.
+    /// Used for "each TOTP step is accepted once".
+    async fn advance(&self, key: &str, value: u64, ttl: Duration) -> Result<bool, StoreError>;
+
+    /// Is the store reachable?
+    async fn ping(&self) -> Result<(), StoreError>;
+}
+
+/// Key prefixes, in one place so that no two features collide.
+pub mod keys {
+    pub fn flow(id: &str) -> String {
+        format!("flow:{id}")
+    }
+    pub fn session(token_hash: &str) -> String {
+        format!("session:{token_hash}")
+    }
+    pub fn enrolment(kind: &str, account: &str) -> String {
+        format!("enrol:{kind}:{account}")
+    }
+    pub fn totp_step(account: &str) -> String {
+        format!("totp-step:{account}")
+    }
+    pub fn count(what: &str, subject: &str, window: &str) -> String {
+        format!("count:{what}:{window}:{subject}")
+    }
+}

@@ -1,0 +1,188 @@
+//! Test data: users, passwords, the breached-password list and policies.
+//!
+//! Every password meant to be accepted is at least 15 code points long, does not
+//! contain a user name, is not in the breached list written here and is not a
+//! common password, so a rejection always has the one reason a test expects.
+
+use std::fmt::Write as _;
+
+use sha1::{Digest, Sha1};
+
+use crate::binary::workspace_root;
+
+/// A user for `resetgate users import`.
+#[derive(Clone, Copy, Debug)]
+pub struct User {
+    pub name: &'static str,
+    pub password: &'static str,
+    pub email: &'static str,
+    /// An admin-provisioned SMS factor (no cool-off) when present.
+    pub phone: Option<&'static str>,
+}
+
+pub const ALICE: User = User {
+    name: "alice",
+    password: "Orchard-Lantern-Velvet-42",
+    email: "alice@example.test",
+    phone: Some("+15550100001"),
+};
+
+pub const BOB: User = User {
+    name: "bob",
+    password: "Granite-Meadow-Falcon-58",
+    email: "bob@example.test",
+    phone: None,
+};
+
+pub const CAROL: User = User {
+    name: "carol",
+    password: "Saffron-Glacier-Tunnel-73",
+    email: "carol@example.test",
+    phone: Some("+15550100003"),
+};
+
+/// A name no user has.
+pub const UNKNOWN_NAME: &str = "mallory";
+
+/// A good new password.
+pub const NEW_PASSWORD: &str = "Quiet-Harbor-Maple-Sunrise-93";
+
+/// Another good new password (for the loser of a race, or a second reset).
+pub const OTHER_NEW_PASSWORD: &str = "Velvet-Canyon-Pepper-Lagoon-27";
+
+/// Long and otherwise fine, but listed in the breached file the fixture writes.
+pub const BREACHED_PASSWORD: &str = "Tangerine-Submarine-Oboe-1987";
+
+/// Ten code points: below the 15 minimum.
+pub const SHORT_PASSWORD: &str = "Short-pw-1";
+
+/// Fallback long common password: a keyboard walk in the zxcvbn, `SecLists` and HIBP
+/// top lists; used when `data/common-passwords.txt` does not exist.
+const LONG_COMMON_FALLBACK: &str = "1qaz2wsx3edc4rfv";
+
+/// A long, otherwise fine password that contains `name`.
+pub fn password_with_username(name: &str) -> String {
+    format!("Copper-{name}-Kettle-Meadow-71")
+}
+
+/// A common password of at least 15 code points: the first one found in
+/// `data/common-passwords.txt` (the gateway's bundled list) that contains no test
+/// user's name, else a well-known keyboard walk.
+pub fn long_common_password() -> String {
+    let path = workspace_root().join("data/common-passwords.txt");
+    let Ok(list) = std::fs::read_to_string(&path) else {
+        return LONG_COMMON_FALLBACK.to_owned();
+    };
+    let mut entries = list
+        .lines()
+        .map(str::trim)
+        .filter(|line| !line.is_empty() && !line.starts_with('#'));
+    if entries.clone().any(|entry| entry == LONG_COMMON_FALLBACK) {
+        return LONG_COMMON_FALLBACK.to_owned();
+    }
+    entries
+        .find(|entry| {
+            entry.chars().count() >= 15
+                && [ALICE, BOB, CAROL]
+                    .iter()
+                    .all(|user| !entry.to_lowercase().contains(user.name))
+        })
+        .unwrap_or(LONG_COMMON_FALLBACK)
+        .to_owned()
+}
+
+/// The CSV `resetgate users import` reads.
+pub fn users_csv(users: &[User]) -> String {
+    let mut csv = String::from("username,password,email,phone\n");
+    for user in users {
+        let phone = user.phone.unwrap_or_default();
+        writeln!(
+            csv,
+            "{},{},{},{phone}",
+            user.name, user.password, user.email
+        )
+        .expect("writing to a String cannot fail");
+    }
+    csv
+}
+
+/// `SHA1HEX:COUNT` (uppercase, as Have I Been Pwned publishes it).
+pub fn hibp_line(password: &str, count: u32) -> String {
+    let digest = Sha1::digest(password.as_bytes());
+    format!("{}:{count}", hex::encode_upper(digest))
+}
+
+/// The breached-password file: [`BREACHED_PASSWORD`] among a few well-known
+/// breached passwords, sorted by hash like the HIBP downloads.
+pub fn pwned_txt() -> String {
+    let mut lines: Vec<String> = [
+        ("123456", 37_359_195),
+        ("password", 9_545_824),
+        ("qwerty", 3_912_816),
+        ("iloveyou", 1_645_337),
+        (BREACHED_PASSWORD, 42),
+    ]
+    .iter()
+    .map(|(password, count)| hibp_line(password, *count))
+    .collect();
+    lines.sort();
+    lines.join("\n") + "\n"
+}
+
+/// The bundled default policy, `data/policy.toml`.
+pub fn bundled_policy() -> String {
+    let path = workspace_root().join("data/policy.toml");
+    std::fs::read_to_string(&path)
+        .unwrap_or_else(|err| panic!("cannot read {}: {err}", path.display()))
+}
+
+/// The bundled policy with `[ladder.low]` asking for two factors out of TOTP and SMS.
+pub fn two_factor_policy() -> String {
+    let mut policy: toml::Table = bundled_policy()
+        .parse()
+        .expect("data/policy.toml is valid TOML");
+    let low = policy
+        .get_mut("ladder")
+        .and_then(|ladder| ladder.get_mut("low"))
+        .and_then(toml::Value::as_table_mut)
+        .expect("data/policy.toml has a [ladder.low] table");
+    low.insert("factors".into(), toml::Value::Integer(2));
+    low.insert(
+        "allowed".into(),
+        toml::Value::Array(vec!["totp".into(), "sms".into()]),
+    );
+    toml::to_string(&policy).expect("a TOML table serialises")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hibp_line_is_uppercase_sha1() {
+        assert_eq!(
+            hibp_line("password", 1),
+            "5BAA61E4C9B93F3F0682250B6CF8331B7EE68FD8:1"
+        );
+    }
+
+    #[test]
+    fn accepted_passwords_meet_the_default_policy_shape() {
+        for password in [NEW_PASSWORD, OTHER_NEW_PASSWORD, BREACHED_PASSWORD] {
+            assert!(password.chars().count() >= 15, "{password}");
+            for user in [ALICE, BOB, CAROL] {
+                assert!(!password.to_lowercase().contains(user.name), "{password}");
+            }
+        }
+        assert!(SHORT_PASSWORD.chars().count() < 15);
+        assert!(password_with_username("alice").chars().count() >= 15);
+    }
+
+    #[test]
+    fn two_factor_policy_sets_the_low_ladder() {
+        let policy: toml::Table = two_factor_policy().parse().unwrap();
+        let low = &policy["ladder"]["low"];
+        assert_eq!(low["factors"].as_integer(), Some(2));
+        assert_eq!(low["allowed"].as_array().unwrap().len(), 2);
+    }
+}

@@ -1,0 +1,382 @@
+//! The [`Gateway`] fixture: one private `resetgate serve` per test.
+//!
+//! Each gateway lives in its own temporary directory holding the config file, the
+//! secrets key (created by the gateway), the `SQLite` database, the breached-password
+//! list, an optional policy and `resetgate.log` (stdout and stderr of every process
+//! started as `serve`). The child also runs with that directory as its working
+//! directory, so nothing it writes lands in the checkout.
+//!
+//! The port: the binary takes its address from `server.listen`, so the fixture binds
+//! `127.0.0.1:0`, reads the port and drops the listener before starting the child.
+//! Another process could take the port in between; when the child exits saying the
+//! address is in use, the fixture tries again on a new port.
+//!
+//! Readiness is `GET /readyz` answering 200, polled (no fixed sleep) for at most
+//! [`READY_TIMEOUT`]; on failure the panic message carries the log. The child is
+//! killed when the fixture is dropped; after a failed test the directory is kept
+//! and the log tail printed.
+
+use std::ffi::OsString;
+use std::fmt;
+use std::fs::{self, OpenOptions};
+use std::io::Write as _;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+use tempfile::TempDir;
+
+use crate::api::Api;
+use crate::binary::resetgate_bin;
+use crate::fixtures::{self, User};
+use crate::sms::SmsReceiver;
+
+/// The longest a gateway may take to answer `/readyz` with 200.
+pub const READY_TIMEOUT: Duration = Duration::from_secs(30);
+const POLL_INTERVAL: Duration = Duration::from_millis(50);
+const START_ATTEMPTS: u32 = 3;
+const CLI_TIMEOUT: Duration = Duration::from_mins(2);
+const LOG_TAIL_LINES: usize = 80;
+
+/// Options for a [`Gateway`]; `Gateway::builder().start().await` gives the defaults.
+#[derive(Default)]
+pub struct GatewayBuilder {
+    policy: Option<String>,
+    env: Vec<(String, String)>,
+}
+
+impl GatewayBuilder {
+    /// Use this risk policy (TOML text) instead of the bundled one.
+    #[must_use]
+    pub fn policy(mut self, policy: impl Into<String>) -> Self {
+        self.policy = Some(policy.into());
+        self
+    }
+
+    /// Set an environment variable for `serve` and the CLI verbs.
+    #[must_use]
+    pub fn env(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.env.push((key.into(), value.into()));
+        self
+    }
+
+    /// Creates the directory, starts the SMS receiver and the gateway, and waits
+    /// until it is ready.
+    pub async fn start(self) -> Gateway {
+        let dir = tempfile::Builder::new()
+            .prefix("resetgate-it-")
+            .tempdir()
+            .expect("a temporary directory");
+        let root = dir.path().to_path_buf();
+        write(&root.join("pwned.txt"), &fixtures::pwned_txt());
+        if let Some(policy) = &self.policy {
+            write(&root.join("policy.toml"), policy);
+        }
+        let mut gateway = Gateway {
+            config_path: root.join("resetgate.toml"),
+            log_path: root.join("resetgate.log"),
+            has_policy: self.policy.is_some(),
+            env: self.env,
+            sms: SmsReceiver::start().await,
+            child: None,
+            api: Api::new("http://127.0.0.1:0"),
+            root,
+            dir,
+        };
+        gateway.spawn_until_ready().await;
+        gateway
+    }
+}
+
+/// A running gateway in its own directory (see the module docs).
+pub struct Gateway {
+    dir: TempDir,
+    root: PathBuf,
+    config_path: PathBuf,
+    log_path: PathBuf,
+    has_policy: bool,
+    env: Vec<(String, String)>,
+    sms: SmsReceiver,
+    child: Option<Child>,
+    api: Api,
+}
+
+/// What a CLI verb did.
+pub struct CliOutput {
+    pub args: Vec<String>,
+    pub status: ExitStatus,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl CliOutput {
+    pub fn success(&self) -> bool {
+        self.status.success()
+    }
+
+    /// stdout followed by stderr.
+    pub fn combined(&self) -> String {
+        format!("{}{}", self.stdout, self.stderr)
+    }
+}
+
+impl fmt::Display for CliOutput {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "`resetgate {}` exited with {}\n--- stdout ---\n{}\n--- stderr ---\n{}",
+            self.args.join(" "),
+            self.status,
+            self.stdout,
+            self.stderr
+        )
+    }
+}
+
+impl Gateway {
+    pub fn builder() -> GatewayBuilder {
+        GatewayBuilder::default()
+    }
+
+    /// A gateway with the defaults (bundled policy).
+    pub async fn start() -> Self {
+        Self::builder().start().await
+    }
+
+    /// The HTTP client for this gateway (its port changes on [`Self::restart`]).
+    pub fn api(&self) -> &Api {
+        &self.api
+    }
+
+    pub fn sms(&self) -> &SmsReceiver {
+        &self.sms
+    }
+
+    /// The temporary directory everything lives in.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    pub fn config_path(&self) -> &Path {
+        &self.config_path
+    }
+
+    /// The durable store's `SQLite` file.
+    pub fn sqlite_path(&self) -> PathBuf {
+        self.root.join("resetgate.db")
+    }
+
+    /// Everything `serve` wrote to stdout and stderr so far.
+    pub fn log(&self) -> String {
+        fs::read_to_string(&self.log_path).unwrap_or_default()
+    }
+
+    /// Runs `resetgate <args> --config <file>` and returns what it did.
+    pub async fn cli(&self, args: &[&str]) -> CliOutput {
+        let mut command = tokio::process::Command::new(resetgate_bin());
+        command
+            .args(args)
+            .arg("--config")
+            .arg(&self.config_path)
+            .current_dir(&self.root)
+            .stdin(Stdio::null())
+            .kill_on_drop(true);
+        for key in foreign_overrides() {
+            command.env_remove(key);
+        }
+        command.envs(self.env.iter().map(|(k, v)| (k, v)));
+        let output = tokio::time::timeout(CLI_TIMEOUT, command.output())
+            .await
+            .unwrap_or_else(|_| panic!("`resetgate {}` ran over {CLI_TIMEOUT:?}", args.join(" ")))
+            .unwrap_or_else(|err| panic!("cannot run {}: {err}", resetgate_bin().display()));
+        CliOutput {
+            args: args.iter().map(ToString::to_string).collect(),
+            status: output.status,
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        }
+    }
+
+    /// Like [`Self::cli`], asserting exit status 0.
+    pub async fn cli_ok(&self, args: &[&str]) -> CliOutput {
+        let output = self.cli(args).await;
+        assert!(output.success(), "{output}");
+        output
+    }
+
+    /// Seeds the built-in directory with `resetgate users import`.
+    pub async fn import_users(&self, users: &[User]) -> CliOutput {
+        let csv = self.root.join("users.csv");
+        write(&csv, &fixtures::users_csv(users));
+        let csv = csv.to_str().expect("temporary paths are UTF-8");
+        self.cli_ok(&["users", "import", csv]).await
+    }
+
+    /// Kills the gateway process (the directory stays).
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            // Already exited is fine: kill only fails then.
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Stops the gateway and starts it again on the same directory (a new port).
+    pub async fn restart(&mut self) {
+        self.stop();
+        self.spawn_until_ready().await;
+    }
+
+    async fn spawn_until_ready(&mut self) {
+        for attempt in 1..=START_ATTEMPTS {
+            let port = free_port();
+            self.api = Api::new(format!("http://127.0.0.1:{port}"));
+            write(&self.config_path, &self.render_config(port));
+            let log_len = self.log().len();
+            self.child = Some(self.spawn_serve(port));
+            let failure = match self.wait_ready().await {
+                Ok(()) => return,
+                Err(failure) => failure,
+            };
+            self.stop();
+            let this_start = self.log().get(log_len..).unwrap_or_default().to_lowercase();
+            if attempt < START_ATTEMPTS && this_start.contains("in use") {
+                continue;
+            }
+            panic!(
+                "resetgate did not become ready: {failure}\n--- {} ---\n{}\n--- {} ---\n{}",
+                self.config_path.display(),
+                fs::read_to_string(&self.config_path).unwrap_or_default(),
+                self.log_path.display(),
+                self.log()
+            );
+        }
+    }
+
+    fn spawn_serve(&self, port: u16) -> Child {
+        let mut log = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log_path)
+            .expect("the log file opens");
+        writeln!(log, "=== resetgate serve on 127.0.0.1:{port} ===").expect("the log is writable");
+        let stderr = log.try_clone().expect("the log handle clones");
+        let mut command = Command::new(resetgate_bin());
+        command
+            .arg("serve")
+            .arg("--config")
+            .arg(&self.config_path)
+            .current_dir(&self.root)
+            .stdin(Stdio::null())
+            .stdout(log)
+            .stderr(stderr);
+        for key in foreign_overrides() {
+            command.env_remove(key);
+        }
+        command.envs(self.env.iter().map(|(k, v)| (k, v)));
+        command
+            .spawn()
+            .unwrap_or_else(|err| panic!("cannot start {}: {err}", resetgate_bin().display()))
+    }
+
+    async fn wait_ready(&mut self) -> Result<(), String> {
+        let deadline = Instant::now() + READY_TIMEOUT;
+        let mut last = None;
+        loop {
+            let child = self.child.as_mut().expect("a child was just spawned");
+            if let Some(status) = child.try_wait().expect("the child can be polled") {
+                return Err(format!("`resetgate serve` exited with {status}"));
+            }
+            last = self
+                .api
+                .probe("/readyz", Duration::from_secs(1))
+                .await
+                .or(last);
+            if last == Some(200) {
+                return Ok(());
+            }
+            if Instant::now() >= deadline {
+                return Err(format!(
+                    "GET /readyz gave no 200 within {READY_TIMEOUT:?} (last status: {last:?})"
+                ));
+            }
+            tokio::time::sleep(POLL_INTERVAL).await;
+        }
+    }
+
+    /// The config file; only keys the gateway documents, since unknown keys are errors.
+    fn render_config(&self, port: u16) -> String {
+        let path = |name: &str| quote(&self.root.join(name).to_string_lossy());
+        let durable = quote(&format!(
+            "sqlite://{}",
+            self.root.join("resetgate.db").display()
+        ));
+        let listen = quote(&format!("127.0.0.1:{port}"));
+        let public_url = quote(&format!("http://localhost:{port}"));
+        let risk = if self.has_policy {
+            format!("\n[risk]\npolicy = {}\n", path("policy.toml"))
+        } else {
+            String::new()
+        };
+        format!(
+            "[server]\nlisten = {listen}\npublic_url = {public_url}\n\n\
+             [store]\nephemeral = \"memory\"\ndurable = {durable}\n\n\
+             [secrets]\nkey_file = {key}\n{risk}\n\
+             [reset]\nfactor_cooloff = \"0s\"\n\n\
+             [sms]\nprovider = \"webhook\"\nwebhook_url = {sms}\n\n\
+             [password]\nbreached_file = {pwned}\n",
+            key = path("resetgate.key"),
+            sms = quote(&self.sms.url()),
+            pwned = path("pwned.txt"),
+        )
+    }
+
+    fn log_tail(&self) -> String {
+        let log = self.log();
+        let lines: Vec<&str> = log.lines().collect();
+        lines[lines.len().saturating_sub(LOG_TAIL_LINES)..].join("\n")
+    }
+}
+
+impl Drop for Gateway {
+    fn drop(&mut self) {
+        self.stop();
+        if std::thread::panicking() {
+            self.dir.disable_cleanup(true);
+            eprintln!(
+                "resetgate test directory kept at {}\n--- last lines of {} ---\n{}",
+                self.root.display(),
+                self.log_path.display(),
+                self.log_tail()
+            );
+        }
+    }
+}
+
+/// A port that was free a moment ago.
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .expect("127.0.0.1:0 binds")
+        .port()
+}
+
+/// `RESETGATE__SECTION__KEY` variables of the caller's environment would override
+/// the config the test wrote; they are removed from the child's environment.
+fn foreign_overrides() -> Vec<OsString> {
+    std::env::vars_os()
+        .map(|(key, _)| key)
+        .filter(|key| key.to_string_lossy().starts_with("RESETGATE__"))
+        .collect()
+}
+
+/// A TOML basic string.
+fn quote(text: &str) -> String {
+    toml::Value::String(text.to_owned()).to_string()
+}
+
+fn write(path: &Path, contents: &str) {
+    fs::write(path, contents)
+        .unwrap_or_else(|err| panic!("cannot write {}: {err}", path.display()));
+}

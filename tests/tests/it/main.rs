@@ -1,0 +1,20 @@
+//! End-to-end tests of the built `resetgate` binary.
+//!
+//! Build the binary first (`cargo build -p resetgate`), then run
+//! `cargo nextest run -p resetgate-tests` (or `cargo test -p resetgate-tests`).
+//! Every test starts its own gateway in its own temporary directory; the harness
+//! (fixture, SMS receiver, TOTP device) is the `resetgate_tests` library.
+//!
+//! # Layout
+//!
+//! - `reset`: the reset journey: TOTP, the password policy, two factors, one token.
+//! - `decoy`: an unknown account looks like a known one and never succeeds.
+//! - `limits`: wrong codes lock a flow; an SMS code is single use.
+//! - `audit`: the audit hash chain verifies, and detects an altered or deleted row.
+//! - `logs`: no secret used in the journeys reaches the log.
+
+mod audit;
+mod decoy;
+mod limits;
+mod logs;
+mod reset;
