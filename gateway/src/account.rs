@@ -72,6 +72,9 @@ mod tests {
             AccountName::parse(&"a".repeat(257)),
             Err(AccountNameError::TooLong)
         );
-        assert_eq!(AccountName::parse("a\u{0}b"), Err(AccountNameError::Control));
+        assert_eq!(
+            AccountName::parse("a\u{0}b"),
+            Err(AccountNameError::Control)
+        );
     }
 }

@@ -76,7 +76,8 @@ pub fn load_policy(config: &Config) -> anyhow::Result<risk::Policy> {
         Some(path) => {
             let text = std::fs::read_to_string(path)
                 .with_context(|| format!("risk.policy {}", path.display()))?;
-            risk::Policy::parse(&text).map_err(|e| anyhow::anyhow!("risk.policy {}: {e}", path.display()))
+            risk::Policy::parse(&text)
+                .map_err(|e| anyhow::anyhow!("risk.policy {}: {e}", path.display()))
         }
     }
 }
@@ -147,7 +148,7 @@ pub async fn build(config: Config, options: BuildOptions) -> anyhow::Result<AppS
 
 fn spawn_purger(store: Arc<MemoryStore>) {
     tokio::spawn(async move {
-        let mut tick = tokio::time::interval(Duration::from_secs(60));
+        let mut tick = tokio::time::interval(Duration::from_mins(1));
         loop {
             tick.tick().await;
             store.purge(std::time::SystemTime::now());

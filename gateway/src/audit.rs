@@ -85,7 +85,12 @@ async fn writer(store: Arc<dyn AuditStore>, mut rx: mpsc::Receiver<(AuditEvent, 
     while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
         let result = commit(store.as_ref(), &mut head, &batch).await;
         for (_, reply) in batch.drain(..) {
-            let _ = reply.send(result.as_ref().map(|_| ()).map_err(|e| DurableError(e.0.clone())));
+            let _ = reply.send(
+                result
+                    .as_ref()
+                    .copied()
+                    .map_err(|e| DurableError(e.0.clone())),
+            );
         }
     }
 }
@@ -158,7 +163,10 @@ pub async fn verify(store: &dyn AuditStore) -> Result<Verdict, DurableError> {
         }
         for r in page {
             if let Some(problem) = check(&r, expected_seq, &prev) {
-                return Ok(Verdict::Broken { seq: r.seq, problem });
+                return Ok(Verdict::Broken {
+                    seq: r.seq,
+                    problem,
+                });
             }
             prev = r.hash;
             expected_seq += 1;
@@ -214,7 +222,7 @@ mod tests {
         let store = store_with(50).await;
         match verify(&store).await.unwrap() {
             Verdict::Intact { count, .. } => assert_eq!(count, 50),
-            broken => panic!("{broken:?}"),
+            broken @ Verdict::Broken { .. } => panic!("{broken:?}"),
         }
     }
 
@@ -225,13 +233,19 @@ mod tests {
             .execute(store.pool())
             .await
             .unwrap();
-        assert!(matches!(verify(&store).await.unwrap(), Verdict::Broken { seq: 3, .. }));
+        assert!(matches!(
+            verify(&store).await.unwrap(),
+            Verdict::Broken { seq: 3, .. }
+        ));
 
         let store = store_with(5).await;
         sqlx::query("DELETE FROM audit_log WHERE seq = 2")
             .execute(store.pool())
             .await
             .unwrap();
-        assert!(matches!(verify(&store).await.unwrap(), Verdict::Broken { seq: 3, .. }));
+        assert!(matches!(
+            verify(&store).await.unwrap(),
+            Verdict::Broken { seq: 3, .. }
+        ));
     }
 }

@@ -133,12 +133,12 @@ pub struct Reset {
 impl Default for Reset {
     fn default() -> Self {
         Self {
-            flow_ttl: Duration::from_secs(600),
-            factor_cooloff: Duration::from_secs(24 * 3600),
-            code_ttl: Duration::from_secs(300),
+            flow_ttl: Duration::from_mins(10),
+            factor_cooloff: Duration::from_hours(24),
+            code_ttl: Duration::from_mins(5),
             max_attempts_per_flow: 5,
             account_failure_limit: 10,
-            account_failure_window: Duration::from_secs(900),
+            account_failure_window: Duration::from_mins(15),
         }
     }
 }
@@ -174,7 +174,7 @@ pub enum SmsProvider {
     /// Messages go to the dev outbox page (`/dev/outbox`), never to the log.
     #[default]
     Log,
-    /// JSON `{"to", "message"}` POSTed to `sms.webhook_url`.
+    /// JSON `{"to", "message"}` `POSTed` to `sms.webhook_url`.
     Webhook,
 }
 
@@ -243,7 +243,10 @@ impl Config {
             return Err(invalid("server.public_url", "must be an http(s) origin"));
         }
         if self.server.rate_limit_per_second == 0 {
-            return Err(invalid("server.rate_limit_per_second", "must be at least 1"));
+            return Err(invalid(
+                "server.rate_limit_per_second",
+                "must be at least 1",
+            ));
         }
         if self.store.ephemeral != "memory" {
             return Err(invalid(
@@ -281,7 +284,7 @@ impl Config {
 
     fn validate_reset(&self) -> Result<(), ConfigError> {
         let r = &self.reset;
-        if r.flow_ttl < Duration::from_secs(60) || r.flow_ttl > Duration::from_secs(3600) {
+        if r.flow_ttl < Duration::from_mins(1) || r.flow_ttl > Duration::from_hours(1) {
             return Err(invalid("reset.flow_ttl", "must be between 1m and 1h"));
         }
         if r.code_ttl < Duration::from_secs(30) || r.code_ttl > r.flow_ttl {
@@ -296,8 +299,8 @@ impl Config {
         if r.account_failure_limit == 0 {
             return Err(invalid("reset.account_failure_limit", "must be at least 1"));
         }
-        if r.account_failure_window < Duration::from_secs(60)
-            || r.account_failure_window > Duration::from_secs(24 * 3600)
+        if r.account_failure_window < Duration::from_mins(1)
+            || r.account_failure_window > Duration::from_hours(24)
         {
             return Err(invalid(
                 "reset.account_failure_window",
@@ -307,7 +310,7 @@ impl Config {
         Ok(())
     }
 
-    /// The SQLite path of `store.durable`, or `None` for an in-memory database.
+    /// The `SQLite` path of `store.durable`, or `None` for an in-memory database.
     pub fn sqlite_path(&self) -> Option<PathBuf> {
         let rest = self.store.durable.strip_prefix("sqlite:")?;
         let rest = rest.strip_prefix("//").unwrap_or(rest);
@@ -360,8 +363,8 @@ mod tests {
     fn defaults_are_valid() {
         let config = load_text("").unwrap();
         assert_eq!(config.server.listen.to_string(), "127.0.0.1:8080");
-        assert_eq!(config.reset.flow_ttl, Duration::from_secs(600));
-        assert_eq!(config.reset.factor_cooloff, Duration::from_secs(86_400));
+        assert_eq!(config.reset.flow_ttl, Duration::from_mins(10));
+        assert_eq!(config.reset.factor_cooloff, Duration::from_hours(24));
     }
 
     #[test]
@@ -399,10 +402,12 @@ mod tests {
     fn env_overrides_file() {
         let mut file = tempfile::NamedTempFile::new().unwrap();
         file.write_all(b"[reset]\nflow_ttl = \"5m\"\n").unwrap();
+        // figment's Jail API fixes the closure's error type.
+        #[allow(clippy::result_large_err)]
         figment::Jail::expect_with(|jail| {
             jail.set_env("RESETGATE__RESET__FLOW_TTL", "15m");
             let config = Config::load(Some(file.path())).expect("loads");
-            assert_eq!(config.reset.flow_ttl, Duration::from_secs(900));
+            assert_eq!(config.reset.flow_ttl, Duration::from_mins(15));
             Ok(())
         });
     }

@@ -196,7 +196,10 @@ mod tests {
     fn seal_round_trip_and_context_binding() {
         let key = ServerKey::from_master(&[7; 32]);
         let sealed = key.seal(b"totp-seed", b"factor:1");
-        assert_eq!(key.open(&sealed, b"factor:1").unwrap().as_slice(), b"totp-seed");
+        assert_eq!(
+            key.open(&sealed, b"factor:1").unwrap().as_slice(),
+            b"totp-seed"
+        );
         assert!(key.open(&sealed, b"factor:2").is_none());
         assert!(key.open(&sealed[..10], b"factor:1").is_none());
     }

@@ -42,10 +42,16 @@ pub async fn seed_and_print(s: &AppState, local: SocketAddr) -> anyhow::Result<(
     }
     println!();
     println!("Try a reset (TOTP codes: `oathtool --totp -b SECRET`, or any authenticator app):");
-    println!("  curl -s {base}/v1/reset -H 'content-type: application/json' -d '{{\"username\":\"alice\"}}'");
-    println!("  curl -s {base}/v1/reset/FLOW_ID/verify -H 'content-type: application/json' -d '{{\"factor\":\"totp\",\"code\":\"123456\"}}'");
+    println!(
+        "  curl -s {base}/v1/reset -H 'content-type: application/json' -d '{{\"username\":\"alice\"}}'"
+    );
+    println!(
+        "  curl -s {base}/v1/reset/FLOW_ID/verify -H 'content-type: application/json' -d '{{\"factor\":\"totp\",\"code\":\"123456\"}}'"
+    );
     println!("  curl -s {base}/v1/reset/FLOW_ID/complete -H 'content-type: application/json' \\");
-    println!("       -d '{{\"reset_token\":\"TOKEN\",\"new_password\":\"a long passphrase of your own\"}}'");
+    println!(
+        "       -d '{{\"reset_token\":\"TOKEN\",\"new_password\":\"a long passphrase of your own\"}}'"
+    );
     println!("SMS codes (sms.provider = log) appear at {base}/dev/outbox");
     Ok(())
 }
@@ -58,7 +64,9 @@ async fn ensure_totp(s: &AppState, name: &str, now: i64) -> anyhow::Result<Strin
         let seed = s
             .key
             .open(sealed, &totp::seal_context(&r.id))
-            .ok_or_else(|| anyhow::anyhow!("cannot decrypt {name}'s TOTP seed: was secrets.key_file replaced?"))?;
+            .ok_or_else(|| {
+                anyhow::anyhow!("cannot decrypt {name}'s TOTP seed: was secrets.key_file replaced?")
+            })?;
         return Ok(totp::base32(&seed));
     }
     let seed = totp::new_seed();

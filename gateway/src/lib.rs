@@ -15,7 +15,7 @@
 //! - [`factors`]: TOTP, SMS, eligibility and cool-off, decoys, enrolment.
 //! - [`session`]: sign-in for enrolment.
 //! - [`signals`]: gathering what `risk` decides on (velocity today).
-//! - [`store`]: the ephemeral (memory) and durable (SQLite) stores behind traits.
+//! - [`store`]: the ephemeral (memory) and durable (`SQLite`) stores behind traits.
 //! - [`directory`]: the identity store connectors (built-in, argon2id).
 //! - [`audit`]: the hash-chained audit log with a group-committing writer.
 //! - [`crypto`], [`account`], [`time`]: small shared building blocks.

@@ -20,13 +20,18 @@ use crate::signals::velocity;
 use crate::store::ephemeral::keys;
 
 /// Session lifetime.
-pub const SESSION_TTL: Duration = Duration::from_secs(900);
-const FAILURE_WINDOW: Duration = Duration::from_secs(900);
+pub const SESSION_TTL: Duration = Duration::from_mins(15);
+const FAILURE_WINDOW: Duration = Duration::from_mins(15);
 const MAX_FAILURES_PER_ACCOUNT: u64 = 10;
 const MAX_FAILURES_PER_ADDRESS: u64 = 50;
 
 /// Check the password; on success return a new session token.
-pub async fn login(s: &AppState, raw_name: &str, password: &str, address: IpAddr) -> ApiResult<String> {
+pub async fn login(
+    s: &AppState,
+    raw_name: &str,
+    password: &str,
+    address: IpAddr,
+) -> ApiResult<String> {
     let name = AccountName::parse(raw_name).map_err(|e| ApiError::invalid(e.to_string()))?;
     if password.len() > crate::reset_core::MAX_PASSWORD_BYTES {
         return Err(ApiError::invalid("password is too long"));
@@ -34,8 +39,17 @@ pub async fn login(s: &AppState, raw_name: &str, password: &str, address: IpAddr
     let now = s.clock.now();
     let store = s.ephemeral.as_ref();
     let addr = address.to_string();
-    let by_account = velocity::bump(store, "login-fail", name.as_str(), FAILURE_WINDOW, false, now).await?;
-    let by_address = velocity::bump(store, "login-fail-addr", &addr, FAILURE_WINDOW, false, now).await?;
+    let by_account = velocity::bump(
+        store,
+        "login-fail",
+        name.as_str(),
+        FAILURE_WINDOW,
+        false,
+        now,
+    )
+    .await?;
+    let by_address =
+        velocity::bump(store, "login-fail-addr", &addr, FAILURE_WINDOW, false, now).await?;
     if by_account >= MAX_FAILURES_PER_ACCOUNT || by_address >= MAX_FAILURES_PER_ADDRESS {
         return Err(ApiError::too_many(
             "too_many_attempts",
@@ -45,10 +59,23 @@ pub async fn login(s: &AppState, raw_name: &str, password: &str, address: IpAddr
     }
     let password = crate::reset_core::password::normalize(password);
     if !s.directory.authenticate(&name, &password).await? {
-        velocity::bump(store, "login-fail", name.as_str(), FAILURE_WINDOW, true, now).await?;
+        velocity::bump(
+            store,
+            "login-fail",
+            name.as_str(),
+            FAILURE_WINDOW,
+            true,
+            now,
+        )
+        .await?;
         velocity::bump(store, "login-fail-addr", &addr, FAILURE_WINDOW, true, now).await?;
         s.audit
-            .record(AuditEvent::new(now, "login.failed", name.as_str(), json!({"address": addr})))
+            .record(AuditEvent::new(
+                now,
+                "login.failed",
+                name.as_str(),
+                json!({"address": addr}),
+            ))
             .await?;
         return Err(ApiError::new(
             StatusCode::UNAUTHORIZED,
@@ -58,10 +85,19 @@ pub async fn login(s: &AppState, raw_name: &str, password: &str, address: IpAddr
     }
     let token = crypto::random_token();
     s.ephemeral
-        .put(&keys::session(&crypto::sha256_hex(token.as_bytes())), name.as_str().as_bytes(), SESSION_TTL)
+        .put(
+            &keys::session(&crypto::sha256_hex(token.as_bytes())),
+            name.as_str().as_bytes(),
+            SESSION_TTL,
+        )
         .await?;
     s.audit
-        .record(AuditEvent::new(now, "login.succeeded", name.as_str(), json!({"address": addr})))
+        .record(AuditEvent::new(
+            now,
+            "login.succeeded",
+            name.as_str(),
+            json!({"address": addr}),
+        ))
         .await?;
     Ok(token)
 }
@@ -72,7 +108,11 @@ pub async fn authenticate(s: &AppState, token: &str) -> ApiResult<AccountName> {
         return Err(ApiError::unauthenticated());
     }
     let key = keys::session(&crypto::sha256_hex(token.as_bytes()));
-    let name = s.ephemeral.get(&key).await?.ok_or_else(ApiError::unauthenticated)?;
+    let name = s
+        .ephemeral
+        .get(&key)
+        .await?
+        .ok_or_else(ApiError::unauthenticated)?;
     let name = String::from_utf8(name).map_err(ApiError::internal)?;
     AccountName::parse(&name).map_err(ApiError::internal)
 }

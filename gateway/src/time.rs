@@ -31,9 +31,10 @@ pub fn from_unix(secs: i64) -> SystemTime {
 
 /// RFC 3339 in UTC with second precision, e.g. `2026-11-26T09:42:00Z`.
 pub fn rfc3339(t: SystemTime) -> String {
-    jiff::Timestamp::try_from(t)
-        .map(|ts| ts.round(jiff::Unit::Second).unwrap_or(ts).to_string())
-        .unwrap_or_else(|_| "1970-01-01T00:00:00Z".into())
+    jiff::Timestamp::try_from(t).map_or_else(
+        |_| "1970-01-01T00:00:00Z".into(),
+        |ts| ts.round(jiff::Unit::Second).unwrap_or(ts).to_string(),
+    )
 }
 
 #[cfg(test)]

@@ -77,6 +77,19 @@ pub async fn enrol_totp(api: &Api, bearer: &str) -> Enrolled {
     }
 }
 
+/// Asserts `GET /v1/me/factors` lists factor `id` as an active `kind`.
+pub async fn assert_factor_active(api: &Api, bearer: &str, id: &str, kind: &str) {
+    let listed = api.get_auth("/v1/me/factors", bearer).await.ok();
+    let factor = listed["factors"]
+        .as_array()
+        .unwrap_or_else(|| panic!("factors is not an array: {listed}"))
+        .iter()
+        .find(|factor| factor["id"] == id)
+        .unwrap_or_else(|| panic!("factor {id} is not listed: {listed}"));
+    assert_eq!(factor["factor"], kind, "{listed}");
+    assert_eq!(factor["status"], "active", "{listed}");
+}
+
 /// `POST /v1/reset` as is.
 pub async fn try_start_reset(api: &Api, username: &str) -> Resp {
     api.post("/v1/reset", &json!({ "username": username }))

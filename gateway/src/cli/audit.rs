@@ -30,7 +30,8 @@ pub async fn export(config: &Config) -> anyhow::Result<ExitCode> {
         let Some(last) = page.last() else { break };
         after = last.seq;
         for r in page {
-            let data: serde_json::Value = serde_json::from_str(&r.data).unwrap_or(serde_json::Value::String(r.data));
+            let data: serde_json::Value =
+                serde_json::from_str(&r.data).unwrap_or(serde_json::Value::String(r.data));
             let line = serde_json::json!({
                 "seq": r.seq, "at": r.at, "kind": r.kind, "subject": r.subject,
                 "data": data, "prev_hash": r.prev_hash, "hash": r.hash,

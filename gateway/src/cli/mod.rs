@@ -73,15 +73,23 @@ pub enum UsersVerb {
 /// Run a parsed command line.
 pub async fn run(cli: Cli) -> ExitCode {
     let result = match cli.verb {
-        Verb::Policy { verb: PolicyVerb::Validate { file } } => policy_validate(&file),
+        Verb::Policy {
+            verb: PolicyVerb::Validate { file },
+        } => policy_validate(&file),
         verb => match Config::load(cli.config.as_deref()) {
             Err(e) => Err(anyhow::anyhow!("configuration: {e}")),
             Ok(config) => match verb {
                 Verb::Serve { demo } => serve::run(config, demo).await,
                 Verb::CheckConfig => check_config(&config),
-                Verb::Audit { verb: AuditVerb::Verify } => audit::verify(&config).await,
-                Verb::Audit { verb: AuditVerb::Export } => audit::export(&config).await,
-                Verb::Users { verb: UsersVerb::Import { csv } } => users::import(&config, &csv).await,
+                Verb::Audit {
+                    verb: AuditVerb::Verify,
+                } => audit::verify(&config).await,
+                Verb::Audit {
+                    verb: AuditVerb::Export,
+                } => audit::export(&config).await,
+                Verb::Users {
+                    verb: UsersVerb::Import { csv },
+                } => users::import(&config, &csv).await,
                 Verb::Policy { .. } => unreachable!("handled above"),
             },
         },
@@ -96,10 +104,15 @@ pub async fn run(cli: Cli) -> ExitCode {
 }
 
 fn policy_validate(file: &std::path::Path) -> anyhow::Result<ExitCode> {
-    let text = std::fs::read_to_string(file).map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
+    let text =
+        std::fs::read_to_string(file).map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
     match risk::Policy::parse(&text) {
         Ok(policy) => {
-            println!("policy OK: {} (version {})", file.display(), policy.version());
+            println!(
+                "policy OK: {} (version {})",
+                file.display(),
+                policy.version()
+            );
             Ok(ExitCode::SUCCESS)
         }
         Err(e) => {
@@ -118,7 +131,10 @@ fn check_config(config: &Config) -> anyhow::Result<ExitCode> {
     println!("configuration OK");
     println!("  listen          {}", config.server.listen);
     println!("  public_url      {}", config.server.public_url);
-    println!("  store           ephemeral={} durable={}", config.store.ephemeral, config.store.durable);
+    println!(
+        "  store           ephemeral={} durable={}",
+        config.store.ephemeral, config.store.durable
+    );
     println!("  risk policy     version {}", policy.version());
     println!("  sms provider    {:?}", config.sms.provider);
     Ok(ExitCode::SUCCESS)

@@ -30,24 +30,30 @@ pub struct NewUser {
 
 /// Parse and validate the whole file before anything is written.
 pub fn parse(text: &[u8]) -> anyhow::Result<Vec<NewUser>> {
-    let mut reader = csv::ReaderBuilder::new().trim(csv::Trim::All).from_reader(text);
+    let mut reader = csv::ReaderBuilder::new()
+        .trim(csv::Trim::All)
+        .from_reader(text);
     let header: Vec<String> = reader.headers()?.iter().map(str::to_owned).collect();
     if header != ["username", "password", "email", "phone"] {
-        anyhow::bail!("line 1: the header must be exactly username,password,email,phone (found {})", header.join(","));
+        anyhow::bail!(
+            "line 1: the header must be exactly username,password,email,phone (found {})",
+            header.join(",")
+        );
     }
     let mut users = Vec::new();
     for (i, row) in reader.deserialize::<Row>().enumerate() {
         let line = i + 2;
         let row = row.map_err(|e| anyhow::anyhow!("line {line}: {e}"))?;
-        let name = AccountName::parse(&row.username).map_err(|e| anyhow::anyhow!("line {line}: {e}"))?;
+        let name =
+            AccountName::parse(&row.username).map_err(|e| anyhow::anyhow!("line {line}: {e}"))?;
         if row.password.is_empty() {
             anyhow::bail!("line {line}: password is empty");
         }
         let phone = row.phone.filter(|p| !p.is_empty());
-        if let Some(p) = &phone {
-            if !sms::is_e164(p) {
-                anyhow::bail!("line {line}: phone must be E.164, e.g. +15550100001");
-            }
+        if let Some(p) = &phone
+            && !sms::is_e164(p)
+        {
+            anyhow::bail!("line {line}: phone must be E.164, e.g. +15550100001");
         }
         users.push(NewUser {
             name,
@@ -60,7 +66,11 @@ pub fn parse(text: &[u8]) -> anyhow::Result<Vec<NewUser>> {
 }
 
 /// Store one user (skipped when the name exists); true when created.
-pub async fn create<S: UserStore + FactorStore + ?Sized>(store: &S, user: &NewUser, now: i64) -> anyhow::Result<bool> {
+pub async fn create<S: UserStore + FactorStore + ?Sized>(
+    store: &S,
+    user: &NewUser,
+    now: i64,
+) -> anyhow::Result<bool> {
     let password = zeroize::Zeroizing::new(user.password.clone());
     let hash = tokio::task::spawn_blocking(move || hasher::hash_blocking(&password)).await?;
     let created = store
@@ -73,22 +83,20 @@ pub async fn create<S: UserStore + FactorStore + ?Sized>(store: &S, user: &NewUs
             password_changed_at: now,
         })
         .await?;
-    if created {
-        if let Some(phone) = &user.phone {
-            store
-                .add_factor(&FactorRecord {
-                    id: ulid::Ulid::new().to_string(),
-                    username: user.name.to_string(),
-                    kind: "sms".into(),
-                    label: format!("SMS {}", sms::mask(phone)),
-                    secret: None,
-                    phone: Some(phone.clone()),
-                    provisioned: true,
-                    created_at: now,
-                    last_used_at: None,
-                })
-                .await?;
-        }
+    if created && let Some(phone) = &user.phone {
+        store
+            .add_factor(&FactorRecord {
+                id: ulid::Ulid::new().to_string(),
+                username: user.name.to_string(),
+                kind: "sms".into(),
+                label: format!("SMS {}", sms::mask(phone)),
+                secret: None,
+                phone: Some(phone.clone()),
+                provisioned: true,
+                created_at: now,
+                last_used_at: None,
+            })
+            .await?;
     }
     Ok(created)
 }
@@ -121,9 +129,15 @@ mod tests {
         assert_eq!(ok.len(), 2);
         assert_eq!(ok[0].name.as_str(), "alice");
         assert_eq!(ok[1].phone, None);
-        let bad = parse(b"user,password,email,phone\n").err().unwrap().to_string();
+        let bad = parse(b"user,password,email,phone\n")
+            .err()
+            .unwrap()
+            .to_string();
         assert!(bad.contains("line 1"), "{bad}");
-        let bad = parse(b"username,password,email,phone\nann,pw,,5550100\n").err().unwrap().to_string();
+        let bad = parse(b"username,password,email,phone\nann,pw,,5550100\n")
+            .err()
+            .unwrap()
+            .to_string();
         assert!(bad.contains("line 2") && bad.contains("E.164"), "{bad}");
     }
 }

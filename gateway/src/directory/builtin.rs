@@ -19,7 +19,12 @@ pub struct Builtin {
 }
 
 impl Builtin {
-    pub fn new(store: Arc<dyn Durable>, hasher: Hasher, history: usize, clock: Arc<dyn Clock>) -> Self {
+    pub fn new(
+        store: Arc<dyn Durable>,
+        hasher: Hasher,
+        history: usize,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
         Self {
             store,
             hasher,
@@ -51,15 +56,14 @@ impl Directory for Builtin {
     }
 
     async fn reused(&self, name: &AccountName, password: &str) -> Result<bool, DirectoryError> {
-        let hashes = self.store.password_hashes(name.as_str(), self.history).await?;
+        let hashes = self
+            .store
+            .password_hashes(name.as_str(), self.history)
+            .await?;
         Ok(self.hasher.matches_any(password, hashes).await)
     }
 
-    async fn set_password(
-        &self,
-        name: &AccountName,
-        password: &str,
-    ) -> Result<(), DirectoryError> {
+    async fn set_password(&self, name: &AccountName, password: &str) -> Result<(), DirectoryError> {
         let hash = self.hasher.hash(password).await;
         let now = crate::time::unix(self.clock.now());
         self.store

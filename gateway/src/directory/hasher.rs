@@ -36,8 +36,11 @@ pub fn hash_blocking(password: &str) -> String {
 }
 
 fn verify_blocking(password: &str, phc: &str) -> bool {
-    PasswordHash::new(phc)
-        .is_ok_and(|parsed| argon2().verify_password(password.as_bytes(), &parsed).is_ok())
+    PasswordHash::new(phc).is_ok_and(|parsed| {
+        argon2()
+            .verify_password(password.as_bytes(), &parsed)
+            .is_ok()
+    })
 }
 
 impl Hasher {
@@ -50,7 +53,11 @@ impl Hasher {
     }
 
     async fn run<T: Send + 'static>(&self, job: impl FnOnce() -> T + Send + 'static) -> T {
-        let _permit = self.permits.acquire().await.expect("semaphore never closed");
+        let _permit = self
+            .permits
+            .acquire()
+            .await
+            .expect("semaphore never closed");
         tokio::task::spawn_blocking(job)
             .await
             .expect("argon2 job panicked")
@@ -95,7 +102,11 @@ mod tests {
         let hasher = Hasher::new();
         let phc = hasher.hash("correct horse battery").await;
         assert!(phc.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"));
-        assert!(hasher.verify("correct horse battery", Some(phc.clone())).await);
+        assert!(
+            hasher
+                .verify("correct horse battery", Some(phc.clone()))
+                .await
+        );
         assert!(!hasher.verify("wrong", Some(phc)).await);
         assert!(!hasher.verify("anything", None).await);
     }

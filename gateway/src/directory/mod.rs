@@ -45,13 +45,15 @@ pub trait Directory: Send + Sync {
 
     /// Does `password` sign this account in? False for unknown and disabled
     /// accounts too, at the same cost, so the answer's timing reveals nothing.
-    async fn authenticate(&self, name: &AccountName, password: &str)
-    -> Result<bool, DirectoryError>;
+    async fn authenticate(
+        &self,
+        name: &AccountName,
+        password: &str,
+    ) -> Result<bool, DirectoryError>;
 
     /// Is `password` the current one or one of the remembered earlier ones?
     async fn reused(&self, name: &AccountName, password: &str) -> Result<bool, DirectoryError>;
 
     /// Make `password` the account's password.
-    async fn set_password(&self, name: &AccountName, password: &str)
-    -> Result<(), DirectoryError>;
+    async fn set_password(&self, name: &AccountName, password: &str) -> Result<(), DirectoryError>;
 }

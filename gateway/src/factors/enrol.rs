@@ -20,7 +20,7 @@ use crate::store::durable::FactorRecord;
 use crate::store::ephemeral::keys;
 
 /// How long a started enrolment waits for its code.
-const PENDING_TTL: Duration = Duration::from_secs(600);
+const PENDING_TTL: Duration = Duration::from_mins(10);
 /// Wrong codes allowed per pending enrolment.
 const MAX_TRIES: u8 = 5;
 /// SMS enrolment codes per account per hour.
@@ -66,10 +66,18 @@ pub async fn list(s: &AppState, who: &AccountName) -> ApiResult<Vec<FactorView>>
     Ok(records
         .into_iter()
         .map(|r| {
-            let from = if r.provisioned { r.created_at } else { r.created_at + secs(cooloff) };
+            let from = if r.provisioned {
+                r.created_at
+            } else {
+                r.created_at + secs(cooloff)
+            };
             FactorView {
                 label: r.label.clone(),
-                status: if usable(&r, s.now(), cooloff) { "active" } else { "cooling_off" },
+                status: if usable(&r, s.now(), cooloff) {
+                    "active"
+                } else {
+                    "cooling_off"
+                },
                 provisioned: r.provisioned,
                 created_at: rfc(r.created_at),
                 last_used_at: r.last_used_at.map(rfc),
@@ -83,7 +91,11 @@ pub async fn list(s: &AppState, who: &AccountName) -> ApiResult<Vec<FactorView>>
 
 pub async fn remove(s: &AppState, who: &AccountName, id: &str) -> ApiResult<()> {
     if !s.durable.delete_factor(who.as_str(), id).await? {
-        return Err(ApiError::new(StatusCode::NOT_FOUND, "factor_not_found", "no such factor"));
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "factor_not_found",
+            "no such factor",
+        ));
     }
     changed(s, who, "removed", id, None).await
 }
@@ -112,11 +124,18 @@ pub async fn totp_finish(s: &AppState, who: &AccountName, code: &str) -> ApiResu
         .ok_or_else(no_pending)?;
     let now = u64::try_from(s.now()).unwrap_or(0);
     let fresh = match totp::check(&seed, code, now) {
-        Some(step) => s.ephemeral.advance(&keys::totp_step(who.as_str()), step, Duration::from_secs(300)).await?,
+        Some(step) => {
+            s.ephemeral
+                .advance(&keys::totp_step(who.as_str()), step, Duration::from_mins(5))
+                .await?
+        }
         None => false,
     };
     if !fresh {
-        return Err(ApiError::bad_request("invalid_code", "that code is not right; check the app's clock"));
+        return Err(ApiError::bad_request(
+            "invalid_code",
+            "that code is not right; check the app's clock",
+        ));
     }
     s.ephemeral.delete(&key).await?;
     let id = ulid::Ulid::new().to_string();
@@ -132,11 +151,25 @@ pub async fn totp_finish(s: &AppState, who: &AccountName, code: &str) -> ApiResu
 
 pub async fn sms_begin(s: &AppState, who: &AccountName, phone: &str) -> ApiResult<u64> {
     if !sms::is_e164(phone) {
-        return Err(ApiError::invalid("phone must be in E.164 form, e.g. +15550100001"));
+        return Err(ApiError::invalid(
+            "phone must be in E.164 form, e.g. +15550100001",
+        ));
     }
-    let sent = velocity::bump(s.ephemeral.as_ref(), "enrol-sms", who.as_str(), Duration::from_secs(3600), true, s.clock.now()).await?;
+    let sent = velocity::bump(
+        s.ephemeral.as_ref(),
+        "enrol-sms",
+        who.as_str(),
+        Duration::from_hours(1),
+        true,
+        s.clock.now(),
+    )
+    .await?;
     if sent > MAX_SMS_SENDS_PER_HOUR {
-        return Err(ApiError::too_many("too_many_sends", "too many codes sent; try again later", 3600));
+        return Err(ApiError::too_many(
+            "too_many_sends",
+            "too many codes sent; try again later",
+            3600,
+        ));
     }
     let code = crypto::random_code(6);
     let pending = PendingSms {
@@ -145,7 +178,8 @@ pub async fn sms_begin(s: &AppState, who: &AccountName, phone: &str) -> ApiResul
         tries: 0,
     };
     put_json(s, &keys::enrolment("sms", who.as_str()), &pending).await?;
-    s.sms.send(phone.to_owned(), sms::code_message(&code, PENDING_TTL));
+    s.sms
+        .send(phone.to_owned(), sms::code_message(&code, PENDING_TTL));
     Ok(PENDING_TTL.as_secs())
 }
 
@@ -153,15 +187,24 @@ pub async fn sms_finish(s: &AppState, who: &AccountName, code: &str) -> ApiResul
     check_code_format(code)?;
     let key = keys::enrolment("sms", who.as_str());
     let mut pending: PendingSms = get_json(s, &key).await?.ok_or_else(no_pending)?;
-    if !crypto::ct_eq(pending.mac.as_bytes(), enrol_mac(s, who, &pending.phone, code).as_bytes()) {
+    if !crypto::ct_eq(
+        pending.mac.as_bytes(),
+        enrol_mac(s, who, &pending.phone, code).as_bytes(),
+    ) {
         pending.tries += 1;
         if pending.tries >= MAX_TRIES {
             s.ephemeral.delete(&key).await?;
-            return Err(ApiError::too_many("too_many_attempts", "too many wrong codes; start again", 60));
+            return Err(ApiError::too_many(
+                "too_many_attempts",
+                "too many wrong codes; start again",
+                60,
+            ));
         }
         put_json(s, &key, &pending).await?;
-        return Err(ApiError::bad_request("invalid_code", "that code is not right")
-            .with("attempts_left", MAX_TRIES - pending.tries));
+        return Err(
+            ApiError::bad_request("invalid_code", "that code is not right")
+                .with("attempts_left", MAX_TRIES - pending.tries),
+        );
     }
     if s.ephemeral.take(&key).await?.is_none() {
         return Err(no_pending());
@@ -191,9 +234,22 @@ fn record(s: &AppState, who: &AccountName, id: &str, kind: Factor, label: &str) 
     }
 }
 
-async fn changed(s: &AppState, who: &AccountName, change: &str, id: &str, factor: Option<Factor>) -> ApiResult<()> {
+async fn changed(
+    s: &AppState,
+    who: &AccountName,
+    change: &str,
+    id: &str,
+    factor: Option<Factor>,
+) -> ApiResult<()> {
     let data = json!({"change": change, "factor_id": id, "factor": factor});
-    Ok(s.audit.record(AuditEvent::new(s.clock.now(), "factor.changed", who.as_str(), data)).await?)
+    Ok(s.audit
+        .record(AuditEvent::new(
+            s.clock.now(),
+            "factor.changed",
+            who.as_str(),
+            data,
+        ))
+        .await?)
 }
 
 fn check_code_format(code: &str) -> ApiResult<()> {
@@ -205,7 +261,11 @@ fn check_code_format(code: &str) -> ApiResult<()> {
 }
 
 fn no_pending() -> ApiError {
-    ApiError::new(StatusCode::CONFLICT, "no_pending_enrolment", "start the enrolment first (or it expired)")
+    ApiError::new(
+        StatusCode::CONFLICT,
+        "no_pending_enrolment",
+        "start the enrolment first (or it expired)",
+    )
 }
 
 fn pending_context(kind: &str, who: &AccountName) -> Vec<u8> {
@@ -213,7 +273,12 @@ fn pending_context(kind: &str, who: &AccountName) -> Vec<u8> {
 }
 
 fn enrol_mac(s: &AppState, who: &AccountName, phone: &str, code: &str) -> String {
-    hex::encode(s.key.mac(&[b"enrol-sms", who.as_str().as_bytes(), phone.as_bytes(), code.as_bytes()]))
+    hex::encode(s.key.mac(&[
+        b"enrol-sms",
+        who.as_str().as_bytes(),
+        phone.as_bytes(),
+        code.as_bytes(),
+    ]))
 }
 
 async fn put_json<T: Serialize>(s: &AppState, key: &str, value: &T) -> ApiResult<()> {
@@ -223,7 +288,9 @@ async fn put_json<T: Serialize>(s: &AppState, key: &str, value: &T) -> ApiResult
 
 async fn get_json<T: for<'de> Deserialize<'de>>(s: &AppState, key: &str) -> ApiResult<Option<T>> {
     match s.ephemeral.get(key).await? {
-        Some(bytes) => Ok(Some(serde_json::from_slice(&bytes).map_err(ApiError::internal)?)),
+        Some(bytes) => Ok(Some(
+            serde_json::from_slice(&bytes).map_err(ApiError::internal)?,
+        )),
         None => Ok(None),
     }
 }

@@ -112,7 +112,7 @@ mod tests {
 
     #[test]
     fn cooloff_hides_new_factors_but_not_provisioned_ones() {
-        let day = Duration::from_secs(86_400);
+        let day = Duration::from_hours(24);
         let records = [
             record("t1", Factor::Totp, 1000, false),
             record("s1", Factor::Sms, 1000, true),

@@ -33,7 +33,14 @@ pub fn is_e164(phone: &str) -> bool {
 /// The hint shown to the person: the last two digits only, fixed width, so the
 /// hint reveals neither the country nor the length of the number.
 pub fn mask(phone: &str) -> String {
-    let tail: String = phone.chars().rev().take(2).collect::<Vec<_>>().into_iter().rev().collect();
+    let tail: String = phone
+        .chars()
+        .rev()
+        .take(2)
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
+        .collect();
     format!("•••-•••-••{tail}")
 }
 
@@ -59,7 +66,10 @@ pub struct Outbox(Arc<Mutex<VecDeque<OutboxMessage>>>);
 
 impl Outbox {
     pub fn push(&self, message: OutboxMessage) {
-        let mut q = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut q = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         if q.len() == OUTBOX_LEN {
             q.pop_front();
         }
@@ -68,7 +78,10 @@ impl Outbox {
 
     /// Newest first.
     pub fn list(&self) -> Vec<OutboxMessage> {
-        let q = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let q = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         q.iter().rev().cloned().collect()
     }
 }
@@ -129,7 +142,10 @@ impl SmsSender {
                 if let Some(token) = &self.token {
                     request = request.bearer_auth(token.expose_secret());
                 }
-                let response = request.send().await.map_err(|e| e.without_url().to_string())?;
+                let response = request
+                    .send()
+                    .await
+                    .map_err(|e| e.without_url().to_string())?;
                 if response.status().is_success() {
                     tracing::info!(to = %mask(to), "sms handed to the provider");
                     Ok(())
@@ -161,7 +177,7 @@ mod tests {
 
     #[test]
     fn message_holds_the_code() {
-        let text = code_message("123456", Duration::from_secs(300));
+        let text = code_message("123456", Duration::from_mins(5));
         assert!(text.starts_with("123456 "));
         assert!(text.contains("5 minutes"));
     }

@@ -93,7 +93,11 @@ mod tests {
 
     #[test]
     fn rfc6238_vectors() {
-        for (time, code) in [(59, "287082"), (1_111_111_109, "081804"), (1_234_567_890, "005924")] {
+        for (time, code) in [
+            (59, "287082"),
+            (1_111_111_109, "081804"),
+            (1_234_567_890, "005924"),
+        ] {
             assert_eq!(code_at(SEED, time), code);
             assert_eq!(check(SEED, code, time), Some(time / STEP));
         }

@@ -24,7 +24,7 @@ use crate::signals::velocity;
 use crate::store::ephemeral::keys;
 
 /// How long an expired flow is remembered so that it answers 410, not 404.
-const EXPIRED_GRACE: Duration = Duration::from_secs(3600);
+const EXPIRED_GRACE: Duration = Duration::from_hours(1);
 
 /// What a challenge did.
 pub enum Challenged {
@@ -49,12 +49,17 @@ pub async fn start(s: &AppState, raw_name: &str, address: IpAddr) -> ApiResult<F
         async { Ok::<_, ApiError>(s.durable.factors(name.as_str()).await?) },
     )?;
     let address_text = address.to_string();
-    let velocity = velocity::on_start(s.ephemeral.as_ref(), name.as_str(), &address_text, now).await?;
+    let velocity =
+        velocity::on_start(s.ephemeral.as_ref(), name.as_str(), &address_text, now).await?;
     let decoy = !account.is_some_and(|a| a.enabled);
     let options = if decoy {
         factors::decoy_options(&s.key, &name)
     } else {
-        factors::eligible_options(&records, crate::time::unix(now), s.config.reset.factor_cooloff)
+        factors::eligible_options(
+            &records,
+            crate::time::unix(now),
+            s.config.reset.factor_cooloff,
+        )
     };
     let signals = Signals {
         velocity,
@@ -75,7 +80,11 @@ pub async fn start(s: &AppState, raw_name: &str, address: IpAddr) -> ApiResult<F
         address: address_text,
         created_at: unix,
         expires_at: unix + secs(s.config.reset.flow_ttl),
-        state: if assessment.level == Level::Deny { State::Denied } else { State::Challenge },
+        state: if assessment.level == Level::Deny {
+            State::Denied
+        } else {
+            State::Challenge
+        },
         score: assessment.score.get(),
         level: assessment.level,
         required: assessment.required.count,
@@ -88,17 +97,22 @@ pub async fn start(s: &AppState, raw_name: &str, address: IpAddr) -> ApiResult<F
     };
     store_new(s, &flow).await?;
     s.audit
-        .record(AuditEvent::new(now, "reset.started", name.as_str(), json!({
-            "flow_id": flow.id,
-            "unknown_account": decoy,
-            "address": flow.address,
-            "score": assessment.score.get(),
-            "level": assessment.level,
-            "reasons": assessment.reasons,
-            "factors_required": flow.required,
-            "options": flow.options.iter().map(|o| o.factor).collect::<Vec<_>>(),
-            "policy_version": assessment.policy_version,
-        })))
+        .record(AuditEvent::new(
+            now,
+            "reset.started",
+            name.as_str(),
+            json!({
+                "flow_id": flow.id,
+                "unknown_account": decoy,
+                "address": flow.address,
+                "score": assessment.score.get(),
+                "level": assessment.level,
+                "reasons": assessment.reasons,
+                "factors_required": flow.required,
+                "options": flow.options.iter().map(|o| o.factor).collect::<Vec<_>>(),
+                "policy_version": assessment.policy_version,
+            }),
+        ))
         .await?;
     Ok(flow)
 }
@@ -111,7 +125,9 @@ pub async fn challenge(s: &AppState, flow_id: &str, factor: Factor) -> ApiResult
     match factor {
         Factor::Totp => return Ok(Challenged::NoChallengeNeeded),
         Factor::Sms => {}
-        Factor::Webauthn | Factor::Email => return Err(crate::flow::FlowError::FactorNotOffered.into()),
+        Factor::Webauthn | Factor::Email => {
+            return Err(crate::flow::FlowError::FactorNotOffered.into());
+        }
     }
     let code = crypto::random_code(6);
     let ttl = s.config.reset.code_ttl;
@@ -126,12 +142,25 @@ pub async fn challenge(s: &AppState, flow_id: &str, factor: Factor) -> ApiResult
     if let (false, Some(phone)) = (flow.decoy, phone) {
         s.sms.send(phone, sms::code_message(&code, ttl));
     }
-    audit(s, "factor.challenged", &flow, json!({"flow_id": flow.id, "factor": factor})).await?;
-    Ok(Challenged::Sent { expires_in: ttl.as_secs() })
+    audit(
+        s,
+        "factor.challenged",
+        &flow,
+        json!({"flow_id": flow.id, "factor": factor}),
+    )
+    .await?;
+    Ok(Challenged::Sent {
+        expires_in: ttl.as_secs(),
+    })
 }
 
 /// Check `code` for `factor`.
-pub async fn verify(s: &AppState, flow_id: &str, factor: Factor, code: &str) -> ApiResult<Verified> {
+pub async fn verify(
+    s: &AppState,
+    flow_id: &str,
+    factor: Factor,
+    code: &str,
+) -> ApiResult<Verified> {
     if !(6..=10).contains(&code.len()) || !code.bytes().all(|b| b.is_ascii_digit()) {
         return Err(ApiError::invalid("code must be 6 to 10 digits"));
     }
@@ -139,7 +168,9 @@ pub async fn verify(s: &AppState, flow_id: &str, factor: Factor, code: &str) -> 
     let now = s.now();
     let option = flow.check_factor(factor, now)?.clone();
     let window = s.config.reset.account_failure_window;
-    let failures = velocity::account_failures(s.ephemeral.as_ref(), &flow.account, window, s.clock.now()).await?;
+    let failures =
+        velocity::account_failures(s.ephemeral.as_ref(), &flow.account, window, s.clock.now())
+            .await?;
     if failures >= u64::from(s.config.reset.account_failure_limit) {
         return Err(ApiError::too_many(
             "too_many_attempts",
@@ -149,15 +180,28 @@ pub async fn verify(s: &AppState, flow_id: &str, factor: Factor, code: &str) -> 
     }
     let ok = match factor {
         Factor::Sms | Factor::Email => flow.pending_code(factor, now).is_some_and(|p| {
-            crypto::ct_eq(p.mac.as_bytes(), code_mac(s, &flow.id, factor, code).as_bytes())
+            crypto::ct_eq(
+                p.mac.as_bytes(),
+                code_mac(s, &flow.id, factor, code).as_bytes(),
+            )
         }),
         Factor::Totp => check_totp(s, &flow, &option, code, now).await?,
         Factor::Webauthn => false,
     };
-    if ok { pass(s, flow, &raw, factor, &option).await } else { fail(s, flow, &raw, factor).await }
+    if ok {
+        pass(s, flow, &raw, factor, &option).await
+    } else {
+        fail(s, flow, &raw, factor).await
+    }
 }
 
-async fn pass(s: &AppState, mut flow: Flow, raw: &[u8], factor: Factor, option: &FlowOption) -> ApiResult<Verified> {
+async fn pass(
+    s: &AppState,
+    mut flow: Flow,
+    raw: &[u8],
+    factor: Factor,
+    option: &FlowOption,
+) -> ApiResult<Verified> {
     let outcome = match flow.record_pass(factor) {
         Progress::Remaining(n) => Verified::Remaining(n),
         Progress::Verified => {
@@ -170,7 +214,13 @@ async fn pass(s: &AppState, mut flow: Flow, raw: &[u8], factor: Factor, option: 
     for id in &option.factor_ids {
         s.durable.touch_factor(id, s.now()).await?;
     }
-    audit(s, "factor.verified", &flow, json!({"flow_id": flow.id, "factor": factor, "state": flow.state})).await?;
+    audit(
+        s,
+        "factor.verified",
+        &flow,
+        json!({"flow_id": flow.id, "factor": factor, "state": flow.state}),
+    )
+    .await?;
     Ok(outcome)
 }
 
@@ -185,7 +235,13 @@ async fn fail(s: &AppState, mut flow: Flow, raw: &[u8], factor: Factor) -> ApiRe
         s.clock.now(),
     )
     .await?;
-    audit(s, "factor.failed", &flow, json!({"flow_id": flow.id, "factor": factor, "attempts_left": left})).await?;
+    audit(
+        s,
+        "factor.failed",
+        &flow,
+        json!({"flow_id": flow.id, "factor": factor, "attempts_left": left}),
+    )
+    .await?;
     if left == 0 {
         return Err(crate::flow::FlowError::Locked.into());
     }
@@ -194,18 +250,32 @@ async fn fail(s: &AppState, mut flow: Flow, raw: &[u8], factor: Factor) -> ApiRe
 
 /// TOTP: any of the option's seeds, each step once per account. Decoys run the
 /// same computation against a derived seed and always fail.
-async fn check_totp(s: &AppState, flow: &Flow, option: &FlowOption, code: &str, now: i64) -> ApiResult<bool> {
+async fn check_totp(
+    s: &AppState,
+    flow: &Flow,
+    option: &FlowOption,
+    code: &str,
+    now: i64,
+) -> ApiResult<bool> {
     let at = u64::try_from(now).unwrap_or(0);
     // Read for decoys too (it finds nothing), so both paths cost the same.
     let mut seeds = factors::totp_seeds(s, &flow.account, &option.factor_ids).await?;
     if flow.decoy {
-        seeds = vec![s.key.mac(&[b"decoy-totp", flow.account.as_bytes()]).to_vec()];
+        seeds = vec![
+            s.key
+                .mac(&[b"decoy-totp", flow.account.as_bytes()])
+                .to_vec(),
+        ];
     }
     let step = seeds.iter().find_map(|seed| totp::check(seed, code, at));
     match step {
         Some(step) if !flow.decoy => Ok(s
             .ephemeral
-            .advance(&keys::totp_step(&flow.account), step, Duration::from_secs(300))
+            .advance(
+                &keys::totp_step(&flow.account),
+                step,
+                Duration::from_mins(5),
+            )
             .await?),
         _ => Ok(false),
     }
@@ -221,28 +291,47 @@ async fn sms_phone(s: &AppState, account: &str, option: &FlowOption) -> ApiResul
 
 /// The flow as stored, with its raw bytes for compare-and-swap.
 pub async fn load(s: &AppState, flow_id: &str) -> ApiResult<(Flow, Vec<u8>)> {
-    let not_found = || ApiError::new(StatusCode::NOT_FOUND, "flow_not_found", "no such reset flow");
+    let not_found = || {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "flow_not_found",
+            "no such reset flow",
+        )
+    };
     if flow_id.len() > 64 {
         return Err(not_found());
     }
-    let raw = s.ephemeral.get(&keys::flow(flow_id)).await?.ok_or_else(not_found)?;
+    let raw = s
+        .ephemeral
+        .get(&keys::flow(flow_id))
+        .await?
+        .ok_or_else(not_found)?;
     let flow: Flow = serde_json::from_slice(&raw).map_err(ApiError::internal)?;
     Ok((flow, raw))
 }
 
 async fn store_new(s: &AppState, flow: &Flow) -> ApiResult<()> {
     let bytes = serde_json::to_vec(flow).map_err(ApiError::internal)?;
-    s.ephemeral.put(&keys::flow(&flow.id), &bytes, flow_ttl(s, flow)).await?;
+    s.ephemeral
+        .put(&keys::flow(&flow.id), &bytes, flow_ttl(s, flow))
+        .await?;
     Ok(())
 }
 
 /// Write `flow` if nobody changed it since it was read as `raw`.
 pub async fn save(s: &AppState, raw: &[u8], flow: &Flow) -> ApiResult<()> {
     let bytes = serde_json::to_vec(flow).map_err(ApiError::internal)?;
-    if s.ephemeral.compare_and_swap(&keys::flow(&flow.id), raw, &bytes, flow_ttl(s, flow)).await? {
+    if s.ephemeral
+        .compare_and_swap(&keys::flow(&flow.id), raw, &bytes, flow_ttl(s, flow))
+        .await?
+    {
         Ok(())
     } else {
-        Err(ApiError::new(StatusCode::CONFLICT, "flow_busy", "this reset changed meanwhile; try again"))
+        Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "flow_busy",
+            "this reset changed meanwhile; try again",
+        ))
     }
 }
 
@@ -251,17 +340,37 @@ fn flow_ttl(s: &AppState, flow: &Flow) -> Duration {
     Duration::from_secs(left) + EXPIRED_GRACE
 }
 
-async fn audit(s: &AppState, kind: &'static str, flow: &Flow, data: serde_json::Value) -> ApiResult<()> {
-    Ok(s.audit.record(AuditEvent::new(s.clock.now(), kind, flow.account.clone(), data)).await?)
+async fn audit(
+    s: &AppState,
+    kind: &'static str,
+    flow: &Flow,
+    data: serde_json::Value,
+) -> ApiResult<()> {
+    Ok(s.audit
+        .record(AuditEvent::new(
+            s.clock.now(),
+            kind,
+            flow.account.clone(),
+            data,
+        ))
+        .await?)
 }
 
 fn code_mac(s: &AppState, flow_id: &str, factor: Factor, code: &str) -> String {
-    hex::encode(s.key.mac(&[b"code", flow_id.as_bytes(), factor.as_str().as_bytes(), code.as_bytes()]))
+    hex::encode(s.key.mac(&[
+        b"code",
+        flow_id.as_bytes(),
+        factor.as_str().as_bytes(),
+        code.as_bytes(),
+    ]))
 }
 
 /// The reset token's MAC, as kept in the flow.
 pub fn token_mac(s: &AppState, flow_id: &str, token: &str) -> String {
-    hex::encode(s.key.mac(&[b"reset-token", flow_id.as_bytes(), token.as_bytes()]))
+    hex::encode(
+        s.key
+            .mac(&[b"reset-token", flow_id.as_bytes(), token.as_bytes()]),
+    )
 }
 
 fn secs(d: Duration) -> i64 {

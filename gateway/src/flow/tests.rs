@@ -47,14 +47,20 @@ fn one_factor_verifies() {
     assert_eq!(f.record_pass(Factor::Totp), Progress::Verified);
     assert_eq!(f.state, State::Verified);
     assert_eq!(f.status(T0), "verified");
-    assert_eq!(f.check_factor(Factor::Sms, T0), Err(FlowError::NotChallenging));
+    assert_eq!(
+        f.check_factor(Factor::Sms, T0),
+        Err(FlowError::NotChallenging)
+    );
 }
 
 #[test]
 fn two_factors_need_two_distinct() {
     let mut f = flow(2, &[Factor::Totp, Factor::Sms]);
     assert_eq!(f.record_pass(Factor::Sms), Progress::Remaining(1));
-    assert_eq!(f.check_factor(Factor::Sms, T0), Err(FlowError::AlreadyPassed));
+    assert_eq!(
+        f.check_factor(Factor::Sms, T0),
+        Err(FlowError::AlreadyPassed)
+    );
     assert_eq!(f.record_pass(Factor::Totp), Progress::Verified);
 }
 
@@ -96,7 +102,10 @@ fn codes_are_replaced_expire_and_burn() {
     f.add_code(code(Factor::Sms, T0 + 300)).unwrap();
     f.add_code(code(Factor::Sms, T0 + 400)).unwrap();
     assert_eq!(f.codes.len(), 1);
-    assert_eq!(f.pending_code(Factor::Sms, T0 + 399).unwrap().expires_at, T0 + 400);
+    assert_eq!(
+        f.pending_code(Factor::Sms, T0 + 399).unwrap().expires_at,
+        T0 + 400
+    );
     assert!(f.pending_code(Factor::Sms, T0 + 400).is_none());
     f.record_pass(Factor::Sms);
     assert!(f.pending_code(Factor::Sms, T0).is_none());

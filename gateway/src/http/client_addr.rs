@@ -45,8 +45,14 @@ impl FromRequestParts<AppState> for ClientAddr {
             .extensions
             .get::<ConnectInfo<SocketAddr>>()
             .map(|ConnectInfo(addr)| addr.ip())
-            .ok_or_else(|| ApiError::internal("no peer address (server not started with connect info)"))?;
-        Ok(ClientAddr(resolve(peer, &parts.headers, &state.config.server.trusted_proxies)))
+            .ok_or_else(|| {
+                ApiError::internal("no peer address (server not started with connect info)")
+            })?;
+        Ok(ClientAddr(resolve(
+            peer,
+            &parts.headers,
+            &state.config.server.trusted_proxies,
+        )))
     }
 }
 
@@ -78,7 +84,10 @@ mod tests {
     fn garbage_header_falls_back_to_peer() {
         let trusted: Vec<IpNet> = vec!["10.0.0.0/8".parse().unwrap()];
         let peer: IpAddr = "10.0.0.2".parse().unwrap();
-        assert_eq!(resolve(peer, &headers("not-an-ip, 203.0.113.9"), &trusted), peer);
+        assert_eq!(
+            resolve(peer, &headers("not-an-ip, 203.0.113.9"), &trusted),
+            peer
+        );
         assert_eq!(resolve(peer, &HeaderMap::new(), &trusted), peer);
     }
 }

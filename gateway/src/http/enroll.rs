@@ -45,7 +45,9 @@ pub async fn login(
     Body(req): Body<LoginRequest>,
 ) -> ApiResult<Json<Value>> {
     let token = session::login(&s, &req.username, &req.password, ip).await?;
-    Ok(Json(json!({"token": token, "expires_in": session::SESSION_TTL.as_secs()})))
+    Ok(Json(
+        json!({"token": token, "expires_in": session::SESSION_TTL.as_secs()}),
+    ))
 }
 
 pub async fn list(State(s): State<AppState>, Session(who): Session) -> ApiResult<Json<Value>> {
@@ -61,7 +63,10 @@ pub async fn remove(
     Ok(StatusCode::NO_CONTENT)
 }
 
-pub async fn totp_begin(State(s): State<AppState>, Session(who): Session) -> ApiResult<Json<enrol::TotpStart>> {
+pub async fn totp_begin(
+    State(s): State<AppState>,
+    Session(who): Session,
+) -> ApiResult<Json<enrol::TotpStart>> {
     Ok(Json(enrol::totp_begin(&s, &who).await?))
 }
 
@@ -77,7 +82,9 @@ pub async fn totp_finish(
     Body(req): Body<CodeRequest>,
 ) -> ApiResult<Json<Value>> {
     let id = enrol::totp_finish(&s, &who, &req.code).await?;
-    Ok(Json(json!({"id": id, "factor": "totp", "status": "active"})))
+    Ok(Json(
+        json!({"id": id, "factor": "totp", "status": "active"}),
+    ))
 }
 
 #[derive(Deserialize)]

@@ -29,7 +29,11 @@ pub struct ApiError {
 pub type ApiResult<T> = Result<T, ApiError>;
 
 impl ApiError {
-    pub fn new(status: StatusCode, code: &'static str, message: impl Into<Cow<'static, str>>) -> Self {
+    pub fn new(
+        status: StatusCode,
+        code: &'static str,
+        message: impl Into<Cow<'static, str>>,
+    ) -> Self {
         Self {
             status,
             code,
@@ -51,7 +55,11 @@ impl ApiError {
     }
 
     /// 429 with `Retry-After`.
-    pub fn too_many(code: &'static str, message: impl Into<Cow<'static, str>>, retry_after: u64) -> Self {
+    pub fn too_many(
+        code: &'static str,
+        message: impl Into<Cow<'static, str>>,
+        retry_after: u64,
+    ) -> Self {
         let mut e = Self::new(StatusCode::TOO_MANY_REQUESTS, code, message);
         e.retry_after = Some(retry_after.max(1));
         e
@@ -138,7 +146,11 @@ impl From<FlowError> for ApiError {
     fn from(e: FlowError) -> Self {
         use StatusCode as S;
         let (status, code, message) = match e {
-            FlowError::Expired => (S::GONE, "flow_expired", "this reset has expired; start again"),
+            FlowError::Expired => (
+                S::GONE,
+                "flow_expired",
+                "this reset has expired; start again",
+            ),
             FlowError::Locked => (
                 S::TOO_MANY_REQUESTS,
                 "too_many_attempts",
@@ -154,14 +166,26 @@ impl From<FlowError> for ApiError {
                 "factor_not_offered",
                 "that factor is not one of this reset's options",
             ),
-            FlowError::AlreadyPassed => (S::CONFLICT, "factor_already_passed", "that factor was already verified"),
-            FlowError::NotChallenging => (S::CONFLICT, "already_verified", "this reset is already verified"),
+            FlowError::AlreadyPassed => (
+                S::CONFLICT,
+                "factor_already_passed",
+                "that factor was already verified",
+            ),
+            FlowError::NotChallenging => (
+                S::CONFLICT,
+                "already_verified",
+                "this reset is already verified",
+            ),
             FlowError::NotVerified => (
                 S::CONFLICT,
                 "not_verified",
                 "pass the required factors before setting a password",
             ),
-            FlowError::TokenUsed => (S::CONFLICT, "token_used", "this reset token was already used"),
+            FlowError::TokenUsed => (
+                S::CONFLICT,
+                "token_used",
+                "this reset token was already used",
+            ),
             FlowError::TooManySends => (
                 S::TOO_MANY_REQUESTS,
                 "too_many_sends",

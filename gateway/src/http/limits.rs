@@ -27,13 +27,15 @@ pub type AddressLimiter = DefaultKeyedRateLimiter<IpAddr>;
 pub fn limiter(per_second: u32) -> Arc<AddressLimiter> {
     let rate = NonZeroU32::new(per_second).unwrap_or(NonZeroU32::MIN);
     let burst = NonZeroU32::new(per_second.saturating_mul(3)).unwrap_or(rate);
-    Arc::new(RateLimiter::keyed(Quota::per_second(rate).allow_burst(burst)))
+    Arc::new(RateLimiter::keyed(
+        Quota::per_second(rate).allow_burst(burst),
+    ))
 }
 
 /// Forget recovered keys every minute.
 pub fn spawn_retention(limiter: Arc<AddressLimiter>) {
     tokio::spawn(async move {
-        let mut tick = tokio::time::interval(Duration::from_secs(60));
+        let mut tick = tokio::time::interval(Duration::from_mins(1));
         loop {
             tick.tick().await;
             limiter.retain_recent();

@@ -14,7 +14,9 @@ use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderName, HeaderValue, Request, header};
 use axum::middleware;
 use axum::routing::{delete, get, post};
-use tower_http::request_id::{MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer};
+use tower_http::request_id::{
+    MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
+};
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
 
@@ -30,7 +32,9 @@ struct MakeUlid;
 
 impl MakeRequestId for MakeUlid {
     fn make_request_id<B>(&mut self, _: &Request<B>) -> Option<RequestId> {
-        HeaderValue::from_str(&ulid::Ulid::new().to_string()).ok().map(RequestId::new)
+        HeaderValue::from_str(&ulid::Ulid::new().to_string())
+            .ok()
+            .map(RequestId::new)
     }
 }
 
@@ -49,7 +53,10 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/me/factors/totp/verify", post(enroll::totp_finish))
         .route("/v1/me/factors/sms", post(enroll::sms_begin))
         .route("/v1/me/factors/sms/verify", post(enroll::sms_finish))
-        .route_layer(middleware::from_fn_with_state(state.clone(), limits::per_address));
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            limits::per_address,
+        ));
     let security = |name: HeaderName, value: &'static str| {
         SetResponseHeaderLayer::if_not_present(name, HeaderValue::from_static(value))
     };

@@ -1,5 +1,7 @@
 //! Operations endpoints: liveness, readiness, and the demo's dev outbox.
 
+use std::fmt::Write as _;
+
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -17,7 +19,11 @@ pub async fn healthz() -> Json<serde_json::Value> {
 pub async fn readyz(State(s): State<AppState>) -> Response {
     let ephemeral = s.ephemeral.ping().await.is_ok();
     let durable = s.durable.ping().await.is_ok();
-    let status = if ephemeral && durable { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    let status = if ephemeral && durable {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
     let word = |ok| if ok { "ok" } else { "unavailable" };
     let body = json!({
         "status": if status == StatusCode::OK { "ready" } else { "unavailable" },
@@ -31,11 +37,11 @@ pub async fn outbox(State(s): State<AppState>) -> Response {
     let Some(outbox) = &s.outbox else {
         return not_found().await.into_response();
     };
-    let rows: String = outbox
-        .list()
-        .into_iter()
-        .map(|m| format!("<tr><td>{}</td><td>{}</td><td>{}</td></tr>", esc(&m.at), esc(&m.to), esc(&m.message)))
-        .collect();
+    let mut rows = String::new();
+    for m in outbox.list() {
+        let (at, to, text) = (esc(&m.at), esc(&m.to), esc(&m.message));
+        let _ = write!(rows, "<tr><td>{at}</td><td>{to}</td><td>{text}</td></tr>");
+    }
     Html(format!(
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>resetgate dev outbox</title></head>\
          <body><h1>Dev outbox</h1><p>Messages the <code>log</code> SMS provider would have sent (demo mode only). Newest first; reload to refresh.</p>\
@@ -53,7 +59,10 @@ pub async fn outbox_json(State(s): State<AppState>) -> Response {
 }
 
 fn esc(text: &str) -> String {
-    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
 }
 
 pub async fn not_found() -> ApiError {
@@ -61,5 +70,9 @@ pub async fn not_found() -> ApiError {
 }
 
 pub async fn method_not_allowed() -> ApiError {
-    ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "this endpoint does not take that method")
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        "this endpoint does not take that method",
+    )
 }

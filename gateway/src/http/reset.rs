@@ -61,7 +61,10 @@ pub async fn start(
     }))
 }
 
-pub async fn status(State(s): State<AppState>, Path(flow_id): Path<String>) -> ApiResult<Json<Value>> {
+pub async fn status(
+    State(s): State<AppState>,
+    Path(flow_id): Path<String>,
+) -> ApiResult<Json<Value>> {
     let (flow, _) = service::load(&s, &flow_id).await?;
     let now = s.now();
     Ok(Json(json!({
@@ -86,10 +89,14 @@ pub async fn challenge(
     Path(flow_id): Path<String>,
     Body(req): Body<ChallengeRequest>,
 ) -> ApiResult<Json<Value>> {
-    Ok(Json(match service::challenge(&s, &flow_id, req.factor).await? {
-        Challenged::Sent { expires_in } => json!({"status": "sent", "factor": req.factor, "expires_in": expires_in}),
-        Challenged::NoChallengeNeeded => json!({"status": "ready", "factor": req.factor}),
-    }))
+    Ok(Json(
+        match service::challenge(&s, &flow_id, req.factor).await? {
+            Challenged::Sent { expires_in } => {
+                json!({"status": "sent", "factor": req.factor, "expires_in": expires_in})
+            }
+            Challenged::NoChallengeNeeded => json!({"status": "ready", "factor": req.factor}),
+        },
+    ))
 }
 
 #[derive(Deserialize)]
@@ -107,15 +114,22 @@ pub async fn verify(
 ) -> ApiResult<Json<Value>> {
     let code = match (req.factor, req.code, req.credential) {
         (Factor::Webauthn, _, _) => {
-            return Err(ApiError::bad_request("factor_not_offered", "webauthn is not offered by this reset"));
+            return Err(ApiError::bad_request(
+                "factor_not_offered",
+                "webauthn is not offered by this reset",
+            ));
         }
         (_, Some(code), None) => code,
         _ => return Err(ApiError::invalid("send {\"factor\", \"code\"}")),
     };
-    Ok(Json(match service::verify(&s, &flow_id, req.factor, &code).await? {
-        Verified::Remaining(n) => json!({"status": "challenge", "factors_remaining": n}),
-        Verified::Done { reset_token } => json!({"status": "verified", "reset_token": reset_token}),
-    }))
+    Ok(Json(
+        match service::verify(&s, &flow_id, req.factor, &code).await? {
+            Verified::Remaining(n) => json!({"status": "challenge", "factors_remaining": n}),
+            Verified::Done { reset_token } => {
+                json!({"status": "verified", "reset_token": reset_token})
+            }
+        },
+    ))
 }
 
 #[derive(Deserialize)]
@@ -131,7 +145,10 @@ pub async fn complete(
     Body(req): Body<CompleteRequest>,
 ) -> ApiResult<Json<Value>> {
     if req.reset_token.len() > 128 {
-        return Err(ApiError::bad_request("invalid_token", "the reset token is not valid"));
+        return Err(ApiError::bad_request(
+            "invalid_token",
+            "the reset token is not valid",
+        ));
     }
     reset_core::complete(&s, &flow_id, &req.reset_token, &req.new_password).await?;
     Ok(Json(json!({"status": "done"})))

@@ -32,23 +32,36 @@ pub const MAX_PASSWORD_BYTES: usize = 4096;
 const CONTEXT_WORDS: &[&str] = &["resetgate"];
 
 /// Complete the reset of `flow_id` with `new_password`.
-pub async fn complete(s: &AppState, flow_id: &str, reset_token: &str, new_password: &str) -> ApiResult<()> {
+pub async fn complete(
+    s: &AppState,
+    flow_id: &str,
+    reset_token: &str,
+    new_password: &str,
+) -> ApiResult<()> {
     if new_password.len() > MAX_PASSWORD_BYTES {
         return Err(ApiError::invalid("new_password is too long"));
     }
     let (flow, raw) = service::load(s, flow_id).await?;
     let now = s.now();
     flow.check_live(now)?;
-    let token_ok = flow
-        .token_mac
-        .as_ref()
-        .is_some_and(|m| crypto::ct_eq(m.as_bytes(), token_mac(s, &flow.id, reset_token).as_bytes()));
+    let token_ok = flow.token_mac.as_ref().is_some_and(|m| {
+        crypto::ct_eq(m.as_bytes(), token_mac(s, &flow.id, reset_token).as_bytes())
+    });
     match flow.state {
         State::Verified if token_ok => {}
-        State::Verified => return Err(ApiError::bad_request("invalid_token", "the reset token is not valid")),
+        State::Verified => {
+            return Err(ApiError::bad_request(
+                "invalid_token",
+                "the reset token is not valid",
+            ));
+        }
         _ => {
             let mut probe = flow.clone();
-            return Err(probe.begin_complete(now).err().unwrap_or(FlowError::TokenUsed).into());
+            return Err(probe
+                .begin_complete(now)
+                .err()
+                .unwrap_or(FlowError::TokenUsed)
+                .into());
         }
     }
     let name = AccountName::parse(&flow.account).map_err(ApiError::internal)?;
@@ -67,7 +80,9 @@ pub async fn complete(s: &AppState, flow_id: &str, reset_token: &str, new_passwo
         back.state = State::Verified;
         service::save(s, &raw_completing, &back).await?;
         return Err(match e {
-            DirectoryError::Rejected(reason) => rejected(vec!["directory_policy".into()]).with("detail", reason),
+            DirectoryError::Rejected(reason) => {
+                rejected(vec!["directory_policy".into()]).with("detail", reason)
+            }
             DirectoryError::Unavailable(_) => ApiError::unavailable(e),
         });
     }
@@ -95,12 +110,21 @@ async fn check_password(s: &AppState, name: &AccountName, password: &str) -> Api
     if s.directory.reused(name, password).await? {
         reasons.push("reused".into());
     }
-    if reasons.is_empty() { Ok(()) } else { Err(rejected(reasons)) }
+    if reasons.is_empty() {
+        Ok(())
+    } else {
+        Err(rejected(reasons))
+    }
 }
 
 fn rejected(reasons: Vec<String>) -> ApiError {
     let message = format!("choose another password: {}", reasons.join(", "));
-    ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "password_rejected", message).with("reasons", reasons)
+    ApiError::new(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "password_rejected",
+        message,
+    )
+    .with("reasons", reasons)
 }
 
 /// "Was this you?" on every channel the account has (its SMS numbers today;
@@ -110,7 +134,8 @@ async fn notify(s: &AppState, name: &AccountName) {
         tracing::warn!("could not list the account's channels for the reset notice");
         return;
     };
-    let text = "Your resetgate password was just reset. If this was not you, contact the help desk now.";
+    let text =
+        "Your resetgate password was just reset. If this was not you, contact the help desk now.";
     for phone in records.into_iter().filter_map(|r| r.phone) {
         s.sms.send(phone, text.to_owned());
     }

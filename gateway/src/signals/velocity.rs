@@ -7,11 +7,15 @@ use risk::Velocity;
 
 use crate::store::ephemeral::{Ephemeral, StoreError, WindowOp, keys};
 
-const HOUR: Duration = Duration::from_secs(3600);
-const DAY: Duration = Duration::from_secs(24 * 3600);
+const HOUR: Duration = Duration::from_hours(1);
+const DAY: Duration = Duration::from_hours(24);
 
 fn op(key: &str, window: Duration, record: bool) -> WindowOp<'_> {
-    WindowOp { key, window, record }
+    WindowOp {
+        key,
+        window,
+        record,
+    }
 }
 
 fn saturate(n: u64) -> u32 {
@@ -73,9 +77,21 @@ pub async fn record_failure(
     let counts = store
         .windows(
             &[
-                WindowOp { key: &keys[0], window: HOUR, record: true },
-                WindowOp { key: &keys[1], window: HOUR, record: true },
-                WindowOp { key: &keys[2], window: lock_window, record: true },
+                WindowOp {
+                    key: &keys[0],
+                    window: HOUR,
+                    record: true,
+                },
+                WindowOp {
+                    key: &keys[1],
+                    window: HOUR,
+                    record: true,
+                },
+                WindowOp {
+                    key: &keys[2],
+                    window: lock_window,
+                    record: true,
+                },
             ],
             now,
         )
@@ -92,7 +108,14 @@ pub async fn account_failures(
 ) -> Result<u64, StoreError> {
     let key = keys::count("fail", account, "limit");
     let counts = store
-        .windows(&[WindowOp { key: &key, window: lock_window, record: false }], now)
+        .windows(
+            &[WindowOp {
+                key: &key,
+                window: lock_window,
+                record: false,
+            }],
+            now,
+        )
         .await?;
     Ok(counts[0])
 }
@@ -109,6 +132,13 @@ pub async fn bump(
 ) -> Result<u64, StoreError> {
     let key = keys::count(what, subject, &window.as_secs().to_string());
     Ok(store
-        .windows(&[WindowOp { key: &key, window, record }], now)
+        .windows(
+            &[WindowOp {
+                key: &key,
+                window,
+                record,
+            }],
+            now,
+        )
         .await?[0])
 }

@@ -1,4 +1,4 @@
-//! Router tests: the real router and services on a temporary SQLite file and the
+//! Router tests: the real router and services on a temporary `SQLite` file and the
 //! memory store, driven with `oneshot` (no socket). Client addresses are set
 //! per request through `ConnectInfo`.
 
@@ -60,7 +60,10 @@ impl App {
         let response = self.router.clone().oneshot(request).await.unwrap();
         let status = response.status();
         let bytes = response.into_body().collect().await.unwrap().to_bytes();
-        (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+        (
+            status,
+            serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        )
     }
 
     pub async fn post(&self, path: &str, body: Value) -> (StatusCode, Value) {
@@ -68,7 +71,8 @@ impl App {
     }
 
     pub async fn post_from(&self, client: &str, path: &str, body: Value) -> (StatusCode, Value) {
-        self.send(request("POST", path, client, Some(body), None)).await
+        self.send(request("POST", path, client, Some(body), None))
+            .await
     }
 
     pub async fn get(&self, path: &str) -> (StatusCode, Value) {
@@ -83,7 +87,9 @@ impl App {
             email: None,
             phone: phone.map(Into::into),
         };
-        resetgate::cli::users::create(self.state.durable.as_ref(), &user, 1).await.unwrap();
+        resetgate::cli::users::create(self.state.durable.as_ref(), &user, 1)
+            .await
+            .unwrap();
     }
 
     /// Give `name` a TOTP factor created at `created_at`; returns the seed.
@@ -116,13 +122,21 @@ impl App {
 
     /// Start a reset; returns the body.
     pub async fn start(&self, name: &str) -> Value {
-        let (status, body) = self.post("/v1/reset", serde_json::json!({"username": name})).await;
+        let (status, body) = self
+            .post("/v1/reset", serde_json::json!({"username": name}))
+            .await;
         assert_eq!(status, StatusCode::OK, "{body}");
         body
     }
 }
 
-pub fn request(method: &str, path: &str, client: &str, body: Option<Value>, bearer: Option<&str>) -> Request<Body> {
+pub fn request(
+    method: &str,
+    path: &str,
+    client: &str,
+    body: Option<Value>,
+    bearer: Option<&str>,
+) -> Request<Body> {
     let mut builder = Request::builder().method(method).uri(path);
     if body.is_some() {
         builder = builder.header("content-type", "application/json");

@@ -15,7 +15,11 @@ fn keys(v: &Value) -> BTreeSet<String> {
 }
 
 async fn verify(app: &App, id: &str, factor: &str, code: &str) -> (StatusCode, Value) {
-    app.post(&format!("/v1/reset/{id}/verify"), json!({"factor": factor, "code": code})).await
+    app.post(
+        &format!("/v1/reset/{id}/verify"),
+        json!({"factor": factor, "code": code}),
+    )
+    .await
 }
 
 #[tokio::test]
@@ -27,25 +31,61 @@ async fn totp_reset_then_new_password_signs_in() {
     assert_eq!(flow["status"], "challenge");
     assert_eq!(flow["factors_required"], 1);
     let id = flow["flow_id"].as_str().unwrap();
-    let (status, body) = app.post(&format!("/v1/reset/{id}/challenge"), json!({"factor": "totp"})).await;
-    assert_eq!((status, body["status"].as_str()), (StatusCode::OK, Some("ready")));
+    let (status, body) = app
+        .post(
+            &format!("/v1/reset/{id}/challenge"),
+            json!({"factor": "totp"}),
+        )
+        .await;
+    assert_eq!(
+        (status, body["status"].as_str()),
+        (StatusCode::OK, Some("ready"))
+    );
     let (status, body) = verify(&app, id, "totp", &app.code(&seed, 0)).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let token = body["reset_token"].as_str().unwrap().to_owned();
     assert!(token.len() >= 22, "at least 128 bits");
     let complete = |pw: &str| json!({"reset_token": token, "new_password": pw});
-    let (status, body) = app.post(&format!("/v1/reset/{id}/complete"), complete("ann-initial-passphrase")).await;
+    let (status, body) = app
+        .post(
+            &format!("/v1/reset/{id}/complete"),
+            complete("ann-initial-passphrase"),
+        )
+        .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(body["reasons"].as_array().unwrap().contains(&json!("reused")), "{body}");
-    let (status, _) = app.post(&format!("/v1/reset/{id}/complete"), complete(GOOD)).await;
+    assert!(
+        body["reasons"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("reused")),
+        "{body}"
+    );
+    let (status, _) = app
+        .post(&format!("/v1/reset/{id}/complete"), complete(GOOD))
+        .await;
     assert_eq!(status, StatusCode::OK);
-    let (status, body) = app.post(&format!("/v1/reset/{id}/complete"), complete(GOOD)).await;
-    assert_eq!((status, body["error"].as_str()), (StatusCode::CONFLICT, Some("token_used")));
-    let (status, _) = app.post("/v1/login", json!({"username": "ann", "password": "ann-initial-passphrase"})).await;
+    let (status, body) = app
+        .post(&format!("/v1/reset/{id}/complete"), complete(GOOD))
+        .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::CONFLICT, Some("token_used"))
+    );
+    let (status, _) = app
+        .post(
+            "/v1/login",
+            json!({"username": "ann", "password": "ann-initial-passphrase"}),
+        )
+        .await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
-    let (status, _) = app.post("/v1/login", json!({"username": "ANN", "password": GOOD})).await;
+    let (status, _) = app
+        .post("/v1/login", json!({"username": "ANN", "password": GOOD}))
+        .await;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(app.get(&format!("/v1/reset/{id}")).await.1["status"], "done");
+    assert_eq!(
+        app.get(&format!("/v1/reset/{id}")).await.1["status"],
+        "done"
+    );
 }
 
 #[tokio::test]
@@ -59,7 +99,10 @@ async fn a_totp_step_is_accepted_once() {
     assert_eq!(status, StatusCode::OK);
     let second = app.start("ann").await;
     let (status, body) = verify(&app, second["flow_id"].as_str().unwrap(), "totp", &code).await;
-    assert_eq!((status, body["error"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_code")));
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_code"))
+    );
 }
 
 #[tokio::test]
@@ -67,31 +110,49 @@ async fn wrong_codes_lock_the_flow_after_five() {
     let app = App::new().await;
     app.user("ann", "ann-initial-passphrase", None).await;
     let seed = app.totp("ann", 0, false).await;
-    let id = app.start("ann").await["flow_id"].as_str().unwrap().to_owned();
+    let id = app.start("ann").await["flow_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     for left in (1..5).rev() {
         let (status, body) = verify(&app, &id, "totp", "000000").await;
         assert_eq!(status, StatusCode::BAD_REQUEST);
         assert_eq!(body["attempts_left"], left);
     }
     let (status, body) = verify(&app, &id, "totp", "000000").await;
-    assert_eq!((status, body["error"].as_str()), (StatusCode::TOO_MANY_REQUESTS, Some("too_many_attempts")));
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::TOO_MANY_REQUESTS, Some("too_many_attempts"))
+    );
     let (status, _) = verify(&app, &id, "totp", &app.code(&seed, 0)).await;
-    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "the right code no longer helps");
-    assert_eq!(app.get(&format!("/v1/reset/{id}")).await.1["status"], "locked");
+    assert_eq!(
+        status,
+        StatusCode::TOO_MANY_REQUESTS,
+        "the right code no longer helps"
+    );
+    assert_eq!(
+        app.get(&format!("/v1/reset/{id}")).await.1["status"],
+        "locked"
+    );
 }
 
 #[tokio::test]
 async fn account_failure_limit_spans_flows_and_addresses() {
     let app = App::with(|c| c.reset.account_failure_limit = 3).await;
-    app.user("ann", "ann-initial-passphrase", Some("+15550100042")).await;
+    app.user("ann", "ann-initial-passphrase", Some("+15550100042"))
+        .await;
     let seed = app.totp("ann", 0, false).await;
     for round in 0..3 {
         let client = format!("198.51.100.{round}:1000");
-        let (_, flow) = app.post_from(&client, "/v1/reset", json!({"username": "ann"})).await;
+        let (_, flow) = app
+            .post_from(&client, "/v1/reset", json!({"username": "ann"}))
+            .await;
         let (status, _) = verify(&app, flow["flow_id"].as_str().unwrap(), "totp", "000000").await;
         assert_eq!(status, StatusCode::BAD_REQUEST);
     }
-    let (_, flow) = app.post_from("203.0.113.5:1", "/v1/reset", json!({"username": "ann"})).await;
+    let (_, flow) = app
+        .post_from("203.0.113.5:1", "/v1/reset", json!({"username": "ann"}))
+        .await;
     let id = flow["flow_id"].as_str().unwrap();
     let (status, body) = verify(&app, id, "totp", &app.code(&seed, 0)).await;
     assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{body}");
@@ -101,32 +162,54 @@ async fn account_failure_limit_spans_flows_and_addresses() {
 #[tokio::test]
 async fn sms_codes_are_single_use_and_bound_to_their_flow() {
     let app = App::demo().await; // the log provider's outbox is served in demo mode
-    app.user("ann", "ann-initial-passphrase", Some("+15550100042")).await;
-    let a = app.start("ann").await["flow_id"].as_str().unwrap().to_owned();
-    let b = app.start("ann").await["flow_id"].as_str().unwrap().to_owned();
+    app.user("ann", "ann-initial-passphrase", Some("+15550100042"))
+        .await;
+    let a = app.start("ann").await["flow_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let b = app.start("ann").await["flow_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     assert_eq!(
         app.start("ann").await["options"],
         json!([{"factor": "sms", "hint": "•••-•••-••42"}])
     );
-    let (status, sent) = app.post(&format!("/v1/reset/{a}/challenge"), json!({"factor": "sms"})).await;
-    assert_eq!((status, sent["status"].as_str()), (StatusCode::OK, Some("sent")));
+    let (status, sent) = app
+        .post(
+            &format!("/v1/reset/{a}/challenge"),
+            json!({"factor": "sms"}),
+        )
+        .await;
+    assert_eq!(
+        (status, sent["status"].as_str()),
+        (StatusCode::OK, Some("sent"))
+    );
     let code = sms_code(&app).await;
     let (status, _) = verify(&app, &b, "sms", &code).await;
-    assert_eq!(status, StatusCode::BAD_REQUEST, "a code from flow A does not verify flow B");
+    assert_eq!(
+        status,
+        StatusCode::BAD_REQUEST,
+        "a code from flow A does not verify flow B"
+    );
     let (status, _) = verify(&app, &a, "sms", &code).await;
     assert_eq!(status, StatusCode::OK);
     let (status, body) = verify(&app, &a, "sms", &code).await;
-    assert_eq!((status, body["error"].as_str()), (StatusCode::CONFLICT, Some("already_verified")));
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::CONFLICT, Some("already_verified"))
+    );
 }
 
 async fn sms_code(app: &App) -> String {
     // The log provider keeps messages in the outbox; delivery is asynchronous.
     for _ in 0..100 {
         let (status, body) = app.get("/dev/outbox.json").await;
-        if status == StatusCode::OK {
-            if let Some(m) = body["messages"][0]["message"].as_str() {
-                return m.split_whitespace().next().unwrap().to_owned();
-            }
+        if status == StatusCode::OK
+            && let Some(m) = body["messages"][0]["message"].as_str()
+        {
+            return m.split_whitespace().next().unwrap().to_owned();
         }
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
@@ -138,7 +221,10 @@ async fn concurrent_completes_with_one_token_have_one_winner() {
     let app = App::new().await;
     app.user("ann", "ann-initial-passphrase", None).await;
     let seed = app.totp("ann", 0, false).await;
-    let id = app.start("ann").await["flow_id"].as_str().unwrap().to_owned();
+    let id = app.start("ann").await["flow_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let token = verify(&app, &id, "totp", &app.code(&seed, 0)).await.1["reset_token"].clone();
     let path = format!("/v1/reset/{id}/complete");
     let body = |pw: &str| json!({"reset_token": token, "new_password": pw});
@@ -147,37 +233,58 @@ async fn concurrent_completes_with_one_token_have_one_winner() {
         app.post(&path, body("second concurrent passphrase")),
     );
     let statuses = [a.0, b.0];
-    assert_eq!(statuses.iter().filter(|s| **s == StatusCode::OK).count(), 1, "{a:?} {b:?}");
+    assert_eq!(
+        statuses.iter().filter(|s| **s == StatusCode::OK).count(),
+        1,
+        "{a:?} {b:?}"
+    );
     assert!(statuses.contains(&StatusCode::CONFLICT), "{a:?} {b:?}");
 }
 
 #[tokio::test]
 async fn new_factors_cool_off_before_they_can_reset() {
     let app = App::new().await; // default reset.factor_cooloff = 24h
-    app.user("ann", "ann-initial-passphrase", Some("+15550100042")).await;
+    app.user("ann", "ann-initial-passphrase", Some("+15550100042"))
+        .await;
     let now = app.state.now();
     app.totp("ann", now - 3600, false).await;
     let flow = app.start("ann").await;
-    let factors: Vec<&str> = flow["options"].as_array().unwrap().iter().map(|o| o["factor"].as_str().unwrap()).collect();
-    assert_eq!(factors, ["sms"], "the TOTP added an hour ago is still cooling off");
+    let factors: Vec<&str> = flow["options"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["factor"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        factors,
+        ["sms"],
+        "the TOTP added an hour ago is still cooling off"
+    );
 
     app.user("bob", "bob-initial-passphrase", None).await;
     app.totp("bob", now - 60, false).await;
     let flow = app.start("bob").await;
-    assert_eq!(flow["status"], "denied", "no usable factor: refused, not weakened");
+    assert_eq!(
+        flow["status"], "denied",
+        "no usable factor: refused, not weakened"
+    );
     assert_eq!(flow["options"], json!([]));
 }
 
 #[tokio::test]
 async fn repeated_starts_escalate_to_two_factors_then_deny() {
     let app = App::new().await;
-    app.user("ann", "ann-initial-passphrase", Some("+15550100042")).await;
+    app.user("ann", "ann-initial-passphrase", Some("+15550100042"))
+        .await;
     app.totp("ann", 0, false).await;
     let required: Vec<(String, u64)> = {
         let mut out = Vec::new();
         for _ in 0..9 {
             let flow = app.start("ann").await;
-            out.push((flow["status"].as_str().unwrap().to_owned(), flow["factors_required"].as_u64().unwrap()));
+            out.push((
+                flow["status"].as_str().unwrap().to_owned(),
+                flow["factors_required"].as_u64().unwrap(),
+            ));
         }
         out
     };
@@ -189,22 +296,41 @@ async fn repeated_starts_escalate_to_two_factors_then_deny() {
 #[tokio::test]
 async fn unknown_accounts_look_like_known_ones() {
     let app = App::new().await;
-    app.user("ann", "ann-initial-passphrase", Some("+15550100042")).await;
+    app.user("ann", "ann-initial-passphrase", Some("+15550100042"))
+        .await;
     app.totp("ann", 0, false).await;
     let known = app.start("ann").await;
     let unknown = app.start("nobody-here").await;
     assert_eq!(keys(&known), keys(&unknown));
     assert_eq!(known["status"], unknown["status"]);
-    assert_eq!(unknown["options"], app.start("nobody-here").await["options"], "stable hints");
+    assert_eq!(
+        unknown["options"],
+        app.start("nobody-here").await["options"],
+        "stable hints"
+    );
     let id = unknown["flow_id"].as_str().unwrap();
     for option in unknown["options"].as_array().unwrap() {
         let factor = option["factor"].as_str().unwrap();
-        let (status, _) = app.post(&format!("/v1/reset/{id}/challenge"), json!({"factor": factor})).await;
+        let (status, _) = app
+            .post(
+                &format!("/v1/reset/{id}/challenge"),
+                json!({"factor": factor}),
+            )
+            .await;
         assert_eq!(status, StatusCode::OK);
     }
     for code in ["000000", "123456", "999999"] {
-        let (status, body) = verify(&app, id, unknown["options"][0]["factor"].as_str().unwrap(), code).await;
-        assert_eq!((status, body["error"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_code")));
+        let (status, body) = verify(
+            &app,
+            id,
+            unknown["options"][0]["factor"].as_str().unwrap(),
+            code,
+        )
+        .await;
+        assert_eq!(
+            (status, body["error"].as_str()),
+            (StatusCode::BAD_REQUEST, Some("invalid_code"))
+        );
     }
 }
 
@@ -212,20 +338,46 @@ async fn unknown_accounts_look_like_known_ones() {
 async fn enrol_totp_after_sign_in() {
     let app = App::with(|c| c.reset.factor_cooloff = std::time::Duration::ZERO).await;
     app.user("ann", "ann-initial-passphrase", None).await;
-    let (status, login) = app.post("/v1/login", json!({"username": "ann", "password": "ann-initial-passphrase"})).await;
+    let (status, login) = app
+        .post(
+            "/v1/login",
+            json!({"username": "ann", "password": "ann-initial-passphrase"}),
+        )
+        .await;
     assert_eq!(status, StatusCode::OK);
     let token = login["token"].as_str().unwrap();
-    let (status, started) = app.send(request("POST", "/v1/me/factors/totp", CLIENT, None, Some(token))).await;
+    let (status, started) = app
+        .send(request(
+            "POST",
+            "/v1/me/factors/totp",
+            CLIENT,
+            None,
+            Some(token),
+        ))
+        .await;
     assert_eq!(status, StatusCode::OK, "{started}");
-    assert!(started["otpauth_uri"].as_str().unwrap().starts_with("otpauth://totp/"));
+    assert!(
+        started["otpauth_uri"]
+            .as_str()
+            .unwrap()
+            .starts_with("otpauth://totp/")
+    );
     assert!(started["qr_svg"].as_str().unwrap().contains("<svg"));
     let seed = totp_rs::Secret::try_from_base32(started["secret"].as_str().unwrap()).unwrap();
     let code = app.code(seed.as_ref(), 0);
     let (status, body) = app
-        .send(request("POST", "/v1/me/factors/totp/verify", CLIENT, Some(json!({"code": code})), Some(token)))
+        .send(request(
+            "POST",
+            "/v1/me/factors/totp/verify",
+            CLIENT,
+            Some(json!({"code": code})),
+            Some(token),
+        ))
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    let (_, list) = app.send(request("GET", "/v1/me/factors", CLIENT, None, Some(token))).await;
+    let (_, list) = app
+        .send(request("GET", "/v1/me/factors", CLIENT, None, Some(token)))
+        .await;
     assert_eq!(list["factors"][0]["factor"], "totp");
     assert_eq!(list["factors"][0]["status"], "active");
     let flow = app.start("ann").await;

@@ -11,6 +11,7 @@ use resetgate_tests::Gateway;
 use resetgate_tests::api::{Resp, keys};
 use resetgate_tests::fixtures::{ALICE, UNKNOWN_NAME};
 use resetgate_tests::flows;
+use resetgate_tests::sms::SMS_TIMEOUT;
 
 /// How many wrong codes to try before the decoy must have locked.
 const MAX_WRONG: usize = 10;
@@ -75,21 +76,7 @@ async fn unknown_account_is_indistinguishable_and_never_verifies() {
     let known_flow = flows::flow_id(&known.body);
     let decoy_flow = flows::flow_id(&unknown.body);
     let factor = flows::option_factors(&unknown.body).remove(0);
-    let known_sent = flows::challenge(api, &known_flow, "sms").await;
-    assert_eq!(known_sent.body["status"], "sent", "{known_sent}");
-    if factor == "sms" || factor == "email" {
-        let decoy_sent = flows::challenge(api, &decoy_flow, &factor).await;
-        assert_same_shape(&known_sent, &decoy_sent, "challenge");
-    }
-
-    let known_wrong = flows::verify(api, &known_flow, "sms", "000000").await;
-    let decoy_wrong = flows::verify(api, &decoy_flow, &factor, "000000").await;
-    known_wrong.expect_error(400, "invalid_code");
-    assert_same_shape(&known_wrong, &decoy_wrong, "wrong code");
-    assert_eq!(
-        known_wrong.body["attempts_left"], decoy_wrong.body["attempts_left"],
-        "attempts_left differs after one wrong code\n{known_wrong}\n{decoy_wrong}"
-    );
+    compare_challenge_and_wrong_code(&gw, &known_flow, &decoy_flow, &factor).await;
 
     assert_decoy_never_verifies(&gw, &decoy_flow, &factor).await;
     let known_status = flows::flow_status(api, &known_flow).await;
@@ -105,6 +92,30 @@ async fn unknown_account_is_indistinguishable_and_never_verifies() {
     assert_eq!(
         unknown.body["options"], after_restart.body["options"],
         "decoy hints change across a restart (a real account's would not)"
+    );
+}
+
+/// Challenging (when the decoy's factor needs it) and a wrong code look the same on
+/// the real flow (SMS) and on the decoy.
+async fn compare_challenge_and_wrong_code(gw: &Gateway, known: &str, decoy: &str, factor: &str) {
+    let api = gw.api();
+    let known_sent = flows::challenge(api, known, "sms").await;
+    assert_eq!(known_sent.body["status"], "sent", "{known_sent}");
+    if factor == "sms" || factor == "email" {
+        let decoy_sent = flows::challenge(api, decoy, factor).await;
+        assert_same_shape(&known_sent, &decoy_sent, "challenge");
+    }
+    let phone = ALICE.phone.expect("alice has a phone");
+    let sent = gw.sms().next_code(phone, SMS_TIMEOUT).await;
+    let wrong = if sent == "000000" { "111111" } else { "000000" };
+
+    let known_wrong = flows::verify(api, known, "sms", wrong).await;
+    let decoy_wrong = flows::verify(api, decoy, factor, wrong).await;
+    known_wrong.expect_error(400, "invalid_code");
+    assert_same_shape(&known_wrong, &decoy_wrong, "wrong code");
+    assert_eq!(
+        known_wrong.body["attempts_left"], decoy_wrong.body["attempts_left"],
+        "attempts_left differs after one wrong code\n{known_wrong}\n{decoy_wrong}"
     );
 }
 

@@ -36,15 +36,7 @@ async fn totp_reset_enforces_the_password_policy_and_burns_the_token() {
 
     let bearer = flows::login(api, ALICE.name, ALICE.password).await;
     let mut totp = flows::enrol_totp(api, &bearer).await;
-    let listed = api.get_auth("/v1/me/factors", &bearer).await.ok();
-    let enrolled = listed["factors"]
-        .as_array()
-        .unwrap_or_else(|| panic!("factors is not an array: {listed}"))
-        .iter()
-        .find(|factor| factor["id"] == totp.id.as_str())
-        .unwrap_or_else(|| panic!("the enrolled TOTP factor is not listed: {listed}"));
-    assert_eq!(enrolled["factor"], "totp", "{listed}");
-    assert_eq!(enrolled["status"], "active", "{listed}");
+    flows::assert_factor_active(api, &bearer, &totp.id, "totp").await;
 
     let start = flows::start_reset(api, ALICE.name).await;
     assert_eq!(
@@ -79,7 +71,14 @@ async fn totp_reset_enforces_the_password_policy_and_burns_the_token() {
     flows::login(api, ALICE.name, NEW_PASSWORD).await;
     flows::login(api, BOB.name, BOB.password).await;
 
-    let reused = flows::complete(api, &flow, &token, OTHER_NEW_PASSWORD).await;
+    assert_token_is_burnt(&gw, &flow, &token).await;
+}
+
+/// A second complete with a used token is refused (409 `token_used` or 410, not a
+/// password rejection) and changes nothing.
+async fn assert_token_is_burnt(gw: &Gateway, flow: &str, token: &str) {
+    let api = gw.api();
+    let reused = flows::complete(api, flow, token, OTHER_NEW_PASSWORD).await;
     assert!(
         reused.is_client_error() && reused.status != 422,
         "a used reset token must be refused with 409/410: {reused}"

@@ -2,8 +2,8 @@
 //! enrolled factors, the audit chain).
 //!
 //! Narrow traits per capability ([`UserStore`], [`FactorStore`], [`AuditStore`]);
-//! [`Durable`] is all of them. SQLite is the implementation today (sqlx, embedded
-//! migrations); PostgreSQL will implement the same traits.
+//! [`Durable`] is all of them. `SQLite` is the implementation today (sqlx, embedded
+//! migrations); `PostgreSQL` will implement the same traits.
 
 mod sqlite;
 

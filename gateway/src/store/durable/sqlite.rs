@@ -1,4 +1,4 @@
-//! SQLite implementation of the durable traits (sqlx, WAL, embedded migrations).
+//! `SQLite` implementation of the durable traits (sqlx, WAL, embedded migrations).
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -14,7 +14,7 @@ use super::{
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
-/// A SQLite database file (or `sqlite::memory:` for tests).
+/// A `SQLite` database file (or `sqlite::memory:` for tests).
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
     pool: SqlitePool,
@@ -29,19 +29,27 @@ impl SqliteStore {
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(5));
-        if let Some(dir) = options.get_filename().parent() {
-            if !dir.as_os_str().is_empty() {
-                std::fs::create_dir_all(dir)
-                    .map_err(|e| DurableError(format!("{}: {e}", dir.display())))?;
-            }
+        if let Some(dir) = options.get_filename().parent()
+            && !dir.as_os_str().is_empty()
+        {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| DurableError(format!("{}: {e}", dir.display())))?;
         }
         let in_memory = url.contains(":memory:");
         let pool = SqlitePoolOptions::new()
             // An in-memory database exists per connection: keep exactly one.
             .max_connections(if in_memory { 1 } else { 8 })
-            .min_connections(usize::from(in_memory) as u32)
-            .idle_timeout(if in_memory { None } else { Some(Duration::from_secs(600)) })
-            .max_lifetime(if in_memory { None } else { Some(Duration::from_secs(3600)) })
+            .min_connections(u32::from(in_memory))
+            .idle_timeout(if in_memory {
+                None
+            } else {
+                Some(Duration::from_mins(10))
+            })
+            .max_lifetime(if in_memory {
+                None
+            } else {
+                Some(Duration::from_hours(1))
+            })
             .acquire_timeout(Duration::from_secs(5))
             .connect_with(options)
             .await?;
@@ -125,12 +133,14 @@ impl UserStore for SqliteStore {
         if moved.rows_affected() != 1 {
             return Err(DurableError(format!("no such user {username:?}")));
         }
-        sqlx::query("UPDATE users SET password_hash = ?2, password_changed_at = ?3 WHERE username = ?1")
-            .bind(username)
-            .bind(new_hash)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query(
+            "UPDATE users SET password_hash = ?2, password_changed_at = ?3 WHERE username = ?1",
+        )
+        .bind(username)
+        .bind(new_hash)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
         sqlx::query(
             "DELETE FROM password_history WHERE username = ?1 AND id NOT IN
                  (SELECT id FROM password_history WHERE username = ?1 ORDER BY id DESC LIMIT ?2)",
@@ -265,8 +275,8 @@ mod tests {
         let store = SqliteStore::open("sqlite::memory:").await.unwrap();
         assert!(store.create_user(&user("ann", "h0")).await.unwrap());
         assert!(!store.create_user(&user("ann", "other")).await.unwrap());
-        for (i, h) in ["h1", "h2", "h3"].iter().enumerate() {
-            store.change_password("ann", h, 10 + i as i64, 2).await.unwrap();
+        for (at, h) in [(10, "h1"), (11, "h2"), (12, "h3")] {
+            store.change_password("ann", h, at, 2).await.unwrap();
         }
         assert_eq!(
             store.password_hashes("ann", 5).await.unwrap(),

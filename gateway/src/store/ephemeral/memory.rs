@@ -141,11 +141,7 @@ impl Ephemeral for MemoryStore {
         Ok(())
     }
 
-    async fn windows(
-        &self,
-        ops: &[WindowOp<'_>],
-        now: SystemTime,
-    ) -> Result<Vec<u64>, StoreError> {
+    async fn windows(&self, ops: &[WindowOp<'_>], now: SystemTime) -> Result<Vec<u64>, StoreError> {
         let mut map = self.lock();
         let mut counts = Vec::with_capacity(ops.len());
         for op in ops {
@@ -207,7 +203,7 @@ impl Ephemeral for MemoryStore {
 mod tests {
     use super::*;
 
-    const T0: Duration = Duration::from_secs(1_800_000_000);
+    const T0: Duration = Duration::from_hours(500_000);
 
     fn at(secs: u64) -> SystemTime {
         SystemTime::UNIX_EPOCH + T0 + Duration::from_secs(secs)
@@ -216,12 +212,27 @@ mod tests {
     #[tokio::test]
     async fn compare_and_swap_has_one_winner() {
         let store = MemoryStore::new();
-        let ttl = Duration::from_secs(60);
+        let ttl = Duration::from_mins(1);
         store.put("k", b"v1", ttl).await.unwrap();
-        assert!(store.compare_and_swap("k", b"v1", b"v2", ttl).await.unwrap());
-        assert!(!store.compare_and_swap("k", b"v1", b"v3", ttl).await.unwrap());
+        assert!(
+            store
+                .compare_and_swap("k", b"v1", b"v2", ttl)
+                .await
+                .unwrap()
+        );
+        assert!(
+            !store
+                .compare_and_swap("k", b"v1", b"v3", ttl)
+                .await
+                .unwrap()
+        );
         assert_eq!(store.get("k").await.unwrap().unwrap(), b"v2");
-        assert!(!store.compare_and_swap("missing", b"", b"x", ttl).await.unwrap());
+        assert!(
+            !store
+                .compare_and_swap("missing", b"", b"x", ttl)
+                .await
+                .unwrap()
+        );
     }
 
     #[tokio::test]
@@ -235,7 +246,7 @@ mod tests {
     #[tokio::test]
     async fn sliding_windows_forget_old_events() {
         let store = MemoryStore::new();
-        let hour = Duration::from_secs(3600);
+        let hour = Duration::from_hours(1);
         let op = |record| WindowOp {
             key: "w",
             window: hour,
@@ -251,7 +262,7 @@ mod tests {
     #[tokio::test]
     async fn advance_is_monotonic() {
         let store = MemoryStore::new();
-        let ttl = Duration::from_secs(120);
+        let ttl = Duration::from_mins(2);
         assert!(store.advance("s", 10, ttl).await.unwrap());
         assert!(!store.advance("s", 10, ttl).await.unwrap());
         assert!(!store.advance("s", 9, ttl).await.unwrap());
@@ -261,7 +272,7 @@ mod tests {
     #[tokio::test]
     async fn put_new_only_once() {
         let store = MemoryStore::new();
-        let ttl = Duration::from_secs(60);
+        let ttl = Duration::from_mins(1);
         assert!(store.put_new("n", b"a", ttl).await.unwrap());
         assert!(!store.put_new("n", b"b", ttl).await.unwrap());
     }

@@ -59,8 +59,7 @@ pub trait Ephemeral: Send + Sync + 'static {
     /// Sliding-window counters: for each op, optionally record an event at `now`,
     /// then count the events within `window` before `now`. All ops are applied
     /// atomically, in one round trip.
-    async fn windows(&self, ops: &[WindowOp<'_>], now: SystemTime)
-    -> Result<Vec<u64>, StoreError>;
+    async fn windows(&self, ops: &[WindowOp<'_>], now: SystemTime) -> Result<Vec<u64>, StoreError>;
 
     /// Raise a monotonic marker: store `value` and return true if it is greater
     /// than the stored one (or none is stored); otherwise leave it and return false.
