@@ -2,6 +2,8 @@
 
 use std::process::ExitCode;
 
+use std::io::IsTerminal as _;
+
 use anyhow::Context as _;
 
 use crate::app::{self, BuildOptions};
@@ -31,6 +33,7 @@ fn init_tracing() {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .try_init();
 }
 

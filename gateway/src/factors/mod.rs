@@ -69,7 +69,9 @@ pub fn decoy_options(key: &ServerKey, name: &AccountName) -> Vec<FlowOption> {
         hint: TOTP_HINT.into(),
         factor_ids: Vec::new(),
     };
-    // Roughly the mix of a real population: phone only, app only, or both.
+    // Roughly the mix of a real population: phone only, app only, or both. A
+    // decoy with one factor is refused where the policy asks for two, exactly
+    // like a real one-factor account, so "denied" does not single out decoys.
     match mac[0] % 4 {
         0 => vec![totp],
         1 | 2 => vec![totp, sms],
