@@ -6,8 +6,21 @@
 //!
 //! 1. serde + `toml` into the file's shape, with unknown keys refused. Syntax and
 //!    type errors become [`PolicyError::Syntax`], located by line and column.
-//! 2. [`RawPolicy::validate`] checks what types cannot express and builds the
+//! 2. `RawPolicy::validate` checks what types cannot express and builds the
 //!    validated [`Policy`]; its errors ([`PolicyError::Invalid`]) name the key.
+//!
+//! The checks of step 2, each reported against its key:
+//!
+//! - `version` is not blank;
+//! - `levels`: `0 < medium < high < deny <= 100`;
+//! - `ladder.low`, `ladder.medium` and `ladder.high` all exist, each with
+//!   `1 <= factors <= allowed.len()` and a non-empty `allowed` without duplicates
+//!   (`ladder.deny` is refused as an unknown key: `deny` cannot be passed);
+//! - each rule names a [`Velocity`](crate::Velocity) counter, `weight <= max <= 100`
+//!   (a `max` below `weight` would silently lower the weight), and no two rules
+//!   score the same counter (a reason's code is its counter's name, so it must say
+//!   which rule fired; `per_extra` and `max` express steps);
+//! - each `hard_limits` key names a [`Velocity`](crate::Velocity) counter.
 //!
 //! A [`Policy`] only exists validated, so [`crate::evaluate`] never re-checks it.
 

@@ -97,6 +97,11 @@ impl ApiError {
         e
     }
 
+    /// The `reasons` extra field, if any (for auditing a refusal).
+    pub fn reasons(&self) -> Option<&Value> {
+        self.extra.get("reasons")
+    }
+
     /// Add an extra field to the body.
     #[must_use]
     pub fn with(mut self, key: &str, value: impl Into<Value>) -> Self {

@@ -64,6 +64,7 @@ pub fn router(state: AppState) -> Router {
         .merge(api)
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
+        .route("/openapi.json", get(ops::openapi))
         .route("/dev/outbox", get(ops::outbox))
         .route("/dev/outbox.json", get(ops::outbox_json))
         .fallback(ops::not_found)

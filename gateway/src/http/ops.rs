@@ -1,10 +1,11 @@
-//! Operations endpoints: liveness, readiness, and the demo's dev outbox.
+//! Operations endpoints: liveness, readiness, the API description, and the
+//! demo's dev outbox.
 
 use std::fmt::Write as _;
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use serde_json::json;
 
@@ -30,6 +31,15 @@ pub async fn readyz(State(s): State<AppState>) -> Response {
         "checks": {"ephemeral": word(ephemeral), "durable": word(durable)},
     });
     (status, Json(body)).into_response()
+}
+
+/// The API description: the hand-written `OpenAPI` 3.1 document
+/// `http/openapi.json`, compiled in (the router tests check it against the routes).
+pub async fn openapi() -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        include_str!("openapi.json"),
+    )
 }
 
 /// The dev outbox (demo only): messages the `log` SMS provider kept.

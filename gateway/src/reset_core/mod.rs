@@ -66,7 +66,19 @@ pub async fn complete(
     }
     let name = AccountName::parse(&flow.account).map_err(ApiError::internal)?;
     let password = password::normalize(new_password);
-    check_password(s, &name, &password).await?;
+    if let Err(refusal) = check_password(s, &name, &password).await {
+        if refusal.code == "password_rejected" {
+            let data = json!({"flow_id": flow.id, "reasons": refusal.reasons()});
+            let event = AuditEvent::new(
+                s.clock.now(),
+                "reset.password_rejected",
+                name.as_str(),
+                data,
+            );
+            s.audit.record(event).await?;
+        }
+        return Err(refusal);
+    }
 
     let mut completing = flow.clone();
     completing.begin_complete(now)?;

@@ -3,6 +3,7 @@
 //! per request through `ConnectInfo`.
 
 mod bad_input;
+mod openapi;
 mod reset;
 
 use std::net::SocketAddr;

@@ -1,0 +1,167 @@
+//! The `OpenAPI` document at `GET /openapi.json`: it is served, every operation
+//! it documents exists (and answers with a documented status and error code),
+//! and every route the router registers is documented.
+
+use std::collections::BTreeSet;
+
+use axum::http::{StatusCode, header};
+use serde_json::{Value, json};
+use tower::ServiceExt;
+
+use super::{App, CLIENT, request};
+
+/// The router's source: its `.route("…", method(…))` calls are the truth.
+const ROUTER_SOURCE: &str = include_str!("../../src/http/mod.rs");
+
+const METHODS: [&str; 5] = ["get", "post", "put", "patch", "delete"];
+
+type Operation = (String, String);
+
+fn document() -> Value {
+    serde_json::from_str(include_str!("../../src/http/openapi.json")).expect("openapi.json is JSON")
+}
+
+/// `(METHOD, path)` of every operation in the document.
+fn documented(doc: &Value) -> BTreeSet<Operation> {
+    doc["paths"]
+        .as_object()
+        .expect("paths is an object")
+        .iter()
+        .flat_map(|(path, item)| {
+            item.as_object()
+                .expect("a path item is an object")
+                .keys()
+                .filter(|key| METHODS.contains(&key.as_str()))
+                .map(move |method| (method.to_uppercase(), path.clone()))
+        })
+        .collect()
+}
+
+/// `(METHOD, path)` of every `.route("…", method(…)…)` call in `source`.
+fn registered(source: &str) -> BTreeSet<Operation> {
+    const CALL: &str = ".route(\"";
+    let mut routes = BTreeSet::new();
+    for (at, _) in source.match_indices(CALL) {
+        let rest = &source[at + CALL.len()..];
+        let end = rest.find('"').expect("the path's closing quote");
+        let path = &rest[..end];
+        // The call's arguments, up to the parenthesis that closes `.route(`.
+        let args = &rest[end + 1..];
+        let mut depth = 1_u32;
+        let close = args
+            .char_indices()
+            .find(|&(_, c)| {
+                match c {
+                    '(' => depth += 1,
+                    ')' => depth -= 1,
+                    _ => {}
+                }
+                depth == 0
+            })
+            .map(|(i, _)| i)
+            .expect("the call's closing parenthesis");
+        let args = &args[..close];
+        for method in METHODS {
+            for (i, _) in args.match_indices(&format!("{method}(")) {
+                let before = args[..i].chars().next_back();
+                if !matches!(before, Some(c) if c.is_alphanumeric() || c == '_' || c == ':') {
+                    routes.insert((method.to_uppercase(), path.to_owned()));
+                }
+            }
+        }
+    }
+    routes
+}
+
+/// The response object documented for `status`, following a `$ref` into
+/// `components/responses`.
+fn documented_response<'a>(
+    doc: &'a Value,
+    (method, path): &Operation,
+    status: StatusCode,
+) -> Option<&'a Value> {
+    let response = doc["paths"][path][method.to_lowercase()]["responses"].get(status.as_str())?;
+    match response.get("$ref").and_then(Value::as_str) {
+        Some(target) => {
+            let name = target
+                .strip_prefix("#/components/responses/")
+                .expect("responses refer to components/responses");
+            doc["components"]["responses"].get(name)
+        }
+        None => Some(response),
+    }
+}
+
+#[tokio::test]
+async fn the_document_is_served_as_openapi_3_1() {
+    let app = App::new().await;
+    let response = app
+        .router
+        .clone()
+        .oneshot(request("GET", "/openapi.json", CLIENT, None, None))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(
+        response.headers()[header::CONTENT_TYPE],
+        "application/json",
+        "content type"
+    );
+    let (status, doc) = app.get("/openapi.json").await;
+    assert_eq!(status, StatusCode::OK);
+    let version = doc["openapi"].as_str().unwrap_or_default();
+    assert!(version.starts_with("3.1"), "openapi is {version:?}");
+    assert_eq!(doc, document(), "the served document is the file");
+    assert_eq!(doc["info"]["title"], "resetgate");
+}
+
+#[tokio::test]
+async fn every_documented_operation_exists_and_answers_as_documented() {
+    let doc = document();
+    let operations = documented(&doc);
+    assert!(operations.len() >= 17, "{operations:?}");
+    // Demo mode, so that the dev outbox routes are live.
+    let app = App::demo().await;
+    for operation in &operations {
+        let (method, path) = operation;
+        let uri = path.replace("{flow_id}", "x").replace("{id}", "x");
+        let body = matches!(method.as_str(), "POST" | "PUT" | "PATCH").then(|| json!({}));
+        let (status, answer) = app.send(request(method, &uri, CLIENT, body, None)).await;
+        let code = answer["error"].as_str();
+        assert!(
+            status != StatusCode::METHOD_NOT_ALLOWED
+                && !(status == StatusCode::NOT_FOUND && code == Some("not_found")),
+            "{method} {path}: the router does not serve it ({status}, {answer})"
+        );
+        let documented = documented_response(&doc, operation, status)
+            .unwrap_or_else(|| panic!("{method} {path}: {status} is not documented ({answer})"));
+        if let Some(code) = code {
+            let description = documented["description"].as_str().unwrap_or_default();
+            assert!(
+                description.contains(&format!("`{code}`")),
+                "{method} {path}: {status} `{code}` is not listed in {description:?}"
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn every_registered_route_is_documented() {
+    let routes = registered(ROUTER_SOURCE);
+    assert!(
+        routes.contains(&("GET".to_owned(), "/healthz".to_owned()))
+            && routes.contains(&("POST".to_owned(), "/v1/reset".to_owned())),
+        "the scan of http/mod.rs found {routes:?}"
+    );
+    let operations = documented(&document());
+    let undocumented: Vec<_> = routes.difference(&operations).collect();
+    let unrouted: Vec<_> = operations.difference(&routes).collect();
+    assert!(
+        undocumented.is_empty(),
+        "routes missing from openapi.json: {undocumented:?}"
+    );
+    assert!(
+        unrouted.is_empty(),
+        "documented operations not in http/mod.rs: {unrouted:?}"
+    );
+}
