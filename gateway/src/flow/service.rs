@@ -178,7 +178,7 @@ pub async fn verify(
             window.as_secs(),
         ));
     }
-    let ok = match factor {
+    let matched = match factor {
         Factor::Sms | Factor::Email => flow.pending_code(factor, now).is_some_and(|p| {
             crypto::ct_eq(
                 p.mac.as_bytes(),
@@ -188,6 +188,9 @@ pub async fn verify(
         Factor::Totp => check_totp(s, &flow, &option, code, now).await?,
         Factor::Webauthn => false,
     };
+    // A decoy's codes are real MACs of codes nobody received; a lucky guess
+    // must still fail, or a decoy could be told apart by succeeding.
+    let ok = matched && !flow.decoy;
     if ok {
         pass(s, flow, &raw, factor, &option).await
     } else {
