@@ -90,6 +90,17 @@ pub fn load_key(config: &Config) -> anyhow::Result<ServerKey> {
     })
 }
 
+/// Load the server key without creating one (for verifying what it signed).
+pub fn load_existing_key(config: &Config) -> anyhow::Result<ServerKey> {
+    if config.secrets.key.is_none() && !config.secrets.key_file.exists() {
+        anyhow::bail!(
+            "secrets.key_file {} does not exist: the audit chain is keyed by the server key",
+            config.secrets.key_file.display()
+        );
+    }
+    load_key(config)
+}
+
 /// Load the password policy (bundled common list, optional breached list).
 pub fn load_passwords(config: &Config) -> anyhow::Result<PasswordPolicy> {
     let rules = PasswordRules {
@@ -126,7 +137,7 @@ pub async fn build(config: Config, options: BuildOptions) -> anyhow::Result<AppS
     ));
     let outbox = Outbox::default();
     let sms = SmsSender::new(&config.sms, outbox.clone());
-    let audit = AuditLog::spawn(durable.clone());
+    let audit = AuditLog::spawn(durable.clone(), key.clone());
     let limiter = crate::http::limits::limiter(config.server.rate_limit_per_second);
     crate::http::limits::spawn_retention(limiter.clone());
     Ok(AppState(Arc::new(Services {

@@ -1,11 +1,13 @@
 //! The audit log: an append-only, hash-chained record of every attempt, decision,
 //! factor try, enrolment change and reset.
 //!
-//! Each record's `hash` is SHA-256 over the previous record's hash and the
-//! record's own fields (each length-prefixed), so changing any field, deleting a
-//! row or reordering rows breaks the chain at that point; [`verify`] walks it.
-//! Truncating the tail cannot be seen from the chain alone: `audit verify` prints
-//! the head hash so that it can be anchored elsewhere (a SIEM, a ticket).
+//! Each record's `hash` is an HMAC-SHA-256, keyed by the server key, over the
+//! previous record's hash and the record's own fields (each length-prefixed), so
+//! changing any field, deleting a row or reordering rows breaks the chain at that
+//! point; [`verify`] walks it. Because the chain is keyed, someone who can write
+//! to the database but does not hold the server key cannot re-hash the records
+//! after an edit. Truncating the tail cannot be seen from the chain alone:
+//! `audit verify` prints the head hash so that it can be anchored elsewhere.
 //!
 //! Appends go through one writer task that commits whatever has queued up in one
 //! transaction (group commit): callers await the commit, so an acknowledged
@@ -14,9 +16,9 @@
 use std::sync::Arc;
 
 use serde::Serialize;
-use sha2::{Digest, Sha256};
 use tokio::sync::{mpsc, oneshot};
 
+use crate::crypto::ServerKey;
 use crate::store::durable::{AuditRecord, AuditStore, DurableError};
 
 /// The hash before the first record.
@@ -61,9 +63,9 @@ pub struct AuditLog {
 
 impl AuditLog {
     /// Start the writer over `store`.
-    pub fn spawn(store: Arc<dyn AuditStore>) -> Self {
+    pub fn spawn(store: Arc<dyn AuditStore>, key: ServerKey) -> Self {
         let (tx, rx) = mpsc::channel(4 * MAX_BATCH);
-        tokio::spawn(writer(store, rx));
+        tokio::spawn(writer(store, key, rx));
         Self { tx }
     }
 
@@ -79,11 +81,15 @@ impl AuditLog {
     }
 }
 
-async fn writer(store: Arc<dyn AuditStore>, mut rx: mpsc::Receiver<(AuditEvent, Reply)>) {
+async fn writer(
+    store: Arc<dyn AuditStore>,
+    key: ServerKey,
+    mut rx: mpsc::Receiver<(AuditEvent, Reply)>,
+) {
     let mut head: Option<(i64, String)> = None;
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
-        let result = commit(store.as_ref(), &mut head, &batch).await;
+        let result = commit(store.as_ref(), &key, &mut head, &batch).await;
         for (_, reply) in batch.drain(..) {
             let _ = reply.send(
                 result
@@ -99,6 +105,7 @@ async fn writer(store: Arc<dyn AuditStore>, mut rx: mpsc::Receiver<(AuditEvent, 
 /// and re-read next time, since nothing of the batch was written.
 async fn commit(
     store: &dyn AuditStore,
+    key: &ServerKey,
     head: &mut Option<(i64, String)>,
     batch: &[(AuditEvent, Reply)],
 ) -> Result<(), DurableError> {
@@ -112,7 +119,7 @@ async fn commit(
     let mut records = Vec::with_capacity(batch.len());
     for (event, _) in batch {
         seq += 1;
-        let record = chain(seq, &prev, event);
+        let record = chain(key, seq, &prev, event);
         prev.clone_from(&record.hash);
         records.push(record);
     }
@@ -121,9 +128,9 @@ async fn commit(
     Ok(())
 }
 
-fn chain(seq: i64, prev: &str, event: &AuditEvent) -> AuditRecord {
+fn chain(key: &ServerKey, seq: i64, prev: &str, event: &AuditEvent) -> AuditRecord {
     let data = event.data.to_string();
-    let hash = record_hash(seq, &event.at, event.kind, &event.subject, &data, prev);
+    let hash = record_hash(key, seq, &event.at, event.kind, &event.subject, &data, prev);
     AuditRecord {
         seq,
         at: event.at.clone(),
@@ -135,13 +142,26 @@ fn chain(seq: i64, prev: &str, event: &AuditEvent) -> AuditRecord {
     }
 }
 
-fn record_hash(seq: i64, at: &str, kind: &str, subject: &str, data: &str, prev: &str) -> String {
-    let mut h = Sha256::new();
-    for part in [prev, &seq.to_string(), at, kind, subject, data] {
-        h.update((part.len() as u64).to_be_bytes());
-        h.update(part.as_bytes());
-    }
-    hex::encode(h.finalize())
+fn record_hash(
+    key: &ServerKey,
+    seq: i64,
+    at: &str,
+    kind: &str,
+    subject: &str,
+    data: &str,
+    prev: &str,
+) -> String {
+    let seq = seq.to_string();
+    let parts: [&[u8]; 7] = [
+        b"audit-chain/v1",
+        prev.as_bytes(),
+        seq.as_bytes(),
+        at.as_bytes(),
+        kind.as_bytes(),
+        subject.as_bytes(),
+        data.as_bytes(),
+    ];
+    hex::encode(key.mac(&parts))
 }
 
 /// The outcome of [`verify`].
@@ -154,7 +174,7 @@ pub enum Verdict {
 }
 
 /// Walk the whole chain from the start.
-pub async fn verify(store: &dyn AuditStore) -> Result<Verdict, DurableError> {
+pub async fn verify(store: &dyn AuditStore, key: &ServerKey) -> Result<Verdict, DurableError> {
     let (mut expected_seq, mut prev, mut count) = (1_i64, GENESIS.to_owned(), 0_u64);
     loop {
         let page = store.audit_page(expected_seq - 1, 1000).await?;
@@ -162,7 +182,7 @@ pub async fn verify(store: &dyn AuditStore) -> Result<Verdict, DurableError> {
             return Ok(Verdict::Intact { count, head: prev });
         }
         for r in page {
-            if let Some(problem) = check(&r, expected_seq, &prev) {
+            if let Some(problem) = check(key, &r, expected_seq, &prev) {
                 return Ok(Verdict::Broken {
                     seq: r.seq,
                     problem,
@@ -175,7 +195,7 @@ pub async fn verify(store: &dyn AuditStore) -> Result<Verdict, DurableError> {
     }
 }
 
-fn check(r: &AuditRecord, expected_seq: i64, prev: &str) -> Option<String> {
+fn check(key: &ServerKey, r: &AuditRecord, expected_seq: i64, prev: &str) -> Option<String> {
     if r.seq != expected_seq {
         return Some(format!(
             "records {expected_seq}..{} are missing (deleted)",
@@ -185,7 +205,15 @@ fn check(r: &AuditRecord, expected_seq: i64, prev: &str) -> Option<String> {
     if r.prev_hash != prev {
         return Some("prev_hash does not match the previous record (reordered or replaced)".into());
     }
-    let recomputed = record_hash(r.seq, &r.at, &r.kind, &r.subject, &r.data, &r.prev_hash);
+    let recomputed = record_hash(
+        key,
+        r.seq,
+        &r.at,
+        &r.kind,
+        &r.subject,
+        &r.data,
+        &r.prev_hash,
+    );
     (recomputed != r.hash).then(|| "contents changed after it was written (hash mismatch)".into())
 }
 
@@ -195,9 +223,13 @@ mod tests {
     use crate::store::durable::SqliteStore;
     use std::time::SystemTime;
 
+    fn key() -> ServerKey {
+        ServerKey::from_master(&[9; 32])
+    }
+
     async fn store_with(n: usize) -> SqliteStore {
         let store = SqliteStore::open("sqlite::memory:").await.unwrap();
-        let log = AuditLog::spawn(Arc::new(store.clone()));
+        let log = AuditLog::spawn(Arc::new(store.clone()), key());
         let mut waits = Vec::new();
         for i in 0..n {
             let log = log.clone();
@@ -220,7 +252,7 @@ mod tests {
     #[tokio::test]
     async fn concurrent_appends_form_one_chain() {
         let store = store_with(50).await;
-        match verify(&store).await.unwrap() {
+        match verify(&store, &key()).await.unwrap() {
             Verdict::Intact { count, .. } => assert_eq!(count, 50),
             broken @ Verdict::Broken { .. } => panic!("{broken:?}"),
         }
@@ -234,7 +266,7 @@ mod tests {
             .await
             .unwrap();
         assert!(matches!(
-            verify(&store).await.unwrap(),
+            verify(&store, &key()).await.unwrap(),
             Verdict::Broken { seq: 3, .. }
         ));
 
@@ -244,7 +276,7 @@ mod tests {
             .await
             .unwrap();
         assert!(matches!(
-            verify(&store).await.unwrap(),
+            verify(&store, &key()).await.unwrap(),
             Verdict::Broken { seq: 3, .. }
         ));
     }

@@ -293,6 +293,9 @@ impl Config {
                 "must be between 30s and reset.flow_ttl",
             ));
         }
+        if r.factor_cooloff > Duration::from_hours(30 * 24) {
+            return Err(invalid("reset.factor_cooloff", "must be at most 30d"));
+        }
         if r.max_attempts_per_flow == 0 || r.max_attempts_per_flow > 10 {
             return Err(invalid("reset.max_attempts_per_flow", "must be 1 to 10"));
         }

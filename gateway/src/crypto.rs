@@ -77,10 +77,13 @@ impl ServerKey {
             source,
         };
         match std::fs::read_to_string(path) {
-            Ok(text) => Self::from_base64(&text, "secrets.key_file"),
+            Ok(text) => {
+                warn_if_readable_by_others(path);
+                Self::from_base64(&text, "secrets.key_file")
+            }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-                    std::fs::create_dir_all(dir).map_err(io)?;
+                    create_private_dir(dir).map_err(io)?;
                 }
                 let master = Zeroizing::new(random_bytes::<32>());
                 write_private(path, STANDARD.encode(master.as_slice()).as_bytes()).map_err(io)?;
@@ -134,6 +137,28 @@ impl ServerKey {
             .map(Zeroizing::new)
     }
 }
+
+/// Create `dir` (and parents) readable by the owner only.
+pub fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(dir)
+}
+
+#[cfg(unix)]
+fn warn_if_readable_by_others(path: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    if let Ok(meta) = std::fs::metadata(path)
+        && meta.permissions().mode() & 0o077 != 0
+    {
+        tracing::warn!(path = %path.display(), "the server key file is readable by other users; chmod 600 it");
+    }
+}
+
+#[cfg(not(unix))]
+fn warn_if_readable_by_others(_: &Path) {}
 
 #[cfg(unix)]
 fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {

@@ -13,7 +13,7 @@
 //!   challenge, verify, status).
 //! - [`reset_core`]: password policy and the hand-off to the directory.
 //! - [`factors`]: TOTP, SMS, eligibility and cool-off, decoys, enrolment.
-//! - [`session`]: sign-in for enrolment.
+//! - [`session`]: sign-in for enrolment; [`notify`]: "was this you?" notices.
 //! - [`signals`]: gathering what `risk` decides on (velocity today).
 //! - [`store`]: the ephemeral (memory) and durable (`SQLite`) stores behind traits.
 //! - [`directory`]: the identity store connectors (built-in, argon2id).
@@ -32,6 +32,7 @@ pub mod directory;
 pub mod factors;
 pub mod flow;
 pub mod http;
+pub mod notify;
 pub mod reset_core;
 pub mod session;
 pub mod signals;

@@ -1,7 +1,7 @@
 //! Sign-in for enrolment: the current password checked against the directory
 //! gives a short-lived bearer token. Only its SHA-256 is stored.
 //!
-//! Failed sign-ins are limited per account and per client address within a
+//! Sign-in attempts are limited per account and per client address within a
 //! sliding window (NIST SP 800-63B-4 §3.2.2); the window slides, so a stranger
 //! cannot keep the owner out for longer than the window.
 
@@ -9,21 +9,31 @@ use std::net::IpAddr;
 use std::time::Duration;
 
 use axum::http::StatusCode;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::account::AccountName;
 use crate::app::AppState;
 use crate::audit::AuditEvent;
 use crate::crypto;
+use crate::http::client_addr::bucket;
 use crate::http::error::{ApiError, ApiResult};
 use crate::signals::velocity;
 use crate::store::ephemeral::keys;
 
 /// Session lifetime.
 pub const SESSION_TTL: Duration = Duration::from_mins(15);
-const FAILURE_WINDOW: Duration = Duration::from_mins(15);
-const MAX_FAILURES_PER_ACCOUNT: u64 = 10;
-const MAX_FAILURES_PER_ADDRESS: u64 = 50;
+const ATTEMPT_WINDOW: Duration = Duration::from_mins(15);
+const MAX_ATTEMPTS_PER_ACCOUNT: u64 = 10;
+const MAX_ATTEMPTS_PER_ADDRESS: u64 = 50;
+
+/// A stored session: whose, and since when (to revoke on password change).
+#[derive(Serialize, Deserialize)]
+struct Stored {
+    account: String,
+    /// Unix milliseconds.
+    issued_at: i64,
+}
 
 /// Check the password; on success return a new session token.
 pub async fn login(
@@ -37,38 +47,26 @@ pub async fn login(
         return Err(ApiError::invalid("password is too long"));
     }
     let now = s.clock.now();
-    let store = s.ephemeral.as_ref();
     let addr = address.to_string();
-    let by_account = velocity::bump(
-        store,
-        "login-fail",
+    // Counted before the password is checked: parallel guesses cannot all slip
+    // under a limit read before any of them is recorded.
+    let (by_account, by_address) = velocity::login_attempt(
+        s.ephemeral.as_ref(),
         name.as_str(),
-        FAILURE_WINDOW,
-        false,
+        &bucket(address).to_string(),
+        ATTEMPT_WINDOW,
         now,
     )
     .await?;
-    let by_address =
-        velocity::bump(store, "login-fail-addr", &addr, FAILURE_WINDOW, false, now).await?;
-    if by_account >= MAX_FAILURES_PER_ACCOUNT || by_address >= MAX_FAILURES_PER_ADDRESS {
+    if by_account > MAX_ATTEMPTS_PER_ACCOUNT || by_address > MAX_ATTEMPTS_PER_ADDRESS {
         return Err(ApiError::too_many(
             "too_many_attempts",
-            "too many failed sign-ins; wait and try again",
-            FAILURE_WINDOW.as_secs(),
+            "too many sign-in attempts; wait and try again",
+            ATTEMPT_WINDOW.as_secs(),
         ));
     }
     let password = crate::reset_core::password::normalize(password);
     if !s.directory.authenticate(&name, &password).await? {
-        velocity::bump(
-            store,
-            "login-fail",
-            name.as_str(),
-            FAILURE_WINDOW,
-            true,
-            now,
-        )
-        .await?;
-        velocity::bump(store, "login-fail-addr", &addr, FAILURE_WINDOW, true, now).await?;
         s.audit
             .record(AuditEvent::new(
                 now,
@@ -84,10 +82,14 @@ pub async fn login(
         ));
     }
     let token = crypto::random_token();
+    let stored = Stored {
+        account: name.to_string(),
+        issued_at: crate::time::unix_millis(now),
+    };
     s.ephemeral
         .put(
             &keys::session(&crypto::sha256_hex(token.as_bytes())),
-            name.as_str().as_bytes(),
+            &serde_json::to_vec(&stored).map_err(ApiError::internal)?,
             SESSION_TTL,
         )
         .await?;
@@ -102,17 +104,42 @@ pub async fn login(
     Ok(token)
 }
 
-/// The account a bearer token belongs to.
+/// The account a bearer token belongs to. Sessions issued before the
+/// account's last password change are revoked.
 pub async fn authenticate(s: &AppState, token: &str) -> ApiResult<AccountName> {
     if token.len() > 128 {
         return Err(ApiError::unauthenticated());
     }
     let key = keys::session(&crypto::sha256_hex(token.as_bytes()));
-    let name = s
+    let bytes = s
         .ephemeral
         .get(&key)
         .await?
         .ok_or_else(ApiError::unauthenticated)?;
-    let name = String::from_utf8(name).map_err(ApiError::internal)?;
-    AccountName::parse(&name).map_err(ApiError::internal)
+    let stored: Stored = serde_json::from_slice(&bytes).map_err(ApiError::internal)?;
+    let changed = s
+        .ephemeral
+        .get(&keys::password_changed(&stored.account))
+        .await?;
+    let changed_at = changed
+        .and_then(|b| String::from_utf8(b).ok())
+        .and_then(|t| t.parse::<i64>().ok());
+    if changed_at.is_some_and(|at| at >= stored.issued_at) {
+        s.ephemeral.delete(&key).await?;
+        return Err(ApiError::unauthenticated());
+    }
+    AccountName::parse(&stored.account).map_err(ApiError::internal)
+}
+
+/// Revoke every session of `account` issued up to now (after a reset).
+pub async fn revoke_all(s: &AppState, account: &AccountName) -> ApiResult<()> {
+    let now = crate::time::unix_millis(s.clock.now()).to_string();
+    s.ephemeral
+        .put(
+            &keys::password_changed(account.as_str()),
+            now.as_bytes(),
+            SESSION_TTL,
+        )
+        .await?;
+    Ok(())
 }

@@ -8,8 +8,9 @@ use crate::config::Config;
 use crate::store::durable::AuditStore;
 
 pub async fn verify(config: &Config) -> anyhow::Result<ExitCode> {
+    let key = crate::app::load_existing_key(config)?;
     let store = crate::app::open_durable(config).await?;
-    match audit::verify(&store).await? {
+    match audit::verify(&store, &key).await? {
         Verdict::Intact { count, head } => {
             println!("audit chain intact: {count} records, head {head}");
             Ok(ExitCode::SUCCESS)

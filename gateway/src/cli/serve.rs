@@ -12,6 +12,16 @@ use crate::config::Config;
 pub async fn run(config: Config, demo: bool) -> anyhow::Result<ExitCode> {
     init_tracing();
     let listen = config.server.listen;
+    if demo && !listen.ip().is_loopback() {
+        anyhow::bail!(
+            "serve --demo shows SMS codes at /dev/outbox to anyone: it only listens on loopback, not {listen}"
+        );
+    }
+    if !demo && config.sms.provider == crate::config::SmsProvider::Log {
+        tracing::warn!(
+            "sms.provider = \"log\": SMS codes are not delivered to anyone (development only)"
+        );
+    }
     let state = app::build(config, BuildOptions { demo }).await?;
     let listener = tokio::net::TcpListener::bind(listen)
         .await

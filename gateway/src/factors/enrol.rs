@@ -2,6 +2,7 @@
 //! code before it is stored) and remove factors. Every change is audited and
 //! starts the factor's cool-off (`reset.factor_cooloff`).
 
+use std::str::FromStr as _;
 use std::time::Duration;
 
 use axum::http::StatusCode;
@@ -15,6 +16,7 @@ use crate::app::AppState;
 use crate::audit::AuditEvent;
 use crate::crypto;
 use crate::http::error::{ApiError, ApiResult};
+use crate::notify::{self, Notice};
 use crate::signals::velocity;
 use crate::store::durable::FactorRecord;
 use crate::store::ephemeral::keys;
@@ -58,6 +60,7 @@ struct PendingSms {
     phone: String,
     mac: String,
     tries: u8,
+    expires_at: i64,
 }
 
 pub async fn list(s: &AppState, who: &AccountName) -> ApiResult<Vec<FactorView>> {
@@ -90,14 +93,23 @@ pub async fn list(s: &AppState, who: &AccountName) -> ApiResult<Vec<FactorView>>
 }
 
 pub async fn remove(s: &AppState, who: &AccountName, id: &str) -> ApiResult<()> {
-    if !s.durable.delete_factor(who.as_str(), id).await? {
+    let not_found = || ApiError::new(StatusCode::NOT_FOUND, "factor_not_found", "no such factor");
+    let records = s.durable.factors(who.as_str()).await?;
+    let record = records.iter().find(|r| r.id == id).ok_or_else(not_found)?;
+    if record.provisioned {
+        // Set by an administrator; a password-only session must not strip it.
         return Err(ApiError::new(
-            StatusCode::NOT_FOUND,
-            "factor_not_found",
-            "no such factor",
+            StatusCode::FORBIDDEN,
+            "factor_provisioned",
+            "this factor was set up by your administrator; ask the help desk to change it",
         ));
     }
-    changed(s, who, "removed", id, None).await
+    if !s.durable.delete_factor(who.as_str(), id).await? {
+        return Err(not_found());
+    }
+    let removed_phone: Vec<String> = record.phone.iter().cloned().collect();
+    notify::send(s, who, Notice::FactorRemoved, &removed_phone).await;
+    changed(s, who, "removed", id, Factor::from_str(&record.kind).ok()).await
 }
 
 pub async fn totp_begin(s: &AppState, who: &AccountName) -> ApiResult<TotpStart> {
@@ -145,6 +157,7 @@ pub async fn totp_finish(s: &AppState, who: &AccountName, code: &str) -> ApiResu
         ..record(s, who, &id, Factor::Totp, "Authenticator app")
     };
     s.durable.add_factor(&record).await?;
+    notify::send(s, who, Notice::FactorAdded, &[]).await;
     changed(s, who, "added", &id, Some(Factor::Totp)).await?;
     Ok(id)
 }
@@ -176,6 +189,7 @@ pub async fn sms_begin(s: &AppState, who: &AccountName, phone: &str) -> ApiResul
         phone: phone.to_owned(),
         mac: enrol_mac(s, who, phone, &code),
         tries: 0,
+        expires_at: s.now() + secs(PENDING_TTL),
     };
     put_json(s, &keys::enrolment("sms", who.as_str()), &pending).await?;
     s.sms
@@ -186,28 +200,52 @@ pub async fn sms_begin(s: &AppState, who: &AccountName, phone: &str) -> ApiResul
 pub async fn sms_finish(s: &AppState, who: &AccountName, code: &str) -> ApiResult<String> {
     check_code_format(code)?;
     let key = keys::enrolment("sms", who.as_str());
-    let mut pending: PendingSms = get_json(s, &key).await?.ok_or_else(no_pending)?;
-    if !crypto::ct_eq(
+    // An empty value is a finished enrolment (the compare-and-swap below
+    // empties it rather than deleting it, as deletion cannot be conditional).
+    let raw = s
+        .ephemeral
+        .get(&key)
+        .await?
+        .filter(|r| !r.is_empty())
+        .ok_or_else(no_pending)?;
+    let mut pending: PendingSms = serde_json::from_slice(&raw).map_err(ApiError::internal)?;
+    let right = crypto::ct_eq(
         pending.mac.as_bytes(),
         enrol_mac(s, who, &pending.phone, code).as_bytes(),
-    ) {
+    );
+    // Every outcome is a compare-and-swap on what was read, so parallel
+    // guesses cannot share one try or both consume the code.
+    if right {
+        if !s
+            .ephemeral
+            .compare_and_swap(&key, &raw, b"", Duration::from_secs(1))
+            .await?
+        {
+            return Err(busy());
+        }
+    } else {
         pending.tries += 1;
-        if pending.tries >= MAX_TRIES {
-            s.ephemeral.delete(&key).await?;
+        let left = MAX_TRIES.saturating_sub(pending.tries);
+        let ttl = Duration::from_secs(u64::try_from(pending.expires_at - s.now()).unwrap_or(1));
+        let next = if left == 0 {
+            Vec::new()
+        } else {
+            serde_json::to_vec(&pending).map_err(ApiError::internal)?
+        };
+        if !s.ephemeral.compare_and_swap(&key, &raw, &next, ttl).await? {
+            return Err(busy());
+        }
+        if left == 0 {
             return Err(ApiError::too_many(
                 "too_many_attempts",
                 "too many wrong codes; start again",
                 60,
             ));
         }
-        put_json(s, &key, &pending).await?;
         return Err(
             ApiError::bad_request("invalid_code", "that code is not right")
-                .with("attempts_left", MAX_TRIES - pending.tries),
+                .with("attempts_left", left),
         );
-    }
-    if s.ephemeral.take(&key).await?.is_none() {
-        return Err(no_pending());
     }
     let id = ulid::Ulid::new().to_string();
     let label = format!("SMS {}", sms::mask(&pending.phone));
@@ -216,6 +254,7 @@ pub async fn sms_finish(s: &AppState, who: &AccountName, code: &str) -> ApiResul
         ..record(s, who, &id, Factor::Sms, &label)
     };
     s.durable.add_factor(&record).await?;
+    notify::send(s, who, Notice::FactorAdded, &[]).await;
     changed(s, who, "added", &id, Some(Factor::Sms)).await?;
     Ok(id)
 }
@@ -258,6 +297,14 @@ fn check_code_format(code: &str) -> ApiResult<()> {
     } else {
         Err(ApiError::invalid("code must be 6 to 10 digits"))
     }
+}
+
+fn busy() -> ApiError {
+    ApiError::new(
+        StatusCode::CONFLICT,
+        "enrolment_busy",
+        "this enrolment changed meanwhile; try again",
+    )
 }
 
 fn no_pending() -> ApiError {

@@ -61,7 +61,10 @@ pub fn decoy_options(key: &ServerKey, name: &AccountName) -> Vec<FlowOption> {
     let mac = key.mac(&[b"decoy", name.as_str().as_bytes()]);
     let sms = FlowOption {
         factor: Factor::Sms,
-        hint: sms::mask(&format!("{:02}", mac[1] % 100)),
+        hint: sms::mask(&format!(
+            "{:02}",
+            u16::from_be_bytes([mac[1], mac[2]]) % 100
+        )),
         factor_ids: Vec::new(),
     };
     let totp = FlowOption {
@@ -87,9 +90,11 @@ pub async fn totp_seeds(s: &AppState, account: &str, ids: &[String]) -> ApiResul
         .filter(|r| r.kind == Factor::Totp.as_str() && ids.contains(&r.id))
         .filter_map(|r| {
             let sealed = r.secret.as_deref()?;
-            s.key
-                .open(sealed, &totp::seal_context(&r.id))
-                .map(|seed: Zeroizing<Vec<u8>>| seed.to_vec())
+            let seed = s.key.open(sealed, &totp::seal_context(&r.id));
+            if seed.is_none() {
+                tracing::error!(factor_id = %r.id, "cannot decrypt a TOTP seed: was the server key replaced?");
+            }
+            seed.map(|seed: Zeroizing<Vec<u8>>| seed.to_vec())
         })
         .collect())
 }

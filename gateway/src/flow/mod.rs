@@ -66,6 +66,8 @@ pub struct Flow {
     /// An unknown or disabled account: looks the same, can never succeed.
     pub decoy: bool,
     pub address: String,
+    /// The address's counting bucket (IPv6: its /64).
+    pub bucket: String,
     pub created_at: i64,
     pub expires_at: i64,
     pub state: State,

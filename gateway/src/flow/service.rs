@@ -19,9 +19,14 @@ use crate::app::AppState;
 use crate::audit::AuditEvent;
 use crate::crypto;
 use crate::factors::{self, sms, totp};
+use crate::http::client_addr::bucket;
 use crate::http::error::{ApiError, ApiResult};
 use crate::signals::velocity;
 use crate::store::ephemeral::keys;
+
+/// Codes sent to one account per hour and per day, across flows.
+const MAX_SENDS_PER_HOUR: u64 = 5;
+const MAX_SENDS_PER_DAY: u64 = 10;
 
 /// How long an expired flow is remembered so that it answers 410, not 404.
 const EXPIRED_GRACE: Duration = Duration::from_hours(1);
@@ -48,18 +53,21 @@ pub async fn start(s: &AppState, raw_name: &str, address: IpAddr) -> ApiResult<F
         async { Ok::<_, ApiError>(s.directory.lookup(&name).await?) },
         async { Ok::<_, ApiError>(s.durable.factors(name.as_str()).await?) },
     )?;
-    let address_text = address.to_string();
-    let velocity =
-        velocity::on_start(s.ephemeral.as_ref(), name.as_str(), &address_text, now).await?;
-    let decoy = !account.is_some_and(|a| a.enabled);
+    let bucket = bucket(address).to_string();
+    let velocity = velocity::on_start(s.ephemeral.as_ref(), name.as_str(), &bucket, now).await?;
+    let known = account.is_some_and(|a| a.enabled);
+    let usable = factors::eligible_options(
+        &records,
+        crate::time::unix(now),
+        s.config.reset.factor_cooloff,
+    );
+    // An account with no usable factor gets a decoy too: answering "denied" at
+    // low risk would tell that the name exists.
+    let decoy = !known || usable.is_empty();
     let options = if decoy {
         factors::decoy_options(&s.key, &name)
     } else {
-        factors::eligible_options(
-            &records,
-            crate::time::unix(now),
-            s.config.reset.factor_cooloff,
-        )
+        usable
     };
     let signals = Signals {
         velocity,
@@ -77,7 +85,8 @@ pub async fn start(s: &AppState, raw_name: &str, address: IpAddr) -> ApiResult<F
         id: crypto::random_token(),
         account: name.to_string(),
         decoy,
-        address: address_text,
+        address: address.to_string(),
+        bucket,
         created_at: unix,
         expires_at: unix + secs(s.config.reset.flow_ttl),
         state: if assessment.level == Level::Deny {
@@ -103,7 +112,8 @@ pub async fn start(s: &AppState, raw_name: &str, address: IpAddr) -> ApiResult<F
             name.as_str(),
             json!({
                 "flow_id": flow.id,
-                "unknown_account": decoy,
+                "unknown_account": !known,
+            "decoy": decoy,
                 "address": flow.address,
                 "score": assessment.score.get(),
                 "level": assessment.level,
@@ -128,6 +138,25 @@ pub async fn challenge(s: &AppState, flow_id: &str, factor: Factor) -> ApiResult
         Factor::Webauthn | Factor::Email => {
             return Err(crate::flow::FlowError::FactorNotOffered.into());
         }
+    }
+    if flow.sends >= crate::flow::MAX_SENDS {
+        return Err(crate::flow::FlowError::TooManySends.into());
+    }
+    // Per account across flows and addresses (SMS pumping, bombing); counted
+    // for decoys alike, since the key is the name.
+    let (hour, day) =
+        velocity::code_sent(s.ephemeral.as_ref(), &flow.account, s.clock.now()).await?;
+    if hour > MAX_SENDS_PER_HOUR || day > MAX_SENDS_PER_DAY {
+        let wait = if day > MAX_SENDS_PER_DAY {
+            86_400
+        } else {
+            3600
+        };
+        return Err(ApiError::too_many(
+            "too_many_sends",
+            "no more codes can be sent to this account for now; try again later",
+            wait,
+        ));
     }
     let code = crypto::random_code(6);
     let ttl = s.config.reset.code_ttl;
@@ -168,13 +197,12 @@ pub async fn verify(
     let now = s.now();
     let option = flow.check_factor(factor, now)?.clone();
     let window = s.config.reset.account_failure_window;
-    let failures =
-        velocity::account_failures(s.ephemeral.as_ref(), &flow.account, window, s.clock.now())
-            .await?;
-    if failures >= u64::from(s.config.reset.account_failure_limit) {
+    let attempts =
+        velocity::code_attempt(s.ephemeral.as_ref(), &flow.account, window, s.clock.now()).await?;
+    if attempts > u64::from(s.config.reset.account_failure_limit) {
         return Err(ApiError::too_many(
             "too_many_attempts",
-            "too many wrong codes for this account; wait and try again",
+            "too many codes tried for this account; wait and try again",
             window.as_secs(),
         ));
     }
@@ -233,8 +261,7 @@ async fn fail(s: &AppState, mut flow: Flow, raw: &[u8], factor: Factor) -> ApiRe
     velocity::record_failure(
         s.ephemeral.as_ref(),
         &flow.account,
-        &flow.address,
-        s.config.reset.account_failure_window,
+        &flow.bucket,
         s.clock.now(),
     )
     .await?;

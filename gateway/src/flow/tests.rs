@@ -10,6 +10,7 @@ fn flow(required: u8, factors: &[Factor]) -> Flow {
         account: "ann".into(),
         decoy: false,
         address: "192.0.2.1".into(),
+        bucket: "192.0.2.1".into(),
         created_at: T0,
         expires_at: T0 + 600,
         state: State::Challenge,

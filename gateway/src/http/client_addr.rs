@@ -16,8 +16,12 @@ use crate::app::AppState;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ClientAddr(pub IpAddr);
 
-/// Resolve the client address from the peer and the headers.
+/// Resolve the client address from the peer and the headers. IPv4-mapped IPv6
+/// addresses (a dual-stack listener's view of IPv4 peers) become plain IPv4, so
+/// IPv4 `trusted_proxies` match them. Unparseable hops are skipped: they can only
+/// come from the client's side of the chain, which is never believed anyway.
 pub fn resolve(peer: IpAddr, headers: &HeaderMap, trusted: &[IpNet]) -> IpAddr {
+    let peer = peer.to_canonical();
     let is_trusted = |ip: &IpAddr| trusted.iter().any(|net| net.contains(ip));
     if !is_trusted(&peer) {
         return peer;
@@ -27,14 +31,26 @@ pub fn resolve(peer: IpAddr, headers: &HeaderMap, trusted: &[IpNet]) -> IpAddr {
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(','))
-        .map(str::trim)
-        .map(|hop| hop.parse::<IpAddr>().ok())
-        .collect::<Option<Vec<_>>>()
-        .unwrap_or_default();
+        .filter_map(|hop| hop.trim().parse::<IpAddr>().ok())
+        .map(|ip| ip.to_canonical())
+        .collect();
     hops.into_iter()
         .rev()
         .find(|hop| !is_trusted(hop))
         .unwrap_or(peer)
+}
+
+/// The key per-address limits and counters use: the address itself for IPv4,
+/// its /64 for IPv6 (one subscriber usually holds a whole /64, so counting
+/// single IPv6 addresses would let one attacker look like millions).
+pub fn bucket(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V4(_) => ip,
+        IpAddr::V6(v6) => {
+            let bits = u128::from(v6) & !((1u128 << 64) - 1);
+            IpAddr::V6(std::net::Ipv6Addr::from(bits))
+        }
+    }
 }
 
 impl FromRequestParts<AppState> for ClientAddr {
@@ -81,13 +97,32 @@ mod tests {
     }
 
     #[test]
-    fn garbage_header_falls_back_to_peer() {
+    fn garbage_hops_are_skipped_and_no_header_means_the_peer() {
         let trusted: Vec<IpNet> = vec!["10.0.0.0/8".parse().unwrap()];
         let peer: IpAddr = "10.0.0.2".parse().unwrap();
+        let client: IpAddr = "203.0.113.9".parse().unwrap();
         assert_eq!(
             resolve(peer, &headers("not-an-ip, 203.0.113.9"), &trusted),
-            peer
+            client
         );
         assert_eq!(resolve(peer, &HeaderMap::new(), &trusted), peer);
+    }
+
+    #[test]
+    fn mapped_ipv4_peers_match_ipv4_proxies() {
+        let trusted: Vec<IpNet> = vec!["10.0.0.0/8".parse().unwrap()];
+        let peer: IpAddr = "::ffff:10.0.0.2".parse().unwrap();
+        let client: IpAddr = "203.0.113.9".parse().unwrap();
+        assert_eq!(resolve(peer, &headers("203.0.113.9"), &trusted), client);
+    }
+
+    #[test]
+    fn ipv6_buckets_are_slash_64() {
+        let a: IpAddr = "2001:db8:1:2:aaaa::1".parse().unwrap();
+        let b: IpAddr = "2001:db8:1:2:bbbb::9".parse().unwrap();
+        assert_eq!(bucket(a), bucket(b));
+        assert_eq!(bucket(a).to_string(), "2001:db8:1:2::");
+        let v4: IpAddr = "192.0.2.1".parse().unwrap();
+        assert_eq!(bucket(v4), v4);
     }
 }

@@ -51,7 +51,7 @@ pub async fn per_address(
     request: Request,
     next: Next,
 ) -> Response {
-    match state.limiter.check_key(&ip) {
+    match state.limiter.check_key(&super::client_addr::bucket(ip)) {
         Ok(()) => next.run(request).await,
         Err(not_until) => {
             let wait = not_until.wait_time_from(DefaultClock::default().now());

@@ -9,7 +9,8 @@
 //! 3. the flow moves `Verified → Completing` by compare-and-swap: of two
 //!    concurrent completes with one token exactly one gets past this line;
 //! 4. the directory write; on failure the flow returns to `Verified`;
-//! 5. `Done`, the audit record, and a notice to every channel of the account.
+//! 5. `Done`; the account's sessions are revoked, every channel of the account
+//!    hears of it, and the audit record is written.
 
 pub mod password;
 
@@ -24,6 +25,7 @@ use crate::directory::DirectoryError;
 use crate::flow::service::{self, token_mac};
 use crate::flow::{FlowError, State};
 use crate::http::error::{ApiError, ApiResult};
+use crate::notify::{self, Notice};
 
 /// Longest password body accepted before any processing, in bytes.
 pub const MAX_PASSWORD_BYTES: usize = 4096;
@@ -48,7 +50,7 @@ pub async fn complete(
         crypto::ct_eq(m.as_bytes(), token_mac(s, &flow.id, reset_token).as_bytes())
     });
     match flow.state {
-        State::Verified if token_ok => {}
+        State::Verified if token_ok && !flow.decoy => {}
         State::Verified => {
             return Err(ApiError::bad_request(
                 "invalid_token",
@@ -102,12 +104,22 @@ pub async fn complete(
     done.state = State::Done;
     done.token_mac = None;
     service::save(s, &raw_completing, &done).await?;
-    s.audit
-        .record(AuditEvent::new(s.clock.now(), "reset.completed", name.as_str(), json!({
+    // The password has changed: whatever follows must not turn this into an
+    // error the person would retry. Sessions end, the owner hears of it, and
+    // an audit failure is logged loudly rather than answered as a failure.
+    crate::session::revoke_all(s, &name).await?;
+    notify::send(s, &name, Notice::PasswordReset, &[]).await;
+    let event = AuditEvent::new(
+        s.clock.now(),
+        "reset.completed",
+        name.as_str(),
+        json!({
             "flow_id": done.id, "address": done.address, "level": done.level, "factors": done.passed,
-        })))
-        .await?;
-    notify(s, &name).await;
+        }),
+    );
+    if let Err(e) = s.audit.record(event).await {
+        tracing::error!(error = %e, flow_id = %done.id, "reset completed but its audit record was not written");
+    }
     Ok(())
 }
 
@@ -137,18 +149,4 @@ fn rejected(reasons: Vec<String>) -> ApiError {
         message,
     )
     .with("reasons", reasons)
-}
-
-/// "Was this you?" on every channel the account has (its SMS numbers today;
-/// e-mail joins with the e-mail factor). Delivery is in the background.
-async fn notify(s: &AppState, name: &AccountName) {
-    let Ok(records) = s.durable.factors(name.as_str()).await else {
-        tracing::warn!("could not list the account's channels for the reset notice");
-        return;
-    };
-    let text =
-        "Your resetgate password was just reset. If this was not you, contact the help desk now.";
-    for phone in records.into_iter().filter_map(|r| r.phone) {
-        s.sms.send(phone, text.to_owned());
-    }
 }

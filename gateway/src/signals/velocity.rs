@@ -60,64 +60,69 @@ pub async fn on_start(
     })
 }
 
-/// Record a failed verification; returns the account's failures within
-/// `lock_window` (the per-account limit across flows).
+/// Record a failed verification (the `*_failures_1h` risk signals).
 pub async fn record_failure(
     store: &dyn Ephemeral,
     account: &str,
     address: &str,
-    lock_window: Duration,
     now: SystemTime,
-) -> Result<u64, StoreError> {
+) -> Result<(), StoreError> {
     let keys = [
         keys::count("fail", account, "1h"),
         keys::count("fail-addr", address, "1h"),
-        keys::count("fail", account, "limit"),
     ];
-    let counts = store
-        .windows(
-            &[
-                WindowOp {
-                    key: &keys[0],
-                    window: HOUR,
-                    record: true,
-                },
-                WindowOp {
-                    key: &keys[1],
-                    window: HOUR,
-                    record: true,
-                },
-                WindowOp {
-                    key: &keys[2],
-                    window: lock_window,
-                    record: true,
-                },
-            ],
-            now,
-        )
+    store
+        .windows(&[op(&keys[0], HOUR, true), op(&keys[1], HOUR, true)], now)
         .await?;
-    Ok(counts[2])
+    Ok(())
 }
 
-/// The account's failures within `lock_window`, without recording.
-pub async fn account_failures(
+/// Count a code attempt for `account` (right or wrong) within `window` and
+/// return the count including this one. Counted before the code is checked, so
+/// that parallel guesses cannot all pass a check made before any is recorded.
+pub async fn code_attempt(
     store: &dyn Ephemeral,
     account: &str,
-    lock_window: Duration,
+    window: Duration,
     now: SystemTime,
 ) -> Result<u64, StoreError> {
-    let key = keys::count("fail", account, "limit");
+    let key = keys::count("code-attempt", account, "limit");
+    Ok(store.windows(&[op(&key, window, true)], now).await?[0])
+}
+
+/// Count a code sent to `account`'s phone: (last hour, last day), including it.
+pub async fn code_sent(
+    store: &dyn Ephemeral,
+    account: &str,
+    now: SystemTime,
+) -> Result<(u64, u64), StoreError> {
+    let (hour, day) = (
+        keys::count("sms", account, "1h"),
+        keys::count("sms", account, "24h"),
+    );
     let counts = store
-        .windows(
-            &[WindowOp {
-                key: &key,
-                window: lock_window,
-                record: false,
-            }],
-            now,
-        )
+        .windows(&[op(&hour, HOUR, true), op(&day, DAY, true)], now)
         .await?;
-    Ok(counts[0])
+    Ok((counts[0], counts[1]))
+}
+
+/// Count a sign-in attempt: (for the account, for the address) within
+/// `window`, including this one; counted before the password is checked.
+pub async fn login_attempt(
+    store: &dyn Ephemeral,
+    account: &str,
+    address: &str,
+    window: Duration,
+    now: SystemTime,
+) -> Result<(u64, u64), StoreError> {
+    let (a, b) = (
+        keys::count("login", account, "limit"),
+        keys::count("login-addr", address, "limit"),
+    );
+    let counts = store
+        .windows(&[op(&a, window, true), op(&b, window, true)], now)
+        .await?;
+    Ok((counts[0], counts[1]))
 }
 
 /// Count an event in a window and return the count including it (login

@@ -5,6 +5,7 @@
 mod bad_input;
 mod openapi;
 mod reset;
+mod sessions;
 
 use std::net::SocketAddr;
 

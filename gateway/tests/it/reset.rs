@@ -265,10 +265,13 @@ async fn new_factors_cool_off_before_they_can_reset() {
     app.totp("bob", now - 60, false).await;
     let flow = app.start("bob").await;
     assert_eq!(
-        flow["status"], "denied",
-        "no usable factor: refused, not weakened"
+        flow["status"], "challenge",
+        "no usable factor: a decoy, since \"denied\" at low risk would reveal the account"
     );
-    assert_eq!(flow["options"], json!([]));
+    let id = flow["flow_id"].as_str().unwrap();
+    let factor = flow["options"][0]["factor"].as_str().unwrap();
+    let (status, _) = verify(&app, id, factor, "123456").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "and it can never verify");
 }
 
 #[tokio::test]

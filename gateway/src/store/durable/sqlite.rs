@@ -32,7 +32,7 @@ impl SqliteStore {
         if let Some(dir) = options.get_filename().parent()
             && !dir.as_os_str().is_empty()
         {
-            std::fs::create_dir_all(dir)
+            crate::crypto::create_private_dir(dir)
                 .map_err(|e| DurableError(format!("{}: {e}", dir.display())))?;
         }
         let in_memory = url.contains(":memory:");

@@ -81,6 +81,9 @@ pub mod keys {
     pub fn enrolment(kind: &str, account: &str) -> String {
         format!("enrol:{kind}:{account}")
     }
+    pub fn password_changed(account: &str) -> String {
+        format!("pw-changed:{account}")
+    }
     pub fn totp_step(account: &str) -> String {
         format!("totp-step:{account}")
     }
