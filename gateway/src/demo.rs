@@ -36,7 +36,7 @@ pub async fn seed_and_print(s: &AppState, local: SocketAddr) -> anyhow::Result<(
     }
     let base = format!("http://{local}");
     println!("resetgate demo: built-in directory seeded with enrolled users");
-    println!("  user   password                    factors");
+    println!("  user   initial password            factors");
     for line in lines {
         println!("{line}");
     }
