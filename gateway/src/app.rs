@@ -57,6 +57,19 @@ impl Services {
             .clone()
     }
 
+    /// Re-read `risk.policy`: a valid file is swapped in atomically (requests
+    /// in flight keep the `Arc` they hold); an invalid one is refused with the
+    /// exact problem and the live policy stays. Returns the live version.
+    pub fn reload_policy(&self) -> anyhow::Result<String> {
+        let fresh = load_policy(&self.config)?;
+        let version = fresh.version().to_owned();
+        let mut live = self.policy.write().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if live.version() != version {
+            *live = Arc::new(fresh);
+        }
+        Ok(version)
+    }
+
     /// Unix seconds now.
     pub fn now(&self) -> i64 {
         crate::time::unix(self.clock.now())
@@ -140,7 +153,7 @@ pub async fn build(config: Config, options: BuildOptions) -> anyhow::Result<AppS
     let audit = AuditLog::spawn(durable.clone(), key.clone());
     let limiter = crate::http::limits::limiter(config.server.rate_limit_per_second);
     crate::http::limits::spawn_retention(limiter.clone());
-    Ok(AppState(Arc::new(Services {
+    let state = AppState(Arc::new(Services {
         config,
         ephemeral,
         durable,
@@ -154,7 +167,36 @@ pub async fn build(config: Config, options: BuildOptions) -> anyhow::Result<AppS
         clock,
         limiter,
         outbox: options.demo.then_some(outbox),
-    })))
+    }));
+    spawn_policy_watcher(&state);
+    Ok(state)
+}
+
+/// Watch `risk.policy` and hot-reload it when its modification time changes.
+pub fn spawn_policy_watcher(state: &AppState) {
+    let Some(path) = state.config.risk.policy.clone() else {
+        return;
+    };
+    let weak = Arc::downgrade(&state.0);
+    let every = state.config.risk.reload_interval.max(Duration::from_millis(100));
+    tokio::spawn(async move {
+        let modified = |p: &std::path::Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+        let mut seen = modified(&path);
+        let mut tick = tokio::time::interval(every);
+        loop {
+            tick.tick().await;
+            let Some(services) = weak.upgrade() else { return };
+            let now = modified(&path);
+            if now == seen {
+                continue;
+            }
+            seen = now;
+            match services.reload_policy() {
+                Ok(version) => tracing::info!(%version, "risk policy reloaded"),
+                Err(e) => tracing::error!(error = %format!("{e:#}"), "risk policy change refused; the previous policy stays live"),
+            }
+        }
+    });
 }
 
 fn spawn_purger(store: Arc<MemoryStore>) {

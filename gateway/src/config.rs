@@ -46,6 +46,7 @@ pub struct Config {
     pub password: Password,
     pub sms: Sms,
     pub directory: Directory,
+    pub geo: Geo,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -105,11 +106,23 @@ impl Default for Secrets {
     }
 }
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Risk {
     /// Risk policy file; `None` = the bundled `data/policy.toml`.
     pub policy: Option<PathBuf>,
+    /// How often the policy file is checked for changes (hot reload).
+    #[serde(with = "humantime_serde")]
+    pub reload_interval: Duration,
+}
+
+impl Default for Risk {
+    fn default() -> Self {
+        Self {
+            policy: None,
+            reload_interval: Duration::from_secs(2),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -202,6 +215,34 @@ pub struct Directory {
     pub kind: DirectoryKind,
 }
 
+/// GeoIP databases (MaxMind DB format). `None` = the bundled sample built from
+/// `data/geo/sample.csv`, which only knows documentation address ranges.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Geo {
+    /// GeoIP2/GeoLite2 City (or Country) database.
+    pub city_db: Option<PathBuf>,
+    /// GeoLite2 ASN (or GeoIP2 ISP) database.
+    pub asn_db: Option<PathBuf>,
+    /// GeoIP2 Anonymous IP database.
+    pub anonymous_db: Option<PathBuf>,
+    /// How often the configured files' modification times are polled; a changed
+    /// file is reopened and swapped in. `0s` disables reloading.
+    #[serde(with = "humantime_serde")]
+    pub reload_interval: Duration,
+}
+
+impl Default for Geo {
+    fn default() -> Self {
+        Self {
+            city_db: None,
+            asn_db: None,
+            anonymous_db: None,
+            reload_interval: Duration::from_secs(10),
+        }
+    }
+}
+
 impl Config {
     /// Layer embedded defaults, the optional TOML file and the environment, then
     /// resolve `*_file` secrets and validate.
@@ -264,6 +305,7 @@ impl Config {
             ));
         }
         self.validate_reset()?;
+        self.validate_geo()?;
         if self.password.max_length < 64 {
             return Err(invalid("password.max_length", "must be at least 64"));
         }
@@ -308,6 +350,31 @@ impl Config {
             return Err(invalid(
                 "reset.account_failure_window",
                 "must be between 1m and 24h (longer would let a stranger lock the owner out)",
+            ));
+        }
+        Ok(())
+    }
+
+    fn validate_geo(&self) -> Result<(), ConfigError> {
+        let g = &self.geo;
+        for (key, path) in [
+            ("geo.city_db", &g.city_db),
+            ("geo.asn_db", &g.asn_db),
+            ("geo.anonymous_db", &g.anonymous_db),
+        ] {
+            if let Some(path) = path
+                && !path.is_file()
+            {
+                return Err(invalid(
+                    key,
+                    format!("{} does not exist or is not a file", path.display()),
+                ));
+            }
+        }
+        if !g.reload_interval.is_zero() && g.reload_interval < Duration::from_secs(1) {
+            return Err(invalid(
+                "geo.reload_interval",
+                "must be at least 1s (or 0s to disable reloading)",
             ));
         }
         Ok(())

@@ -8,8 +8,11 @@
 //!           rung.low    rung.medium      rung.high      refuse: count 0, allowed []
 //!              \___________|________________/
 //!                          |
-//!        allowed ∩ enrolled (policy order) has >= `factors` entries?
-//!                  yes -> Requirement { count: factors, allowed }
+//!        usable = allowed ∩ enrolled (policy order)
+//!        usable has >= `factors` entries, and (if the rung has `require_one_of`)
+//!        at least one of them is in `require_one_of`?
+//!                  yes -> Requirement { count: factors, allowed: usable,
+//!                                       require_one_of: require_one_of ∩ usable }
 //!                  no  -> Deny, reason `insufficient_factors`
 //! ```
 //!
@@ -20,6 +23,13 @@
 //! Cheat Sheet. When the account cannot meet its rung the attempt is refused rather
 //! than offered a weaker factor: a risky attempt never gets an easier challenge
 //! than the policy asked for.
+//!
+//! `require_one_of` (a subset of `allowed`, only on rungs asking for two factors
+//! or more) says that at least one of the factors passed must be one of these:
+//! e.g. at `high`, two factors of which one is WebAuthn or TOTP, so that two
+//! phishable codes (SMS, e-mail) never suffice (NIST SP 800-63B classes SMS to
+//! a phone number as a *restricted* authenticator). `risk` checks that the account *can* meet
+//! it; the gateway's flow enforces that the person *does*.
 
 use std::fmt;
 use std::str::FromStr;
@@ -53,6 +63,17 @@ impl Factor {
             Self::Totp => "totp",
             Self::Sms => "sms",
             Self::Email => "email",
+        }
+    }
+
+    /// How strong the factor is, for ordering and display: webauthn 4 (phishing
+    /// resistant), totp 3, sms 2, email 1.
+    pub fn strength(self) -> u8 {
+        match self {
+            Self::Webauthn => 4,
+            Self::Totp => 3,
+            Self::Sms => 2,
+            Self::Email => 1,
         }
     }
 }
@@ -110,7 +131,8 @@ macro_rules! display_and_from_str {
 display_and_from_str!(Factor, "factor");
 display_and_from_str!(Level, "level");
 
-/// What the person must pass: `count` distinct factors out of `allowed`.
+/// What the person must pass: `count` distinct factors out of `allowed`, at
+/// least one of them out of `require_one_of` when that is not empty.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Requirement {
     /// How many distinct factors; 0 when the attempt is refused.
@@ -118,6 +140,11 @@ pub struct Requirement {
     /// The level's allowed factors that the account has enrolled, in policy order;
     /// empty when the attempt is refused.
     pub allowed: Vec<Factor>,
+    /// The rung's `require_one_of` factors that the account has enrolled, in
+    /// `allowed` order: at least one factor passed must be one of these. Empty =
+    /// no such condition (and left out of the serialised form).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub require_one_of: Vec<Factor>,
 }
 
 impl Requirement {
@@ -154,13 +181,16 @@ impl Thresholds {
     }
 }
 
-/// One level's step-up: `factors` distinct factors out of `allowed`.
+/// One level's step-up: `factors` distinct factors out of `allowed`, at least
+/// one of them out of `require_one_of` when that is not empty.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Rung {
     /// How many distinct factors; at least 1 and at most `allowed.len()`.
     pub factors: u8,
     /// Acceptable factors in order of preference, without duplicates.
     pub allowed: Vec<Factor>,
+    /// A subset of `allowed` without duplicates, only when `factors >= 2`; empty = none.
+    pub require_one_of: Vec<Factor>,
 }
 
 /// Why an account cannot meet a rung: what it would need and what it has.
@@ -183,10 +213,17 @@ impl Rung {
             .copied()
             .filter(|factor| enrolled.contains(factor))
             .collect();
-        if usable.len() >= usize::from(self.factors) {
+        let strong: Vec<Factor> = usable
+            .iter()
+            .copied()
+            .filter(|factor| self.require_one_of.contains(factor))
+            .collect();
+        let strong_met = self.require_one_of.is_empty() || !strong.is_empty();
+        if usable.len() >= usize::from(self.factors) && strong_met {
             Ok(Requirement {
                 count: self.factors,
                 allowed: usable,
+                require_one_of: strong,
             })
         } else {
             Err(Shortfall {
@@ -221,140 +258,4 @@ impl Ladder {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use Factor::{Email, Sms, Totp, Webauthn};
-
-    fn thresholds(medium: u32, high: u32, deny: u32) -> Thresholds {
-        Thresholds {
-            medium: RiskScore::new(medium),
-            high: RiskScore::new(high),
-            deny: RiskScore::new(deny),
-        }
-    }
-
-    #[test]
-    fn thresholds_pick_levels_at_the_boundaries() {
-        let t = thresholds(30, 60, 90);
-        let cases = [
-            (0, Level::Low),
-            (29, Level::Low),
-            (30, Level::Medium),
-            (59, Level::Medium),
-            (60, Level::High),
-            (89, Level::High),
-            (90, Level::Deny),
-            (100, Level::Deny),
-        ];
-        for (score, expected) in cases {
-            assert_eq!(t.level(RiskScore::new(score)), expected, "score {score}");
-        }
-    }
-
-    #[test]
-    fn a_deny_threshold_of_100_is_reached_only_by_100() {
-        let t = thresholds(1, 2, 100);
-        assert_eq!(t.level(RiskScore::new(0)), Level::Low);
-        assert_eq!(t.level(RiskScore::new(1)), Level::Medium);
-        assert_eq!(t.level(RiskScore::new(99)), Level::High);
-        assert_eq!(t.level(RiskScore::new(100)), Level::Deny);
-    }
-
-    #[test]
-    fn requirement_is_allowed_intersect_enrolled_in_policy_order() {
-        let rung = Rung {
-            factors: 2,
-            allowed: vec![Webauthn, Totp, Sms],
-        };
-        let cases: [(&[Factor], Result<Requirement, Shortfall>); 5] = [
-            (
-                &[Sms, Email, Totp],
-                Ok(Requirement {
-                    count: 2,
-                    allowed: vec![Totp, Sms],
-                }),
-            ),
-            (
-                &[Sms, Webauthn, Totp],
-                Ok(Requirement {
-                    count: 2,
-                    allowed: vec![Webauthn, Totp, Sms],
-                }),
-            ),
-            (
-                &[Sms, Email],
-                Err(Shortfall {
-                    needed: 2,
-                    usable: vec![Sms],
-                }),
-            ),
-            // The same factor twice is still one factor.
-            (
-                &[Totp, Totp],
-                Err(Shortfall {
-                    needed: 2,
-                    usable: vec![Totp],
-                }),
-            ),
-            (
-                &[],
-                Err(Shortfall {
-                    needed: 2,
-                    usable: vec![],
-                }),
-            ),
-        ];
-        for (enrolled, expected) in cases {
-            assert_eq!(
-                rung.requirement(enrolled),
-                expected,
-                "enrolled {enrolled:?}"
-            );
-        }
-    }
-
-    #[test]
-    fn deny_has_no_rung() {
-        let rung = |factor| Rung {
-            factors: 1,
-            allowed: vec![factor],
-        };
-        let ladder = Ladder {
-            low: rung(Email),
-            medium: rung(Sms),
-            high: rung(Webauthn),
-        };
-        assert_eq!(ladder.rung(Level::Low).unwrap().allowed, [Email]);
-        assert_eq!(ladder.rung(Level::Medium).unwrap().allowed, [Sms]);
-        assert_eq!(ladder.rung(Level::High).unwrap().allowed, [Webauthn]);
-        assert_eq!(ladder.rung(Level::Deny), None);
-        assert_eq!(
-            Requirement::refused(),
-            Requirement {
-                count: 0,
-                allowed: vec![]
-            }
-        );
-    }
-
-    #[test]
-    fn names_round_trip_lowercase_and_levels_are_ordered() {
-        for factor in Factor::ALL {
-            assert_eq!(factor.to_string().parse::<Factor>().unwrap(), factor);
-        }
-        for level in Level::ALL {
-            assert_eq!(level.to_string().parse::<Level>().unwrap(), level);
-        }
-        assert!(
-            Level::Low < Level::Medium && Level::Medium < Level::High && Level::High < Level::Deny
-        );
-        assert_eq!(
-            "Totp".parse::<Factor>().unwrap_err().to_string(),
-            "unknown factor \"Totp\" (known: webauthn, totp, sms, email)"
-        );
-        assert_eq!(
-            "critical".parse::<Level>().unwrap_err().to_string(),
-            "unknown level \"critical\" (known: low, medium, high, deny)"
-        );
-    }
-}
+mod tests;

@@ -7,58 +7,94 @@
 //!
 //! # Layout
 //!
-//! - [`signals`]: the [`Signals`] value and the names of its [`Velocity`] counters.
-//! - [`policy`]: [`Policy`] — parse the TOML policy file, validate it, its version.
+//! - [`signals`]: the [`Signals`] value (geo, device, history, anomaly) and, in
+//!   [`signals::velocity`], the [`Velocity`] counters and their names.
+//! - [`policy`]: [`Policy`] — parse the TOML policy file, validate it, its version
+//!   (`policy/validate.rs`: levels, ladder, rules).
+//! - [`weights`]: the policy's `[signals]` weights and `[travel]` limits.
 //! - [`rules`]: scored rules (points per counter) and hard limits (refuse outright).
+//! - [`context`]: the `[signals]` weights applied to geo, device, history, anomaly.
+//! - [`travel`]: haversine, effective distance with accuracy radii, impossible travel.
+//! - [`history`]: the Freeman et al. (NDSS 2016) likelihood ratio.
+//! - [`hard_rules`]: first-match deny/allow by country, ASN, CIDR, anonymiser.
 //! - [`ladder`]: [`Level`] from score, [`Requirement`] from level and enrolled [`Factor`]s.
 //! - [`reason`]: [`Reason`] — code, weight and a detail sentence for each contribution.
 //! - this file: [`evaluate`], its [`Assessment`] and the bounded [`RiskScore`].
-//! - `tests.rs` (tests of [`evaluate`] as a whole) and `policy/tests.rs` (policy
-//!   files accepted and refused); the other modules keep their tests inline.
+//! - Tests: `tests.rs` and `tests/` test [`evaluate`] as a whole (every signal,
+//!   hard rules, `require_one_of`, monotonicity); `policy/tests*.rs` the policy
+//!   files accepted and refused; `<module>/tests.rs` a module's own (`history`,
+//!   `hard_rules`, `ladder`, `reason`); the other modules keep them inline.
 //!
 //! # The decision
 //!
-//! 1. Score: every scored rule that fires adds its points; the sum saturates at 100.
-//! 2. Level: the score's level by the policy thresholds; `Deny` if any hard limit is
-//!    exceeded, whatever the score.
+//! 1. Score: every scored rule ([`rules`]) and every context signal ([`context`])
+//!    that fires adds its points; the sum saturates at 100.
+//! 2. Level: the first matching hard rule decides first: `deny` gives `Deny`;
+//!    otherwise any exceeded hard limit gives `Deny`; otherwise an `allow` hard
+//!    rule gives `Low`; otherwise the score's level by the policy thresholds.
 //! 3. Requirement: `Deny` asks for nothing (count 0, allowed empty). Any other level
-//!    asks for its rung's `factors` out of its `allowed` ∩ enrolled, in policy order;
-//!    when the account has too few of them the level becomes `Deny` with reason
+//!    asks for its rung's `factors` out of its `allowed` ∩ enrolled, in policy order,
+//!    at least one of them out of its `require_one_of` when it has one; when the
+//!    account cannot meet that, the level becomes `Deny` with reason
 //!    `insufficient_factors`.
 //! 4. Reasons: one per contribution, by weight descending, then by code.
+//!
+//! Every signal only adds points and every step only raises the level, so a
+//! riskier signal (a flag set, a counter raised, a higher anomaly score, a place
+//! farther away) never lowers the score or the level; the property tests in
+//! `tests/monotone.rs` check it.
 #![deny(clippy::disallowed_methods)]
 
+pub mod context;
+pub mod hard_rules;
+pub mod history;
 pub mod ladder;
 pub mod policy;
 pub mod reason;
 pub mod rules;
 pub mod signals;
+pub mod travel;
+pub mod weights;
 
 use std::fmt;
 use std::time::SystemTime;
 
 use serde::{Deserialize, Serialize};
 
+pub use hard_rules::{Action, Cidr, HardRule};
 pub use ladder::{Factor, Level, Requirement};
 pub use policy::{Policy, PolicyError, UnknownName};
 pub use reason::Reason;
-pub use signals::{Signals, Velocity, VelocitySignal};
+pub use signals::{
+    Anonymous, AnonymousKind, Device, FeatureCounts, Geo, History, LevelCounts, Location,
+    PastEvent, Signals, Velocity, VelocitySignal,
+};
+pub use travel::TravelLimits;
+pub use weights::SignalWeights;
 
-/// The decision: a pure function of `(policy, signals, now)`.
-///
-/// `now` is not read yet; the time-dependent signals (impossible travel, factor
-/// cool-off, account history) that will need it arrive in later work. It is part of
-/// the signature now so that callers already pass the attempt's time.
-pub fn evaluate(policy: &Policy, signals: &Signals, _now: SystemTime) -> Assessment {
-    let (points, mut reasons) = rules::score(policy.rules(), &signals.velocity);
-    let score = RiskScore::new(points);
+/// The decision: a pure function of `(policy, signals, now)`. `now` is the
+/// attempt's time, against which travel speed and the age of a contact change
+/// are measured.
+pub fn evaluate(policy: &Policy, signals: &Signals, now: SystemTime) -> Assessment {
+    let (rule_points, mut reasons) = rules::score(policy.rules(), &signals.velocity);
+    let context_points = context::score(
+        policy.signals(),
+        policy.travel(),
+        signals,
+        now,
+        &mut reasons,
+    );
+    let score = RiskScore::new(rule_points.saturating_add(context_points));
     let breaches = rules::breaches(policy.hard_limits(), &signals.velocity);
-    let mut level = if breaches.is_empty() {
-        policy.thresholds().level(score)
-    } else {
-        Level::Deny
+    let hard_rule = hard_rules::first_match(policy.hard_rules(), &signals.geo);
+    let mut level = match hard_rule.map(|found| found.rule.action) {
+        Some(Action::Deny) => Level::Deny,
+        _ if !breaches.is_empty() => Level::Deny,
+        Some(Action::Allow) => Level::Low,
+        None => policy.thresholds().level(score),
     };
     reasons.extend(breaches);
+    reasons.extend(hard_rule.map(|found| found.reason()));
 
     let required = match policy.ladder().rung(level) {
         None => Requirement::refused(),
@@ -98,7 +134,7 @@ pub struct Assessment {
     pub required: Requirement,
     /// Every contribution, with its weight, highest first, then by code.
     pub reasons: Vec<Reason>,
-    /// The version of the policy that decided.
+    /// The version of the policy that decided: `"<version>+<hash>"` ([`Policy::version`]).
     pub policy_version: String,
 }
 

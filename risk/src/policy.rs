@@ -2,12 +2,14 @@
 //!
 //! The format is the one of `data/policy.toml`, whose comments document it for
 //! security teams: `version`, `[levels]` thresholds, `[ladder.low|medium|high]`
-//! rungs, `[[rules]]` scored rules and `[hard_limits]`. Parsing is two steps:
+//! rungs, `[[rules]]` scored rules, `[hard_limits]`, `[signals]` weights,
+//! `[travel]` limits and `[[hard_rules]]`. Parsing is two steps:
 //!
 //! 1. serde + `toml` into the file's shape, with unknown keys refused. Syntax and
-//!    type errors become [`PolicyError::Syntax`], located by line and column.
-//! 2. `RawPolicy::validate` checks what types cannot express and builds the
-//!    validated [`Policy`]; its errors ([`PolicyError::Invalid`]) name the key.
+//!    type errors (an unknown factor, signal kind or action included) become
+//!    [`PolicyError::Syntax`], located by line and column.
+//! 2. validation checks what types cannot express and builds the validated
+//!    [`Policy`]; its errors ([`PolicyError::Invalid`]) name the key.
 //!
 //! The checks of step 2, each reported against its key:
 //!
@@ -15,32 +17,55 @@
 //! - `levels`: `0 < medium < high < deny <= 100`;
 //! - `ladder.low`, `ladder.medium` and `ladder.high` all exist, each with
 //!   `1 <= factors <= allowed.len()` and a non-empty `allowed` without duplicates
-//!   (`ladder.deny` is refused as an unknown key: `deny` cannot be passed);
+//!   (`ladder.deny` is refused as an unknown key: `deny` cannot be passed); an
+//!   optional `require_one_of` is non-empty, without duplicates, a subset of
+//!   `allowed`, and only on a rung asking for 2 factors or more (with 1, narrow
+//!   `allowed` instead);
 //! - each rule names a [`Velocity`](crate::Velocity) counter, `weight <= max <= 100`
 //!   (a `max` below `weight` would silently lower the weight), and no two rules
 //!   score the same counter (a reason's code is its counter's name, so it must say
 //!   which rule fired; `per_extra` and `max` express steps);
-//! - each `hard_limits` key names a [`Velocity`](crate::Velocity) counter.
+//! - each `hard_limits` key names a [`Velocity`](crate::Velocity) counter;
+//! - `[signals]` and `[travel]`: see [`crate::weights`];
+//! - `[[hard_rules]]`: see [`crate::hard_rules`] (unique names, valid country
+//!   codes, ASNs and CIDRs, at least one list, no `anonymous` on allow rules).
 //!
 //! A [`Policy`] only exists validated, so [`crate::evaluate`] never re-checks it.
+//!
+//! # Version
+//!
+//! [`Policy::version`] is `"<version>+<hash>"`: the declared `version` and the
+//! first 12 hex digits of the SHA-256 of the file's text, so two files that
+//! differ can never be told apart by their version alone, even when someone
+//! forgot to change `version`.
 
 use std::collections::BTreeMap;
+use std::fmt::Write as _;
 
 use serde::Deserialize;
+use sha2::{Digest, Sha256};
 
-use crate::RiskScore;
-use crate::ladder::{Factor, Ladder, Rung, Thresholds};
+use crate::hard_rules::{self, HardRule, RawHardRule};
+use crate::ladder::{Factor, Ladder, Thresholds};
 use crate::rules::{HardLimit, Rule};
-use crate::signals::VelocitySignal;
+use crate::travel::TravelLimits;
+use crate::weights::{RawSignals, RawTravel, SignalWeights};
+
+mod validate;
 
 /// A validated risk policy.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Policy {
     version: String,
+    declared_version: String,
+    content_hash: String,
     thresholds: Thresholds,
     ladder: Ladder,
     rules: Vec<Rule>,
     hard_limits: Vec<HardLimit>,
+    signals: SignalWeights,
+    travel: TravelLimits,
+    hard_rules: Vec<HardRule>,
 }
 
 impl Policy {
@@ -51,7 +76,7 @@ impl Policy {
     pub fn parse(toml_text: &str) -> Result<Policy, PolicyError> {
         let raw: RawPolicy =
             toml::from_str(toml_text).map_err(|err| PolicyError::from_toml(toml_text, &err))?;
-        raw.validate()
+        raw.validate(content_hash(toml_text))
     }
 
     /// The bundled default policy, [`Policy::BUNDLED_TOML`].
@@ -60,9 +85,20 @@ impl Policy {
             .expect("data/policy.toml is valid (a unit test guards it)")
     }
 
-    /// The policy's `version`, shown in every decision, audit record and webhook.
+    /// `"<version>+<hash>"`, shown in every decision, audit record and webhook:
+    /// the declared `version` and the first 12 hex digits of the SHA-256 of the file.
     pub fn version(&self) -> &str {
         &self.version
+    }
+
+    /// The `version` the file declares.
+    pub fn declared_version(&self) -> &str {
+        &self.declared_version
+    }
+
+    /// The first 12 hex digits (lower case) of the SHA-256 of the file's text.
+    pub fn content_hash(&self) -> &str {
+        &self.content_hash
     }
 
     /// The `[levels]` score thresholds.
@@ -84,8 +120,34 @@ impl Policy {
     pub fn hard_limits(&self) -> &[HardLimit] {
         &self.hard_limits
     }
+
+    /// The `[signals]` weights.
+    pub fn signals(&self) -> &SignalWeights {
+        &self.signals
+    }
+
+    /// The `[travel]` limits.
+    pub fn travel(&self) -> TravelLimits {
+        self.travel
+    }
+
+    /// The `[[hard_rules]]`, in file order.
+    pub fn hard_rules(&self) -> &[HardRule] {
+        &self.hard_rules
+    }
 }
 
+/// The first 12 hex digits of the SHA-256 of `text`.
+fn content_hash(text: &str) -> String {
+    let digest = Sha256::digest(text.as_bytes());
+    digest[..6]
+        .iter()
+        .fold(String::with_capacity(12), |mut hex, byte| {
+            // Writing to a String cannot fail.
+            let _ = write!(hex, "{byte:02x}");
+            hex
+        })
+}
 /// Why a policy file was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PolicyError {
@@ -132,7 +194,7 @@ impl PolicyError {
         }
     }
 
-    fn invalid(key: impl Into<String>, problem: impl Into<String>) -> Self {
+    pub(crate) fn invalid(key: impl Into<String>, problem: impl Into<String>) -> Self {
         Self::Invalid {
             key: key.into(),
             problem: problem.into(),
@@ -190,6 +252,12 @@ struct RawPolicy {
     rules: Vec<RawRule>,
     #[serde(default)]
     hard_limits: BTreeMap<String, u32>,
+    #[serde(default)]
+    signals: RawSignals,
+    #[serde(default)]
+    travel: RawTravel,
+    #[serde(default)]
+    hard_rules: Vec<RawHardRule>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -213,6 +281,7 @@ struct RawLadder {
 struct RawRung {
     factors: u32,
     allowed: Vec<Factor>,
+    require_one_of: Option<Vec<Factor>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -227,159 +296,44 @@ struct RawRule {
 }
 
 impl RawPolicy {
-    fn validate(self) -> Result<Policy, PolicyError> {
+    fn validate(self, content_hash: String) -> Result<Policy, PolicyError> {
         if self.version.trim().is_empty() {
             return Err(PolicyError::invalid("version", "must not be empty"));
         }
         let thresholds = self.levels.validate()?;
         let ladder = Ladder {
-            low: validate_rung("low", self.ladder.low)?,
-            medium: validate_rung("medium", self.ladder.medium)?,
-            high: validate_rung("high", self.ladder.high)?,
+            low: validate::rung("low", self.ladder.low)?,
+            medium: validate::rung("medium", self.ladder.medium)?,
+            high: validate::rung("high", self.ladder.high)?,
         };
-        let mut rules: Vec<Rule> = Vec::with_capacity(self.rules.len());
-        for (index, raw) in self.rules.into_iter().enumerate() {
-            let rule = raw.validate(index)?;
-            if let Some(first) = rules.iter().position(|r| r.signal == rule.signal) {
-                return Err(PolicyError::invalid(
-                    format!("rules[{index}].signal"),
-                    format!(
-                        "rules[{first}] already scores {}; one rule per signal (use per_extra and max for steps)",
-                        rule.signal
-                    ),
-                ));
-            }
-            rules.push(rule);
-        }
+        let rules = validate::rules(self.rules)?;
         let hard_limits = self
             .hard_limits
             .into_iter()
             .map(|(name, limit)| {
-                let signal = parse_signal(&format!("hard_limits.{name}"), &name)?;
+                let signal = validate::signal(&format!("hard_limits.{name}"), &name)?;
                 Ok(HardLimit { signal, limit })
             })
             .collect::<Result<_, PolicyError>>()?;
+        let signals = self.signals.validate()?;
+        let travel = self.travel.validate()?;
+        let hard_rules = hard_rules::validate(self.hard_rules)?;
         Ok(Policy {
-            version: self.version,
+            version: format!("{}+{content_hash}", self.version),
+            declared_version: self.version,
+            content_hash,
             thresholds,
             ladder,
             rules,
             hard_limits,
+            signals,
+            travel,
+            hard_rules,
         })
     }
-}
-
-impl RawLevels {
-    fn validate(&self) -> Result<Thresholds, PolicyError> {
-        let Self { medium, high, deny } = *self;
-        if medium == 0 {
-            return Err(PolicyError::invalid(
-                "levels.medium",
-                "must be greater than 0",
-            ));
-        }
-        if high <= medium {
-            return Err(PolicyError::invalid(
-                "levels.high",
-                format!("must be greater than levels.medium ({medium}), is {high}"),
-            ));
-        }
-        if deny <= high {
-            return Err(PolicyError::invalid(
-                "levels.deny",
-                format!("must be greater than levels.high ({high}), is {deny}"),
-            ));
-        }
-        if deny > 100 {
-            return Err(PolicyError::invalid(
-                "levels.deny",
-                format!("must be at most 100, is {deny}"),
-            ));
-        }
-        // 0 < medium < high < deny <= 100: every threshold is a score as it is.
-        Ok(Thresholds {
-            medium: RiskScore::new(medium),
-            high: RiskScore::new(high),
-            deny: RiskScore::new(deny),
-        })
-    }
-}
-
-fn validate_rung(level: &str, raw: Option<RawRung>) -> Result<Rung, PolicyError> {
-    let Some(RawRung { factors, allowed }) = raw else {
-        return Err(PolicyError::invalid(
-            format!("ladder.{level}"),
-            "missing; the ladder needs low, medium and high",
-        ));
-    };
-    if factors == 0 {
-        return Err(PolicyError::invalid(
-            format!("ladder.{level}.factors"),
-            "must be at least 1, is 0",
-        ));
-    }
-    if allowed.is_empty() {
-        return Err(PolicyError::invalid(
-            format!("ladder.{level}.allowed"),
-            "must name at least one factor",
-        ));
-    }
-    for (index, factor) in allowed.iter().enumerate() {
-        if allowed[..index].contains(factor) {
-            return Err(PolicyError::invalid(
-                format!("ladder.{level}.allowed"),
-                format!("names {factor} more than once"),
-            ));
-        }
-    }
-    // Without duplicates `allowed` has at most `Factor::ALL.len()` entries.
-    let named = allowed.len();
-    let factors = u8::try_from(factors).ok().filter(|&n| usize::from(n) <= named).ok_or_else(|| {
-        PolicyError::invalid(
-            format!("ladder.{level}.factors"),
-            format!("asks for {factors} distinct factors, but ladder.{level}.allowed names only {named}"),
-        )
-    })?;
-    Ok(Rung { factors, allowed })
-}
-
-impl RawRule {
-    fn validate(self, index: usize) -> Result<Rule, PolicyError> {
-        let key = |field: &str| format!("rules[{index}].{field}");
-        let signal = parse_signal(&key("signal"), &self.signal)?;
-        let at_most_100 = |field: &str, value: u32| {
-            u8::try_from(value)
-                .ok()
-                .filter(|&v| v <= 100)
-                .ok_or_else(|| {
-                    PolicyError::invalid(
-                        key(field),
-                        format!("must be at most 100, is {value} (rule for {signal})"),
-                    )
-                })
-        };
-        let weight = at_most_100("weight", self.weight)?;
-        let max = at_most_100("max", self.max)?;
-        if max < weight {
-            return Err(PolicyError::invalid(
-                key("max"),
-                format!("must be at least weight ({weight}), is {max} (rule for {signal})"),
-            ));
-        }
-        Ok(Rule {
-            signal,
-            above: self.above,
-            weight,
-            per_extra: self.per_extra,
-            max,
-        })
-    }
-}
-
-fn parse_signal(key: &str, name: &str) -> Result<VelocitySignal, PolicyError> {
-    name.parse()
-        .map_err(|err: crate::UnknownName| PolicyError::invalid(key, err.to_string()))
 }
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_v2;

@@ -1,24 +1,38 @@
 //! [`Reason`]: why a decision came out as it did, for the people who read it.
 //!
-//! Every rule that contributed to a decision leaves one reason: a stable machine
-//! `code`, the `weight` it carried and a `detail` sentence for a security team.
-//! Codes are part of the audit and webhook formats:
+//! Every rule or signal that contributed to a decision leaves one reason: a stable
+//! machine `code`, the `weight` it carried and a `detail` sentence for a security
+//! team. Codes are part of the audit and webhook formats:
 //!
 //! | code | weight | from |
 //! |---|---|---|
 //! | a [`VelocitySignal`] name, e.g. `account_attempts_1h` | the points it added | a scored rule |
 //! | `hard_limit:<signal>`, e.g. `hard_limit:account_failures_1h` | 100 (display only) | a hard limit |
+//! | `hard_rule:<name>`, e.g. `hard_rule:tor-exits` | 100 for `deny`, 0 for `allow` (display only) | [`crate::hard_rules`] |
+//! | `new_country`, `new_asn`, `new_device`, `new_browser` | its `[signals]` weight | novelty against [`crate::signals::History`] |
+//! | `automation` | its weight | [`crate::signals::Device`] |
+//! | `anonymous_vpn`, `anonymous_tor`, `anonymous_hosting`, `anonymous_residential_proxy`, `anonymous_public_proxy` | its weight | [`crate::signals::Anonymous`] |
+//! | `impossible_travel` | its weight | [`crate::travel`] |
+//! | `distance` | `distance_per_1000km` per 1000 km beyond 100 km, at most `distance_max` | [`crate::travel`] |
+//! | `recent_contact_change` | its weight | a phone or e-mail change within `contact_change_window` |
+//! | `history_lr` | up to its weight | [`crate::history`] (Freeman et al. likelihood ratio) |
+//! | `anomaly` | its weight × the anomaly score | the ML model |
 //! | `insufficient_factors` | 0 | a step-up the account cannot meet |
+//!
+//! A signal whose points round to 0 leaves no reason. The helpers at the end of
+//! this file format numbers, distances, durations and places the same way in
+//! every sentence.
 //!
 //! A decision lists its reasons by weight, highest first, then by code (see [`sort`]).
 
 use std::cmp::Reverse;
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
 use crate::ladder::{Factor, Level, Rung};
 use crate::rules::{HardLimit, Rule};
-use crate::signals::VelocitySignal;
+use crate::signals::{Location, VelocitySignal};
 
 /// The code prefix of a hard limit's reason; the signal name follows it.
 pub const HARD_LIMIT_PREFIX: &str = "hard_limit:";
@@ -61,8 +75,18 @@ impl Reason {
         }
     }
 
+    /// A reason with its code, points and sentence (the `[signals]` signals and hard rules).
+    pub fn new(code: impl Into<String>, weight: u8, detail: impl Into<String>) -> Self {
+        Self {
+            code: code.into(),
+            weight,
+            detail: detail.into(),
+        }
+    }
+
     /// The account cannot meet `level`'s rung: of its `enrolled` factors only
-    /// `usable` are among the rung's allowed ones.
+    /// `usable` are among the rung's allowed ones (too few of them, or none of the
+    /// rung's `require_one_of`).
     pub fn insufficient_factors(
         level: Level,
         rung: &Rung,
@@ -76,7 +100,17 @@ impl Reason {
         };
         let has = match usable {
             [] => "none of them".to_owned(),
-            _ => format!("only {}", list(usable)),
+            _ if usable.len() < usize::from(rung.factors) => format!("only {}", list(usable)),
+            _ => format!(
+                "{} but none of {}",
+                list(usable),
+                list(&rung.require_one_of)
+            ),
+        };
+        let including = if rung.require_one_of.is_empty() {
+            String::new()
+        } else {
+            format!(" including one of {}", list(&rung.require_one_of))
         };
         let mut distinct: Vec<Factor> = Vec::with_capacity(enrolled.len());
         for factor in enrolled {
@@ -93,14 +127,16 @@ impl Reason {
             code: INSUFFICIENT_FACTORS.to_owned(),
             weight: 0,
             detail: format!(
-                "{level} risk needs {} {factors} out of {}; the account has {has} (enrolled: {enrolled})",
+                "{level} risk needs {} {factors} out of {}{including}; the account has {has} \
+                 (enrolled: {enrolled})",
                 rung.factors,
                 list(&rung.allowed),
             ),
         }
     }
 
-    /// The signal a scored rule's or a hard limit's reason is about.
+    /// The counter a scored rule's or a hard limit's reason is about; `None` for
+    /// every other reason.
     pub fn signal(&self) -> Option<VelocitySignal> {
         let name = self
             .code
@@ -123,133 +159,63 @@ fn list(factors: &[Factor]) -> String {
         .join(", ")
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use Factor::{Email, Sms, Totp, Webauthn};
-
-    fn reason(code: &str, weight: u8) -> Reason {
-        Reason {
-            code: code.to_owned(),
-            weight,
-            detail: String::new(),
+/// `16960` -> `"16,960"`.
+pub(crate) fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, digit) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
         }
+        out.push(digit);
     }
+    out
+}
 
-    #[test]
-    fn sort_is_weight_descending_then_code() {
-        let mut reasons = vec![
-            reason("insufficient_factors", 0),
-            reason("account_failures_1h", 15),
-            reason("address_attempts_1h", 35),
-            reason("account_attempts_1h", 15),
-            reason("hard_limit:account_failures_1h", 100),
-            reason("hard_limit:address_attempts_1h", 100),
-        ];
-        sort(&mut reasons);
-        let order: Vec<&str> = reasons.iter().map(|r| r.code.as_str()).collect();
-        assert_eq!(
-            order,
-            [
-                "hard_limit:account_failures_1h",
-                "hard_limit:address_attempts_1h",
-                "address_attempts_1h",
-                "account_attempts_1h",
-                "account_failures_1h",
-                "insufficient_factors",
-            ]
-        );
-    }
-
-    #[test]
-    fn rule_and_hard_limit_details_say_what_and_how_much() {
-        let rule = Rule {
-            signal: VelocitySignal::AccountAttempts1h,
-            above: 2,
-            weight: 15,
-            per_extra: 10,
-            max: 45,
-        };
-        assert_eq!(
-            Reason::rule(&rule, 5, 35),
-            Reason {
-                code: "account_attempts_1h".into(),
-                weight: 35,
-                detail: "5 reset attempts for this account in the last hour (more than 2)".into(),
-            }
-        );
-        let limit = HardLimit {
-            signal: VelocitySignal::AccountFailures1h,
-            limit: 20,
-        };
-        assert_eq!(
-            Reason::hard_limit(&limit, 21),
-            Reason {
-                code: "hard_limit:account_failures_1h".into(),
-                weight: 100,
-                detail: "21 failed factor verifications for this account in the last hour \
-                         (over the hard limit of 20)"
-                    .into(),
-            }
-        );
-    }
-
-    #[test]
-    fn insufficient_factors_says_what_was_needed_and_what_the_account_has() {
-        // (level, rung, usable, enrolled, detail)
-        type Case<'a> = (Level, &'a Rung, &'a [Factor], &'a [Factor], &'a str);
-        let high = Rung {
-            factors: 2,
-            allowed: vec![Webauthn, Totp, Sms],
-        };
-        let medium = Rung {
-            factors: 1,
-            allowed: vec![Webauthn, Totp, Sms],
-        };
-        let cases: [Case<'_>; 3] = [
-            (
-                Level::High,
-                &high,
-                &[Sms],
-                &[Sms, Email, Sms],
-                "high risk needs 2 distinct factors out of webauthn, totp, sms; \
-                 the account has only sms (enrolled: sms, email)",
-            ),
-            (
-                Level::Medium,
-                &medium,
-                &[],
-                &[Email],
-                "medium risk needs 1 factor out of webauthn, totp, sms; \
-                 the account has none of them (enrolled: email)",
-            ),
-            (
-                Level::Medium,
-                &medium,
-                &[],
-                &[],
-                "medium risk needs 1 factor out of webauthn, totp, sms; \
-                 the account has none of them (enrolled: none)",
-            ),
-        ];
-        for (level, rung, usable, enrolled, detail) in cases {
-            let reason = Reason::insufficient_factors(level, rung, usable, enrolled);
-            assert_eq!(reason.code, "insufficient_factors");
-            assert_eq!(reason.weight, 0);
-            assert_eq!(reason.detail, detail);
-        }
-    }
-
-    #[test]
-    fn signal_is_read_back_from_the_code() {
-        assert_eq!(
-            reason("account_attempts_24h", 10).signal(),
-            Some(VelocitySignal::AccountAttempts24h)
-        );
-        assert_eq!(
-            reason("hard_limit:address_attempts_1h", 100).signal(),
-            Some(VelocitySignal::AddressAttempts1h)
-        );
-        assert_eq!(reason("insufficient_factors", 0).signal(), None);
+/// Rounds a non-negative, finite number to a whole `u64` (0 for anything else).
+pub(crate) fn whole(x: f64) -> u64 {
+    if x.is_finite() && x > 0.0 {
+        // Positive and finite: `as` rounds toward zero and saturates at u64::MAX,
+        // which is the conversion we want after `round`.
+        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+        let n = x.round() as u64;
+        n
+    } else {
+        0
     }
 }
+
+/// A distance in km, e.g. `"16,960 km"`.
+pub(crate) fn km(distance: f64) -> String {
+    format!("{} km", thousands(whole(distance)))
+}
+
+/// An elapsed time for people: `"45 s"`, `"12 min"`, `"1 h 0 min"`, `"3 d 2 h"`.
+pub(crate) fn elapsed(time: Duration) -> String {
+    let secs = time.as_secs();
+    let (days, hours, mins) = (secs / 86_400, secs / 3_600 % 24, secs / 60 % 60);
+    if secs < 60 {
+        format!("{secs} s")
+    } else if secs < 3_600 {
+        format!("{mins} min")
+    } else if secs < 86_400 {
+        format!("{hours} h {mins} min")
+    } else {
+        format!("{days} d {hours} h")
+    }
+}
+
+/// A place as GeoIP gives it: `"51.51°N 0.13°W (±10 km)"`.
+pub(crate) fn place(at: &Location) -> String {
+    let ns = if at.lat < 0.0 { 'S' } else { 'N' };
+    let ew = if at.lon < 0.0 { 'W' } else { 'E' };
+    format!(
+        "{:.2}°{ns} {:.2}°{ew} (±{})",
+        at.lat.abs(),
+        at.lon.abs(),
+        km(at.accuracy_km)
+    )
+}
+
+#[cfg(test)]
+mod tests;

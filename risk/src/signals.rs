@@ -1,163 +1,278 @@
 //! The [`Signals`] value: everything the decision looks at, gathered by the gateway.
 //!
-//! Gather, then decide: the gateway's signal sources (velocity counters, the
-//! account's enrolled factors) fill in this plain value and never decide anything;
-//! [`crate::evaluate`] decides and never gathers. Nothing here is computed by `risk`.
+//! Gather, then decide: the gateway's signal sources (velocity counters, GeoIP,
+//! the device cookie and user agent, the account's history, the anomaly model)
+//! fill in this plain value and never decide anything; [`crate::evaluate`] decides
+//! and never gathers. Nothing here is computed by `risk`.
 //!
-//! [`VelocitySignal`] names each [`Velocity`] counter. Policies refer to counters by
-//! these names (`signal = "account_attempts_1h"`), and decisions explain themselves
-//! with them, so the names are part of the policy format: extend, never rename.
+//! A lookup that found nothing is `None` (or `false`, or empty): unknown is never
+//! risky on its own. Novelty signals (`new_country`, `new_asn`, `new_device`,
+//! `new_browser`) compare with [`History`] and fire only for an account with
+//! history (`events > 0`) and a known current value. Every struct here reads
+//! missing fields as their default when deserialised, so recorded signals stay
+//! readable as fields are added.
+//!
+//! The field names are the contract with the gateway (`docs/risk-signals-v2.md`,
+//! issue 3): extend, never rename.
+
+pub mod velocity;
 
 use std::fmt;
+use std::net::IpAddr;
 use std::str::FromStr;
+use std::time::SystemTime;
 
 use serde::{Deserialize, Serialize};
 
 use crate::UnknownName;
 use crate::ladder::Factor;
 
+pub use velocity::{Velocity, VelocitySignal};
+
 /// What the gateway knows about one reset attempt.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Signals {
-    /// Recent activity counters for the account and the client address.
+    /// Recent activity counters for the account, the client address and its networks.
     pub velocity: Velocity,
     /// Factors the account can use to authorise a reset (enrolled, confirmed, out of cool-off).
     pub enrolled: Vec<Factor>,
+    /// Where the attempt comes from (lookup misses are `None`).
+    pub geo: Geo,
+    /// The browser or device making the attempt.
+    pub device: Device,
+    /// What the account's own past says.
+    pub history: History,
+    /// The ML anomaly score in `[0, 1]` (issue 5). `None` = not available: neutral,
+    /// adds nothing.
+    pub anomaly: Option<f64>,
 }
 
-/// Sliding-window counters from the ephemeral store, read in one round trip.
+/// Where the attempt comes from: the client address and what GeoIP says about it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Geo {
+    /// The client address (for CIDR hard rules).
+    pub ip: Option<IpAddr>,
+    /// ISO 3166-1 alpha-2 country code, upper case.
+    pub country: Option<String>,
+    /// The city-level location, with its accuracy.
+    pub location: Option<Location>,
+    /// The autonomous system number of the network the address belongs to.
+    pub asn: Option<u32>,
+    /// Anonymiser flags from the Anonymous IP database.
+    pub anonymous: Anonymous,
+}
+
+/// A place on Earth, as GeoIP locates an address.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct Location {
+    /// Latitude in degrees, `-90..=90`.
+    pub lat: f64,
+    /// Longitude in degrees, `-180..=180`.
+    pub lon: f64,
+    /// MaxMind's `accuracy_radius`: the address is within this many km of the point.
+    pub accuracy_km: f64,
+}
+
+/// The Anonymous IP database's flags for the client address.
+// Independent flags of one database record, fixed by the contract with the
+// gateway; they are not the states of one thing, so no enum fits them.
+#[allow(clippy::struct_excessive_bools)]
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Velocity {
-    /// Reset starts for this account in the last hour, including this one.
-    pub account_attempts_1h: u32,
-    /// Reset starts for this account in the last 24 hours, including this one.
-    pub account_attempts_24h: u32,
-    /// Reset starts from this client address in the last hour, including this one.
-    pub address_attempts_1h: u32,
-    /// Failed factor verifications for this account in the last hour.
-    pub account_failures_1h: u32,
-    /// Failed factor verifications from this client address in the last hour.
-    pub address_failures_1h: u32,
+#[serde(default)]
+pub struct Anonymous {
+    /// A VPN provider's exit.
+    pub vpn: bool,
+    /// A Tor exit node.
+    pub tor: bool,
+    /// A hosting provider or data centre.
+    pub hosting: bool,
+    /// A residential proxy network.
+    pub residential_proxy: bool,
+    /// An open public proxy.
+    pub public_proxy: bool,
 }
 
-impl Velocity {
-    /// The counter that `signal` names.
-    pub fn get(&self, signal: VelocitySignal) -> u32 {
-        match signal {
-            VelocitySignal::AccountAttempts1h => self.account_attempts_1h,
-            VelocitySignal::AccountAttempts24h => self.account_attempts_24h,
-            VelocitySignal::AddressAttempts1h => self.address_attempts_1h,
-            VelocitySignal::AccountFailures1h => self.account_failures_1h,
-            VelocitySignal::AddressFailures1h => self.address_failures_1h,
+impl Anonymous {
+    /// Whether the flag of `kind` is set.
+    pub fn get(&self, kind: AnonymousKind) -> bool {
+        match kind {
+            AnonymousKind::Vpn => self.vpn,
+            AnonymousKind::Tor => self.tor,
+            AnonymousKind::Hosting => self.hosting,
+            AnonymousKind::ResidentialProxy => self.residential_proxy,
+            AnonymousKind::PublicProxy => self.public_proxy,
         }
     }
 
-    /// This value with the counter that `signal` names set to `value`.
+    /// This value with the flag of `kind` set to `on`.
     #[must_use]
-    pub fn with(mut self, signal: VelocitySignal, value: u32) -> Self {
-        let slot = match signal {
-            VelocitySignal::AccountAttempts1h => &mut self.account_attempts_1h,
-            VelocitySignal::AccountAttempts24h => &mut self.account_attempts_24h,
-            VelocitySignal::AddressAttempts1h => &mut self.address_attempts_1h,
-            VelocitySignal::AccountFailures1h => &mut self.account_failures_1h,
-            VelocitySignal::AddressFailures1h => &mut self.address_failures_1h,
+    pub fn with(mut self, kind: AnonymousKind, on: bool) -> Self {
+        let flag = match kind {
+            AnonymousKind::Vpn => &mut self.vpn,
+            AnonymousKind::Tor => &mut self.tor,
+            AnonymousKind::Hosting => &mut self.hosting,
+            AnonymousKind::ResidentialProxy => &mut self.residential_proxy,
+            AnonymousKind::PublicProxy => &mut self.public_proxy,
         };
-        *slot = value;
+        *flag = on;
         self
     }
 }
 
-/// The name of one [`Velocity`] counter, as policies and reasons spell it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum VelocitySignal {
-    /// `account_attempts_1h`
-    AccountAttempts1h,
-    /// `account_attempts_24h`
-    AccountAttempts24h,
-    /// `address_attempts_1h`
-    AddressAttempts1h,
-    /// `account_failures_1h`
-    AccountFailures1h,
-    /// `address_failures_1h`
-    AddressFailures1h,
+/// One kind of anonymiser, as hard rules (`anonymous = ["tor"]`) and signal
+/// weights (`anonymous_tor`) name it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AnonymousKind {
+    /// `vpn`
+    Vpn,
+    /// `tor`
+    Tor,
+    /// `hosting`
+    Hosting,
+    /// `residential_proxy`
+    ResidentialProxy,
+    /// `public_proxy`
+    PublicProxy,
 }
 
-impl VelocitySignal {
-    /// Every counter, in [`Velocity`] field order.
+impl AnonymousKind {
+    /// Every kind, in [`Anonymous`] field order.
     pub const ALL: [Self; 5] = [
-        Self::AccountAttempts1h,
-        Self::AccountAttempts24h,
-        Self::AddressAttempts1h,
-        Self::AccountFailures1h,
-        Self::AddressFailures1h,
+        Self::Vpn,
+        Self::Tor,
+        Self::Hosting,
+        Self::ResidentialProxy,
+        Self::PublicProxy,
     ];
 
-    /// The policy name: the [`Velocity`] field name.
+    /// The name in policies: the [`Anonymous`] field name.
     pub fn as_str(self) -> &'static str {
         match self {
-            Self::AccountAttempts1h => "account_attempts_1h",
-            Self::AccountAttempts24h => "account_attempts_24h",
-            Self::AddressAttempts1h => "address_attempts_1h",
-            Self::AccountFailures1h => "account_failures_1h",
-            Self::AddressFailures1h => "address_failures_1h",
+            Self::Vpn => "vpn",
+            Self::Tor => "tor",
+            Self::Hosting => "hosting",
+            Self::ResidentialProxy => "residential_proxy",
+            Self::PublicProxy => "public_proxy",
         }
     }
 
-    /// Says what `count` of this counter means, for a security team reading a decision:
-    /// e.g. `"5 reset attempts for this account in the last hour"`.
-    pub fn describe(self, count: u32) -> String {
-        let (one, many, whose, window) = match self {
-            Self::AccountAttempts1h => (
-                "reset attempt",
-                "reset attempts",
-                "for this account",
-                "hour",
-            ),
-            Self::AccountAttempts24h => (
-                "reset attempt",
-                "reset attempts",
-                "for this account",
-                "24 hours",
-            ),
-            Self::AddressAttempts1h => (
-                "reset attempt",
-                "reset attempts",
-                "from this address",
-                "hour",
-            ),
-            Self::AccountFailures1h => (
-                "failed factor verification",
-                "failed factor verifications",
-                "for this account",
-                "hour",
-            ),
-            Self::AddressFailures1h => (
-                "failed factor verification",
-                "failed factor verifications",
-                "from this address",
-                "hour",
-            ),
-        };
-        let noun = if count == 1 { one } else { many };
-        format!("{count} {noun} {whose} in the last {window}")
+    /// What an address of this kind is, for a reason's sentence.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Self::Vpn => "a VPN exit",
+            Self::Tor => "a Tor exit node",
+            Self::Hosting => "a hosting provider or data centre",
+            Self::ResidentialProxy => "a residential proxy",
+            Self::PublicProxy => "an open public proxy",
+        }
     }
 }
 
-impl fmt::Display for VelocitySignal {
+impl fmt::Display for AnonymousKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
     }
 }
 
-impl FromStr for VelocitySignal {
+impl FromStr for AnonymousKind {
     type Err = UnknownName;
 
     fn from_str(name: &str) -> Result<Self, Self::Err> {
         Self::ALL
             .into_iter()
-            .find(|signal| signal.as_str() == name)
-            .ok_or_else(|| UnknownName::new("signal", name, Self::ALL.map(Self::as_str)))
+            .find(|kind| kind.as_str() == name)
+            .ok_or_else(|| UnknownName::new("anonymous kind", name, Self::ALL.map(Self::as_str)))
     }
+}
+
+/// The browser or device making the attempt.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Device {
+    /// A valid device cookie was presented and it is bound to this account.
+    pub known: bool,
+    /// A valid device cookie was presented at all (false = first visit / cookie cleared).
+    pub has_cookie: bool,
+    /// UA family, e.g. `"Chrome"`.
+    pub browser: Option<String>,
+    /// Operating system, e.g. `"Windows 10"`.
+    pub os: Option<String>,
+    /// `"pc"`, `"smartphone"`, `"mobilephone"`, `"appliance"`, `"crawler"` or `"misc"`.
+    pub class: Option<String>,
+    /// Automation markers: headless UA, webdriver, empty or implausible UA.
+    pub automation: bool,
+}
+
+/// What the account's own past says.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct History {
+    /// How many successful events (resets, sign-ins) the account has on record.
+    /// 0 = no history: novelty signals do not fire (nothing to compare to).
+    pub events: u32,
+    /// Countries (ISO 3166-1 alpha-2) of past successes.
+    pub known_countries: Vec<String>,
+    /// ASNs of past successes.
+    pub known_asns: Vec<u32>,
+    /// UA families seen on successes.
+    pub known_browsers: Vec<String>,
+    /// The account's usual locations (one per distinct city seen on successes),
+    /// most recent first, at most 10.
+    pub usual_locations: Vec<Location>,
+    /// The latest success.
+    pub last_success: Option<PastEvent>,
+    /// When a phone (or e-mail) factor was last added or changed by the person
+    /// (SIM-swap signal).
+    pub contact_changed_at: Option<SystemTime>,
+    /// Freeman et al. counts, see [`crate::history`]. Empty = no history model input.
+    pub features: Vec<FeatureCounts>,
+}
+
+/// A past successful event.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct PastEvent {
+    /// When it happened.
+    pub at: SystemTime,
+    /// Where it came from, when GeoIP knew.
+    pub location: Option<Location>,
+}
+
+impl Default for PastEvent {
+    /// An event at the Unix epoch, nowhere known.
+    fn default() -> Self {
+        Self {
+            at: SystemTime::UNIX_EPOCH,
+            location: None,
+        }
+    }
+}
+
+/// One feature hierarchy of Freeman et al. (NDSS 2016), e.g. IP -> ASN -> country
+/// or UA -> browser -> OS -> device class; levels ordered from most specific to least.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FeatureCounts {
+    /// The hierarchy's name, e.g. `"network"` or `"user_agent"`.
+    pub name: String,
+    /// Counts for the current attempt's value at each level, most specific first.
+    pub levels: Vec<LevelCounts>,
+}
+
+/// Success counts for the current attempt's value at one level of a hierarchy.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LevelCounts {
+    /// `"ip"`, `"asn"`, `"country"`, `"ua"`, `"browser"`, `"os"`, `"class"`.
+    pub level: String,
+    /// Successes of this account with the current value at this level.
+    pub account_seen: u32,
+    /// Successes of this account with any value.
+    pub account_total: u32,
+    /// Successes of all accounts with the current value.
+    pub global_seen: u32,
+    /// Successes of all accounts.
+    pub global_total: u32,
 }
 
 #[cfg(test)]
@@ -165,75 +280,87 @@ mod tests {
     use super::*;
 
     #[test]
-    fn names_round_trip_and_are_the_velocity_field_names() {
-        let as_value = toml::Value::try_from(Velocity::default()).unwrap();
-        let mut fields: Vec<&str> = as_value
+    fn anonymous_kinds_are_the_anonymous_field_names() {
+        let as_value = toml::Value::try_from(Anonymous::default()).unwrap();
+        let fields: Vec<&str> = as_value
             .as_table()
             .unwrap()
             .keys()
             .map(String::as_str)
             .collect();
-        let mut names: Vec<&str> = VelocitySignal::ALL.map(VelocitySignal::as_str).to_vec();
-        fields.sort_unstable();
+        let mut names = AnonymousKind::ALL.map(AnonymousKind::as_str).to_vec();
+        let mut sorted = fields.clone();
+        sorted.sort_unstable();
         names.sort_unstable();
-        assert_eq!(fields, names);
-        for signal in VelocitySignal::ALL {
-            assert_eq!(signal.as_str().parse::<VelocitySignal>().unwrap(), signal);
-        }
-    }
-
-    #[test]
-    fn get_reads_what_with_wrote_and_nothing_else() {
-        for signal in VelocitySignal::ALL {
-            let velocity = Velocity::default().with(signal, 9);
-            for other in VelocitySignal::ALL {
-                let expected = if other == signal { 9 } else { 0 };
-                assert_eq!(velocity.get(other), expected, "{signal} set, {other} read");
+        assert_eq!(sorted, names);
+        for kind in AnonymousKind::ALL {
+            assert_eq!(kind.as_str().parse::<AnonymousKind>().unwrap(), kind);
+            let flagged = Anonymous::default().with(kind, true);
+            for other in AnonymousKind::ALL {
+                assert_eq!(
+                    flagged.get(other),
+                    other == kind,
+                    "{kind} set, {other} read"
+                );
             }
         }
-    }
-
-    #[test]
-    fn unknown_name_lists_the_known_ones() {
-        let err = "account_attempts_2h".parse::<VelocitySignal>().unwrap_err();
         assert_eq!(
-            err.to_string(),
-            "unknown signal \"account_attempts_2h\" (known: account_attempts_1h, \
-             account_attempts_24h, address_attempts_1h, account_failures_1h, address_failures_1h)"
+            "proxy".parse::<AnonymousKind>().unwrap_err().to_string(),
+            "unknown anonymous kind \"proxy\" (known: vpn, tor, hosting, residential_proxy, \
+             public_proxy)"
         );
     }
 
     #[test]
-    fn describe_reads_as_a_sentence_with_singular_and_plural() {
-        let cases = [
-            (
-                VelocitySignal::AccountAttempts1h,
-                5,
-                "5 reset attempts for this account in the last hour",
-            ),
-            (
-                VelocitySignal::AccountAttempts24h,
-                1,
-                "1 reset attempt for this account in the last 24 hours",
-            ),
-            (
-                VelocitySignal::AddressAttempts1h,
-                12,
-                "12 reset attempts from this address in the last hour",
-            ),
-            (
-                VelocitySignal::AccountFailures1h,
-                1,
-                "1 failed factor verification for this account in the last hour",
-            ),
-            (
-                VelocitySignal::AddressFailures1h,
-                0,
-                "0 failed factor verifications from this address in the last hour",
-            ),
-        ];
-        for (signal, count, expected) in cases {
-            assert_eq!(signal.describe(count), expected);
-        }
+    fn old_signals_without_the_new_fields_still_read() {
+        let old = r#"{"velocity": {"account_attempts_1h": 2}, "enrolled": ["totp"]}"#;
+        let signals: Signals = serde_json::from_str(old).unwrap();
+        assert_eq!(
+            signals,
+            Signals {
+                velocity: Velocity {
+                    account_attempts_1h: 2,
+                    ..Velocity::default()
+                },
+                enrolled: vec![Factor::Totp],
+                ..Signals::default()
+            }
+        );
+    }
+
+    #[test]
+    fn signals_round_trip_through_json() {
+        let signals = Signals {
+            geo: Geo {
+                ip: Some("2001:db8::1".parse().unwrap()),
+                country: Some("FR".into()),
+                location: Some(Location {
+                    lat: 48.86,
+                    lon: 2.35,
+                    accuracy_km: 20.0,
+                }),
+                asn: Some(64_496),
+                anonymous: Anonymous::default().with(AnonymousKind::Vpn, true),
+            },
+            history: History {
+                events: 3,
+                last_success: Some(PastEvent::default()),
+                features: vec![FeatureCounts {
+                    name: "network".into(),
+                    levels: vec![LevelCounts {
+                        level: "ip".into(),
+                        account_seen: 1,
+                        account_total: 3,
+                        global_seen: 4,
+                        global_total: 90,
+                    }],
+                }],
+                ..History::default()
+            },
+            anomaly: Some(0.25),
+            ..Signals::default()
+        };
+        let json = serde_json::to_string(&signals).unwrap();
+        assert_eq!(serde_json::from_str::<Signals>(&json).unwrap(), signals);
     }
 }

@@ -2,7 +2,9 @@
 //! the exact problem when something is wrong.
 
 mod audit;
+pub mod geo;
 mod serve;
+pub mod simulate;
 pub mod users;
 
 use std::path::PathBuf;
@@ -38,6 +40,15 @@ pub enum Verb {
         #[command(subcommand)]
         verb: PolicyVerb,
     },
+    /// Replay recorded attempts under a candidate policy; print the decision-shift table.
+    Simulate {
+        /// The candidate policy file.
+        #[arg(long, value_name = "FILE")]
+        policy: PathBuf,
+        /// An `audit export` file (JSON lines); default: the configured durable store.
+        #[arg(long, value_name = "AUDIT_EXPORT")]
+        from: Option<PathBuf>,
+    },
     /// Audit log tools.
     Audit {
         #[command(subcommand)]
@@ -47,6 +58,11 @@ pub enum Verb {
     Users {
         #[command(subcommand)]
         verb: UsersVerb,
+    },
+    /// GeoIP tools: build MaxMind DB files from CSV, look an address up.
+    Geo {
+        #[command(subcommand)]
+        verb: geo::GeoVerb,
     },
 }
 
@@ -76,11 +92,13 @@ pub async fn run(cli: Cli) -> ExitCode {
         Verb::Policy {
             verb: PolicyVerb::Validate { file },
         } => policy_validate(&file),
+        Verb::Geo { verb } => geo::run(verb, cli.config.as_deref()),
         verb => match Config::load(cli.config.as_deref()) {
             Err(e) => Err(anyhow::anyhow!("configuration: {e}")),
             Ok(config) => match verb {
                 Verb::Serve { demo } => serve::run(config, demo).await,
                 Verb::CheckConfig => check_config(&config),
+                Verb::Simulate { policy, from } => simulate::run(&config, &policy, from.as_deref()).await,
                 Verb::Audit {
                     verb: AuditVerb::Verify,
                 } => audit::verify(&config).await,
@@ -90,7 +108,7 @@ pub async fn run(cli: Cli) -> ExitCode {
                 Verb::Users {
                     verb: UsersVerb::Import { csv },
                 } => users::import(&config, &csv).await,
-                Verb::Policy { .. } => unreachable!("handled above"),
+                Verb::Policy { .. } | Verb::Geo { .. } => unreachable!("handled above"),
             },
         },
     };
@@ -128,6 +146,7 @@ fn check_config(config: &Config) -> anyhow::Result<ExitCode> {
         crate::app::load_key(config)?;
     }
     crate::app::load_passwords(config)?;
+    let geo = geo::open_configured(config)?;
     println!("configuration OK");
     println!("  listen          {}", config.server.listen);
     println!("  public_url      {}", config.server.public_url);
@@ -137,5 +156,8 @@ fn check_config(config: &Config) -> anyhow::Result<ExitCode> {
     );
     println!("  risk policy     version {}", policy.version());
     println!("  sms provider    {:?}", config.sms.provider);
+    for line in geo::describe(&geo) {
+        println!("{line}");
+    }
     Ok(ExitCode::SUCCESS)
 }

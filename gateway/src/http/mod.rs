@@ -1,6 +1,7 @@
 //! The HTTP layer: routes, extractors, middleware. Handlers extract, call the
 //! service and map; they hold no logic of their own.
 
+pub mod client;
 pub mod client_addr;
 pub mod enroll;
 pub mod error;

@@ -1,6 +1,7 @@
 //! Velocity: sliding-window counts in the ephemeral store, one atomic round
 //! trip per request.
 
+use std::net::IpAddr;
 use std::time::{Duration, SystemTime};
 
 use risk::Velocity;
@@ -11,53 +12,80 @@ const HOUR: Duration = Duration::from_hours(1);
 const DAY: Duration = Duration::from_hours(24);
 
 fn op(key: &str, window: Duration, record: bool) -> WindowOp<'_> {
-    WindowOp {
-        key,
-        window,
-        record,
-    }
+    if record { WindowOp::hit(key, window) } else { WindowOp::peek(key, window) }
 }
 
 fn saturate(n: u64) -> u32 {
     u32::try_from(n).unwrap_or(u32::MAX)
 }
 
-/// Record a reset start for `account` from `address` and read every velocity
-/// signal, in one call.
-pub async fn on_start(
-    store: &dyn Ephemeral,
-    account: &str,
-    address: &str,
-    now: SystemTime,
-) -> Result<Velocity, StoreError> {
-    let (a1, a24, ip1) = (
-        keys::count("start", account, "1h"),
-        keys::count("start", account, "24h"),
-        keys::count("start-addr", address, "1h"),
-    );
-    let (f1, fip1) = (
-        keys::count("fail", account, "1h"),
-        keys::count("fail-addr", address, "1h"),
-    );
-    let counts = store
-        .windows(
-            &[
-                op(&a1, HOUR, true),
-                op(&a24, DAY, true),
-                op(&ip1, HOUR, true),
-                op(&f1, HOUR, false),
-                op(&fip1, HOUR, false),
-            ],
-            now,
-        )
-        .await?;
+/// Where a reset start comes from, as the counters key it.
+#[derive(Debug, Clone)]
+pub struct Origin<'a> {
+    pub account: &'a str,
+    /// The address's bucket (IPv6: its /64).
+    pub address: &'a str,
+    /// The /24 (IPv4) or /48 (IPv6) around the address.
+    pub subnet: &'a str,
+    pub asn: Option<u32>,
+}
+
+/// Record a reset start and read every velocity signal, in one atomic call:
+/// attempts per account (1 h, 24 h), per address, per subnet and per ASN;
+/// distinct accounts per address and per ASN (spray); recent failures.
+pub async fn on_start(store: &dyn Ephemeral, o: &Origin<'_>, now: SystemTime) -> Result<Velocity, StoreError> {
+    let asn = o.asn.map(|a| a.to_string()).unwrap_or_default();
+    let k = [
+        keys::count("start", o.account, "1h"),
+        keys::count("start", o.account, "24h"),
+        keys::count("start-addr", o.address, "1h"),
+        keys::count("start-net", o.subnet, "1h"),
+        keys::count("start-asn", &asn, "1h"),
+        keys::count("accounts-addr", o.address, "1h"),
+        keys::count("accounts-asn", &asn, "1h"),
+        keys::count("fail", o.account, "1h"),
+        keys::count("fail-addr", o.address, "1h"),
+    ];
+    let mut ops = vec![
+        op(&k[0], HOUR, true),
+        op(&k[1], DAY, true),
+        op(&k[2], HOUR, true),
+        op(&k[3], HOUR, true),
+        WindowOp::distinct(&k[5], HOUR, o.account),
+        op(&k[7], HOUR, false),
+        op(&k[8], HOUR, false),
+    ];
+    if o.asn.is_some() {
+        ops.push(op(&k[4], HOUR, true));
+        ops.push(WindowOp::distinct(&k[6], HOUR, o.account));
+    }
+    let c = store.windows(&ops, now).await?;
+    let at = |i: usize| saturate(c.get(i).copied().unwrap_or(0));
     Ok(Velocity {
-        account_attempts_1h: saturate(counts[0]),
-        account_attempts_24h: saturate(counts[1]),
-        address_attempts_1h: saturate(counts[2]),
-        account_failures_1h: saturate(counts[3]),
-        address_failures_1h: saturate(counts[4]),
+        account_attempts_1h: at(0),
+        account_attempts_24h: at(1),
+        address_attempts_1h: at(2),
+        subnet_attempts_1h: at(3),
+        address_accounts_1h: at(4),
+        account_failures_1h: at(5),
+        address_failures_1h: at(6),
+        asn_attempts_1h: at(7),
+        asn_accounts_1h: at(8),
     })
+}
+
+/// The /24 (IPv4) or /48 (IPv6) network around `ip`, as text.
+pub fn subnet(ip: IpAddr) -> String {
+    match ip {
+        IpAddr::V4(v4) => {
+            let [a, b, c, _] = v4.octets();
+            format!("{a}.{b}.{c}.0/24")
+        }
+        IpAddr::V6(v6) => {
+            let bits = u128::from(v6) & !((1u128 << 80) - 1);
+            format!("{}/48", std::net::Ipv6Addr::from(bits))
+        }
+    }
 }
 
 /// Record a failed verification (the `*_failures_1h` risk signals).
@@ -138,12 +166,38 @@ pub async fn bump(
     let key = keys::count(what, subject, &window.as_secs().to_string());
     Ok(store
         .windows(
-            &[WindowOp {
-                key: &key,
-                window,
-                record,
-            }],
+            &[op(&key, window, record)],
             now,
         )
         .await?[0])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::ephemeral::MemoryStore;
+
+    #[test]
+    fn subnets() {
+        assert_eq!(subnet("192.0.2.77".parse().unwrap()), "192.0.2.0/24");
+        assert_eq!(subnet("2001:db8:aa:bb::1".parse().unwrap()), "2001:db8:aa::/48");
+    }
+
+    #[tokio::test]
+    async fn spray_counts_distinct_accounts_per_address_and_asn() {
+        let store = MemoryStore::new();
+        let now = SystemTime::UNIX_EPOCH + Duration::from_hours(500_000);
+        let mut last = Velocity::default();
+        for (i, account) in ["ann", "bob", "ann", "cid"].iter().enumerate() {
+            let origin = Origin { account, address: "192.0.2.7", subnet: "192.0.2.0/24", asn: Some(64_500) };
+            last = on_start(&store, &origin, now + Duration::from_secs(i as u64)).await.unwrap();
+        }
+        assert_eq!(last.address_attempts_1h, 4);
+        assert_eq!(last.address_accounts_1h, 3);
+        assert_eq!(last.asn_accounts_1h, 3);
+        assert_eq!(last.account_attempts_1h, 1, "cid's first");
+        let other = Origin { account: "dan", address: "192.0.2.8", subnet: "192.0.2.0/24", asn: None };
+        let v = on_start(&store, &other, now + Duration::from_secs(9)).await.unwrap();
+        assert_eq!((v.subnet_attempts_1h, v.address_attempts_1h, v.asn_attempts_1h), (5, 1, 0));
+    }
 }

@@ -4,7 +4,7 @@ use super::*;
 use crate::ladder::Factor::{Email, Sms, Totp, Webauthn};
 
 /// The bundled policy with `from` (which must occur exactly once) replaced by `to`.
-fn edited(from: &str, to: &str) -> String {
+pub(super) fn edited(from: &str, to: &str) -> String {
     let text = Policy::BUNDLED_TOML;
     assert_eq!(
         text.matches(from).count(),
@@ -13,6 +13,11 @@ fn edited(from: &str, to: &str) -> String {
     );
     text.replacen(from, to, 1)
 }
+
+/// The end of the `address_failures_1h` rule (`rules[4]`), whose `max = 40` is
+/// not the only one in the file.
+const ADDRESS_FAILURES_MAX: &str =
+    "signal = \"address_failures_1h\"\nabove = 2\nweight = 10\nper_extra = 5\nmax = 40";
 
 /// 1-based line of the first line of the bundled policy that contains `needle`.
 fn line_of(needle: &str) -> usize {
@@ -26,7 +31,7 @@ fn line_of(needle: &str) -> usize {
 #[test]
 fn bundled_policy_parses_with_the_documented_values() {
     let policy = Policy::bundled();
-    assert_eq!(policy.version(), "2026-11-26.1");
+    assert_eq!(policy.declared_version(), "2026-11-27.1");
     let t = policy.thresholds();
     assert_eq!((t.medium.get(), t.high.get(), t.deny.get()), (30, 60, 90));
     let ladder = policy.ladder();
@@ -49,6 +54,9 @@ fn bundled_policy_parses_with_the_documented_values() {
             ("address_attempts_1h", 5, 10, 5, 35),
             ("account_failures_1h", 0, 15, 10, 50),
             ("address_failures_1h", 2, 10, 5, 40),
+            ("address_accounts_1h", 5, 15, 5, 40),
+            ("subnet_attempts_1h", 20, 10, 2, 30),
+            ("asn_accounts_1h", 50, 10, 1, 30),
         ]
     );
     let limits: Vec<(&str, u32)> = policy
@@ -58,7 +66,11 @@ fn bundled_policy_parses_with_the_documented_values() {
         .collect();
     assert_eq!(
         limits,
-        [("account_failures_1h", 20), ("address_attempts_1h", 60)]
+        [
+            ("account_failures_1h", 20),
+            ("address_accounts_1h", 30),
+            ("address_attempts_1h", 60)
+        ]
     );
 }
 
@@ -142,12 +154,15 @@ fn syntax_and_type_errors_name_line_and_column() {
     }
 }
 
+/// The bundled `[ladder.high]` table.
+const RUNG_HIGH: &str = "[ladder.high]\nfactors = 2\nallowed = [\"webauthn\", \"totp\", \"sms\"]\n\
+                         require_one_of = [\"webauthn\", \"totp\"]\n";
+
 #[test]
 fn semantic_errors_name_the_key_and_the_problem() {
-    let rung_high = "[ladder.high]\nfactors = 2\nallowed = [\"webauthn\", \"totp\", \"sms\"]\n";
     let cases: Vec<(String, &str)> = vec![
         (
-            edited("version = \"2026-11-26.1\"", "version = \" \""),
+            edited("version = \"2026-11-27.1\"", "version = \" \""),
             "version: must not be empty",
         ),
         (
@@ -167,7 +182,7 @@ fn semantic_errors_name_the_key_and_the_problem() {
             "levels.deny: must be at most 100, is 101",
         ),
         (
-            edited(rung_high, ""),
+            edited(RUNG_HIGH, ""),
             "ladder.high: missing; the ladder needs low, medium and high",
         ),
         (
@@ -183,12 +198,12 @@ fn semantic_errors_name_the_key_and_the_problem() {
             "ladder.high.factors: asks for 300 distinct factors, but ladder.high.allowed names only 3",
         ),
         (
-            edited(rung_high, "[ladder.high]\nfactors = 1\nallowed = []\n"),
+            edited(RUNG_HIGH, "[ladder.high]\nfactors = 1\nallowed = []\n"),
             "ladder.high.allowed: must name at least one factor",
         ),
         (
             edited(
-                rung_high,
+                RUNG_HIGH,
                 "[ladder.high]\nfactors = 2\nallowed = [\"sms\", \"totp\", \"sms\"]\n",
             ),
             "ladder.high.allowed: names sms more than once",
@@ -199,7 +214,8 @@ fn semantic_errors_name_the_key_and_the_problem() {
                 "signal = \"account_attempts_2h\"",
             ),
             "rules[1].signal: unknown signal \"account_attempts_2h\" (known: account_attempts_1h, \
-             account_attempts_24h, address_attempts_1h, account_failures_1h, address_failures_1h)",
+             account_attempts_24h, address_attempts_1h, account_failures_1h, address_failures_1h, \
+             subnet_attempts_1h, asn_attempts_1h, address_accounts_1h, asn_accounts_1h)",
         ),
         (
             edited(
@@ -217,18 +233,25 @@ fn semantic_errors_name_the_key_and_the_problem() {
             "rules[0].weight: must be at most 100, is 101 (rule for account_attempts_1h)",
         ),
         (
-            edited("max = 40", "max = 400"),
+            edited(
+                ADDRESS_FAILURES_MAX,
+                &ADDRESS_FAILURES_MAX.replace("max = 40", "max = 400"),
+            ),
             "rules[4].max: must be at most 100, is 400 (rule for address_failures_1h)",
         ),
         (
-            edited("max = 40", "max = 5"),
+            edited(
+                ADDRESS_FAILURES_MAX,
+                &ADDRESS_FAILURES_MAX.replace("max = 40", "max = 5"),
+            ),
             "rules[4].max: must be at least weight (10), is 5 (rule for address_failures_1h)",
         ),
         (
             edited("address_attempts_1h = 60", "address_attempt_1h = 60"),
             "hard_limits.address_attempt_1h: unknown signal \"address_attempt_1h\" (known: \
              account_attempts_1h, account_attempts_24h, address_attempts_1h, account_failures_1h, \
-             address_failures_1h)",
+             address_failures_1h, subnet_attempts_1h, asn_attempts_1h, address_accounts_1h, \
+             asn_accounts_1h)",
         ),
     ];
     for (text, expected) in cases {

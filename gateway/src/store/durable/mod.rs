@@ -5,6 +5,7 @@
 //! [`Durable`] is all of them. `SQLite` is the implementation today (sqlx, embedded
 //! migrations); `PostgreSQL` will implement the same traits.
 
+mod history;
 mod sqlite;
 
 use async_trait::async_trait;
@@ -99,7 +100,87 @@ pub trait AuditStore: Send + Sync {
     async fn audit_page(&self, after: i64, limit: i64) -> Result<Vec<AuditRecord>, DurableError>;
 }
 
+/// A successful reset or sign-in, with the context it came from.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct SuccessEvent {
+    pub username: String,
+    /// `reset` or `login`.
+    pub kind: String,
+    pub at: i64,
+    pub ip: Option<String>,
+    pub asn: Option<i64>,
+    pub country: Option<String>,
+    pub city: Option<String>,
+    pub lat: Option<f64>,
+    pub lon: Option<f64>,
+    pub accuracy_km: Option<f64>,
+    pub ua: Option<String>,
+    pub browser: Option<String>,
+    pub os: Option<String>,
+    pub class: Option<String>,
+    pub device_id: Option<String>,
+}
+
+impl SuccessEvent {
+    /// The hierarchy values this event contributes, by level name.
+    pub fn features(&self) -> Vec<(&'static str, Option<String>)> {
+        vec![
+            ("ip", self.ip.clone()),
+            ("asn", self.asn.map(|a| a.to_string())),
+            ("country", self.country.clone()),
+            ("ua", self.ua.clone()),
+            ("browser", self.browser.clone()),
+            ("os", self.os.clone()),
+            ("class", self.class.clone()),
+        ]
+    }
+}
+
+/// A place: latitude, longitude, accuracy radius in km.
+pub type Place = (f64, f64, f64);
+
+/// What the durable store knows of an account's past, for one attempt.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct HistoryRecord {
+    /// Successful events on record.
+    pub events: u32,
+    /// Distinct values the account has succeeded with: (level, value) for the
+    /// levels `country`, `asn`, `browser`.
+    pub known: Vec<(String, String)>,
+    /// One place per distinct city, most recent first, at most 10.
+    pub places: Vec<Place>,
+    /// The latest success: when, and where if known.
+    pub last: Option<(i64, Option<Place>)>,
+    /// For each (level, current value): (account count, global count); and the
+    /// totals under level `*`.
+    pub counts: Vec<LevelCount>,
+    /// The presented device cookie is bound to this account.
+    pub device_known: bool,
+}
+
+/// Counts for one hierarchy level and the current attempt's value.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LevelCount {
+    pub level: String,
+    pub account: u32,
+    pub global: u32,
+}
+
 #[async_trait]
-pub trait Durable: UserStore + FactorStore + AuditStore {
+pub trait HistoryStore: Send + Sync {
+    /// Record a success: the event, its feature counts (account and global),
+    /// and the device binding — in one transaction.
+    async fn record_success(&self, event: &SuccessEvent) -> Result<(), DurableError>;
+    /// The account's history as it bears on an attempt with `current` values.
+    async fn history(
+        &self,
+        username: &str,
+        current: &[(&'static str, Option<String>)],
+        device_id: Option<&str>,
+    ) -> Result<HistoryRecord, DurableError>;
+}
+
+#[async_trait]
+pub trait Durable: UserStore + FactorStore + AuditStore + HistoryStore {
     async fn ping(&self) -> Result<(), DurableError>;
 }

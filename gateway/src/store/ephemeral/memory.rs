@@ -22,6 +22,7 @@ pub const MAX_EVENTS: usize = 10_000;
 enum Value {
     Bytes(Vec<u8>),
     Events(VecDeque<SystemTime>),
+    Members(HashMap<String, SystemTime>),
     Marker(u64),
 }
 
@@ -69,6 +70,56 @@ impl MemoryStore {
             }) if *expires > now => Some(b.clone()),
             _ => None,
         }
+    }
+}
+
+/// Apply one window op under the lock.
+fn window(map: &mut HashMap<String, Entry>, op: &WindowOp<'_>, now: SystemTime) -> u64 {
+    let since = now.checked_sub(op.window).unwrap_or(SystemTime::UNIX_EPOCH);
+    let entry = map.entry(op.key.to_owned()).or_insert_with(|| Entry {
+        value: Value::Events(VecDeque::new()),
+        expires: now,
+    });
+    let right_kind = match (&entry.value, op.member) {
+        (Value::Events(_), None) | (Value::Members(_), Some(_)) => true,
+        _ => false,
+    };
+    if !right_kind || entry.expires <= now {
+        entry.value = match op.member {
+            None => Value::Events(VecDeque::new()),
+            Some(_) => Value::Members(HashMap::new()),
+        };
+    }
+    if op.record {
+        entry.expires = entry.expires.max(now + op.window);
+    }
+    match (&mut entry.value, op.member) {
+        (Value::Events(events), None) => {
+            while events.front().is_some_and(|t| *t <= since) {
+                events.pop_front();
+            }
+            if op.record {
+                if events.len() >= MAX_EVENTS {
+                    events.pop_front();
+                }
+                events.push_back(now);
+            }
+            events.len() as u64
+        }
+        (Value::Members(members), Some(member)) => {
+            members.retain(|_, seen| *seen > since);
+            if op.record {
+                if members.len() >= MAX_EVENTS && !members.contains_key(member) {
+                    let oldest = members.iter().min_by_key(|(_, t)| **t).map(|(m, _)| m.clone());
+                    if let Some(oldest) = oldest {
+                        members.remove(&oldest);
+                    }
+                }
+                members.insert(member.to_owned(), now);
+            }
+            members.len() as u64
+        }
+        _ => unreachable!("the entry was just made the right kind"),
     }
 }
 
@@ -143,32 +194,7 @@ impl Ephemeral for MemoryStore {
 
     async fn windows(&self, ops: &[WindowOp<'_>], now: SystemTime) -> Result<Vec<u64>, StoreError> {
         let mut map = self.lock();
-        let mut counts = Vec::with_capacity(ops.len());
-        for op in ops {
-            let since = now.checked_sub(op.window).unwrap_or(SystemTime::UNIX_EPOCH);
-            let entry = map.entry(op.key.to_owned()).or_insert_with(|| Entry {
-                value: Value::Events(VecDeque::new()),
-                expires: now,
-            });
-            if !matches!(entry.value, Value::Events(_)) || entry.expires <= now {
-                entry.value = Value::Events(VecDeque::new());
-            }
-            let Value::Events(events) = &mut entry.value else {
-                unreachable!("just set to events")
-            };
-            while events.front().is_some_and(|t| *t <= since) {
-                events.pop_front();
-            }
-            if op.record {
-                if events.len() >= MAX_EVENTS {
-                    events.pop_front();
-                }
-                events.push_back(now);
-                entry.expires = entry.expires.max(now + op.window);
-            }
-            counts.push(events.len() as u64);
-        }
-        Ok(counts)
+        Ok(ops.iter().map(|op| window(&mut map, op, now)).collect())
     }
 
     async fn advance(&self, key: &str, value: u64, ttl: Duration) -> Result<bool, StoreError> {
@@ -247,16 +273,24 @@ mod tests {
     async fn sliding_windows_forget_old_events() {
         let store = MemoryStore::new();
         let hour = Duration::from_hours(1);
-        let op = |record| WindowOp {
-            key: "w",
-            window: hour,
-            record,
-        };
+        let op = |record| if record { WindowOp::hit("w", hour) } else { WindowOp::peek("w", hour) };
         assert_eq!(store.windows(&[op(true)], at(0)).await.unwrap(), [1]);
         assert_eq!(store.windows(&[op(true)], at(1800)).await.unwrap(), [2]);
         assert_eq!(store.windows(&[op(false)], at(3599)).await.unwrap(), [2]);
         assert_eq!(store.windows(&[op(false)], at(3600)).await.unwrap(), [1]);
         assert_eq!(store.windows(&[op(false)], at(5401)).await.unwrap(), [0]);
+    }
+
+    #[tokio::test]
+    async fn distinct_members_are_counted_once_and_age_out() {
+        let store = MemoryStore::new();
+        let hour = Duration::from_hours(1);
+        let add = |m| [WindowOp::distinct("d", hour, m)];
+        assert_eq!(store.windows(&add("ann"), at(0)).await.unwrap(), [1]);
+        assert_eq!(store.windows(&add("bob"), at(10)).await.unwrap(), [2]);
+        assert_eq!(store.windows(&add("ann"), at(3000)).await.unwrap(), [2], "ann again");
+        // bob (t=10) ages out at 3610; ann was refreshed at 3000.
+        assert_eq!(store.windows(&add("cid"), at(3700)).await.unwrap(), [2]);
     }
 
     #[tokio::test]

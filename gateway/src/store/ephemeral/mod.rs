@@ -21,12 +21,36 @@ pub use memory::MemoryStore;
 pub struct StoreError(pub String);
 
 /// One sliding-window counter in a [`Ephemeral::windows`] call.
+///
+/// Without a `member` the window counts events. With one it counts distinct
+/// members seen within the window (recording refreshes the member's time): the
+/// distinct accounts tried from one address is a spray signal. (In Redis both
+/// are one sorted set: member = a unique id or the given member, score = time.)
 #[derive(Debug, Clone, Copy)]
 pub struct WindowOp<'a> {
     pub key: &'a str,
     pub window: Duration,
     /// Record an event now before counting (false: only count).
     pub record: bool,
+    /// Count distinct members instead of events.
+    pub member: Option<&'a str>,
+}
+
+impl<'a> WindowOp<'a> {
+    /// Record an event and count events.
+    pub fn hit(key: &'a str, window: Duration) -> Self {
+        Self { key, window, record: true, member: None }
+    }
+
+    /// Count events without recording.
+    pub fn peek(key: &'a str, window: Duration) -> Self {
+        Self { key, window, record: false, member: None }
+    }
+
+    /// Record `member` and count distinct members.
+    pub fn distinct(key: &'a str, window: Duration, member: &'a str) -> Self {
+        Self { key, window, record: true, member: Some(member) }
+    }
 }
 
 #[async_trait]

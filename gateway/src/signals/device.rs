@@ -1,0 +1,168 @@
+//! Device signals: a long-lived signed device cookie, the parsed user agent, and
+//! automation markers.
+//!
+//! The cookie is `<id>.<mac>`: 128 random bits and the first 128 bits of an
+//! HMAC of the id under the server key, both base64url. It identifies a browser,
+//! not a person; it is bound to an account after a successful reset or sign-in
+//! (see `signals::account`), and a bound device lowers nothing by itself — its
+//! absence is what raises the risk. `HttpOnly`, `SameSite=Lax`, `Secure` when
+//! `server.public_url` is https, 400 days (the longest browsers keep).
+
+use axum::http::{HeaderMap, HeaderValue, header};
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+
+use crate::crypto::{self, ServerKey};
+
+/// The cookie's name.
+pub const COOKIE: &str = "rg_device";
+/// 400 days, in seconds.
+const MAX_AGE: u64 = 400 * 86_400;
+
+/// The device id a valid cookie carries.
+pub fn read(headers: &HeaderMap, key: &ServerKey) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().strip_prefix(COOKIE)?.strip_prefix('='))
+        .find_map(|value| verify(value, key))
+}
+
+fn verify(value: &str, key: &ServerKey) -> Option<String> {
+    let (id, mac) = value.split_once('.')?;
+    if id.len() != 22 || mac.len() != 22 {
+        return None;
+    }
+    crypto::ct_eq(mac.as_bytes(), sign(id, key).as_bytes()).then(|| id.to_owned())
+}
+
+fn sign(id: &str, key: &ServerKey) -> String {
+    URL_SAFE_NO_PAD.encode(&key.mac(&[b"device-cookie", id.as_bytes()])[..16])
+}
+
+/// A new device id and its cookie value.
+pub fn issue(key: &ServerKey) -> (String, String) {
+    let id = URL_SAFE_NO_PAD.encode(crypto::random_bytes::<16>());
+    let value = format!("{id}.{}", sign(&id, key));
+    (id, value)
+}
+
+/// The `Set-Cookie` header for `value`.
+pub fn set_cookie(value: &str, secure: bool) -> HeaderValue {
+    let secure = if secure { "; Secure" } else { "" };
+    HeaderValue::from_str(&format!(
+        "{COOKIE}={value}; Max-Age={MAX_AGE}; Path=/; HttpOnly; SameSite=Lax{secure}"
+    ))
+    .expect("cookie value is base64url and ASCII")
+}
+
+/// The user agent, parsed.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct UserAgent {
+    /// Browser family, e.g. "Chrome"; `None` when unknown.
+    pub browser: Option<String>,
+    /// Operating system with version when known, e.g. "Windows 10".
+    pub os: Option<String>,
+    /// woothee's category: pc, smartphone, mobilephone, appliance, crawler, misc.
+    pub class: Option<String>,
+    /// Headless browsers, automation frameworks and scripting HTTP clients.
+    pub automation: bool,
+}
+
+/// Markers of automation, matched case-insensitively in the raw UA.
+const AUTOMATION: &[&str] = &[
+    "headlesschrome",
+    "phantomjs",
+    "selenium",
+    "webdriver",
+    "puppeteer",
+    "playwright",
+    "python-requests",
+    "python-urllib",
+    "go-http-client",
+    "curl/",
+    "wget/",
+    "libwww-perl",
+    "okhttp",
+    "java/",
+];
+
+/// Parse `raw` (at most 512 bytes are looked at).
+pub fn parse(raw: Option<&str>) -> UserAgent {
+    let Some(raw) = raw.map(|r| truncate(r, 512)).filter(|r| !r.trim().is_empty()) else {
+        return UserAgent::default();
+    };
+    let lower = raw.to_ascii_lowercase();
+    let automation = AUTOMATION.iter().any(|m| lower.contains(m));
+    let known = |s: &str| (!s.is_empty() && s != woothee::woothee::VALUE_UNKNOWN).then(|| s.to_owned());
+    match woothee::parser::Parser::new().parse(raw) {
+        Some(r) => {
+            let os = known(r.os).map(|os| match known(&r.os_version) {
+                Some(v) if !os.contains(&v) => format!("{os} {v}"),
+                _ => os,
+            });
+            UserAgent {
+                browser: known(r.name),
+                os,
+                class: known(r.category),
+                automation: automation || r.category == "crawler",
+            }
+        }
+        None => UserAgent {
+            automation,
+            ..UserAgent::default()
+        },
+    }
+}
+
+fn truncate(s: &str, max: usize) -> &str {
+    let mut end = s.len().min(max);
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const CHROME_WIN: &str = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36";
+
+    #[test]
+    fn cookie_round_trip_and_tamper() {
+        let key = ServerKey::from_master(&[5; 32]);
+        let (id, value) = issue(&key);
+        let mut headers = HeaderMap::new();
+        headers.insert(header::COOKIE, format!("other=1; {COOKIE}={value}").parse().unwrap());
+        assert_eq!(read(&headers, &key), Some(id));
+        let mut forged = value.clone();
+        forged.replace_range(0..1, if value.starts_with('A') { "B" } else { "A" });
+        headers.insert(header::COOKIE, format!("{COOKIE}={forged}").parse().unwrap());
+        assert_eq!(read(&headers, &key), None);
+        let other_key = ServerKey::from_master(&[6; 32]);
+        headers.insert(header::COOKIE, format!("{COOKIE}={value}").parse().unwrap());
+        assert_eq!(read(&headers, &other_key), None);
+        let set = set_cookie(&value, true);
+        let text = set.to_str().unwrap();
+        assert!(text.contains("HttpOnly") && text.contains("Secure") && text.contains("SameSite=Lax"));
+    }
+
+    #[test]
+    fn user_agents() {
+        let ua = parse(Some(CHROME_WIN));
+        assert_eq!(ua.browser.as_deref(), Some("Chrome"));
+        assert_eq!(ua.class.as_deref(), Some("pc"));
+        assert!(ua.os.as_deref().is_some_and(|os| os.starts_with("Windows")), "{ua:?}");
+        assert!(!ua.automation);
+        let headless = CHROME_WIN.replace("Chrome/", "HeadlessChrome/");
+        assert!(parse(Some(&headless)).automation);
+        assert!(parse(Some("curl/8.5.0")).automation);
+        assert_eq!(parse(None), UserAgent::default());
+        assert_eq!(parse(Some("   ")), UserAgent::default());
+        let long = "é".repeat(1000);
+        assert!(!parse(Some(&long)).automation);
+    }
+}

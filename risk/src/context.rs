@@ -1,0 +1,266 @@
+//! The context signals: every `[signals]` weight applied to geo, device, history
+//! and the anomaly score (the counters are [`crate::rules`]' business).
+//!
+//! | code | fires when | points |
+//! |---|---|---|
+//! | `new_country` | history, country known, not among `known_countries` | weight |
+//! | `new_asn` | history, ASN known, not among `known_asns` | weight |
+//! | `new_device` | history, and no device cookie or one not bound to the account | weight |
+//! | `new_browser` | history, UA family known, not among `known_browsers` | weight |
+//! | `automation` | `device.automation` | weight |
+//! | `anonymous_<kind>` | that flag of `geo.anonymous` | weight, per flag |
+//! | `impossible_travel` | see [`crate::travel`] | weight |
+//! | `distance` | nearest usual location > 100 km away | `distance_per_1000km` per 1000 km beyond, ≤ `distance_max` |
+//! | `recent_contact_change` | `contact_changed_at` within `contact_change_window` (or in the future) | weight |
+//! | `history_lr` | see [`crate::history`] | up to weight |
+//! | `anomaly` | `anomaly` is a number | weight × clamp(anomaly, 0, 1) |
+//!
+//! "History" means `history.events > 0`: an account with none has nothing to be
+//! new against. Country and browser names compare without regard to ASCII case.
+//! A weight of 0 disables its signal, and a signal whose points round to 0 leaves
+//! no reason. Every signal here can only add points, so a riskier value never
+//! lowers the score.
+
+use std::time::{Duration, SystemTime};
+
+use crate::history;
+use crate::reason::{Reason, elapsed, km, place, whole};
+use crate::signals::{AnonymousKind, Signals};
+use crate::travel::{self, HOME_RADIUS_KM, TravelLimits};
+use crate::weights::SignalWeights;
+
+/// Adds a reason for every context signal that fires to `reasons`, and returns the
+/// sum of their points (not yet capped at 100).
+pub fn score(
+    weights: &SignalWeights,
+    travel: TravelLimits,
+    signals: &Signals,
+    now: SystemTime,
+    reasons: &mut Vec<Reason>,
+) -> u32 {
+    let before = reasons.len();
+    novelty(weights, signals, reasons);
+    device_and_network(weights, signals, reasons);
+    places(weights, travel, signals, now, reasons);
+    let history = &signals.history;
+    if weights.recent_contact_change > 0
+        && let Some(changed) = history.contact_changed_at
+    {
+        let age = now.duration_since(changed).unwrap_or(Duration::ZERO);
+        if age < weights.contact_change_window {
+            reasons.push(Reason::new(
+                "recent_contact_change",
+                weights.recent_contact_change,
+                format!(
+                    "a phone or e-mail factor was added or changed {} ago, within the {} \
+                     window (a SIM swap or account takeover shows this way)",
+                    elapsed(age),
+                    window(weights.contact_change_window)
+                ),
+            ));
+        }
+    }
+    reasons.extend(history::score(weights.history_lr, history));
+    if let Some(anomaly) = signals.anomaly.filter(|a| !a.is_nan()) {
+        let share = anomaly.clamp(0.0, 1.0);
+        let points =
+            u8::try_from(whole(f64::from(weights.anomaly) * share)).unwrap_or(weights.anomaly);
+        if points > 0 {
+            reasons.push(Reason::new(
+                "anomaly",
+                points,
+                format!(
+                    "the anomaly model scores this attempt {share:.2} (1.00 = most unusual; \
+                     {} points at 1.00)",
+                    weights.anomaly
+                ),
+            ));
+        }
+    }
+    reasons[before..]
+        .iter()
+        .map(|reason| u32::from(reason.weight))
+        .sum()
+}
+
+fn novelty(weights: &SignalWeights, signals: &Signals, reasons: &mut Vec<Reason>) {
+    let (history, geo, device) = (&signals.history, &signals.geo, &signals.device);
+    if history.events == 0 {
+        return;
+    }
+    let past = |n: u32| {
+        if n == 1 {
+            "1 past success".to_owned()
+        } else {
+            format!("{n} past successes")
+        }
+    };
+    if weights.new_country > 0
+        && let Some(country) = geo.country.as_deref().filter(|c| !c.is_empty())
+        && !history
+            .known_countries
+            .iter()
+            .any(|c| c.eq_ignore_ascii_case(country))
+    {
+        reasons.push(Reason::new(
+            "new_country",
+            weights.new_country,
+            format!(
+                "{country} is new for this account (its past successes came from: {})",
+                seen(&history.known_countries)
+            ),
+        ));
+    }
+    if weights.new_asn > 0
+        && let Some(asn) = geo.asn
+        && !history.known_asns.contains(&asn)
+    {
+        let known: Vec<String> = history
+            .known_asns
+            .iter()
+            .map(|a| format!("AS{a}"))
+            .collect();
+        reasons.push(Reason::new(
+            "new_asn",
+            weights.new_asn,
+            format!(
+                "AS{asn} is new for this account (its past successes came from: {})",
+                seen(&known)
+            ),
+        ));
+    }
+    if weights.new_device > 0 && !device.known {
+        let what = if device.has_cookie {
+            "the device cookie presented is not bound to this account"
+        } else {
+            "no device cookie (a first visit, or cookies cleared)"
+        };
+        reasons.push(Reason::new(
+            "new_device",
+            weights.new_device,
+            format!("{what}; the account has {}", past(history.events)),
+        ));
+    }
+    if weights.new_browser > 0
+        && let Some(browser) = device.browser.as_deref().filter(|b| !b.is_empty())
+        && !history
+            .known_browsers
+            .iter()
+            .any(|b| b.eq_ignore_ascii_case(browser))
+    {
+        reasons.push(Reason::new(
+            "new_browser",
+            weights.new_browser,
+            format!(
+                "{browser} is new for this account (its past successes used: {})",
+                seen(&history.known_browsers)
+            ),
+        ));
+    }
+}
+
+fn device_and_network(weights: &SignalWeights, signals: &Signals, reasons: &mut Vec<Reason>) {
+    let (geo, device) = (&signals.geo, &signals.device);
+    if weights.automation > 0 && device.automation {
+        let reported = device
+            .browser
+            .as_deref()
+            .map_or_else(String::new, |b| format!("; browser reported: {b}"));
+        reasons.push(Reason::new(
+            "automation",
+            weights.automation,
+            format!(
+                "the request shows automation markers (headless browser, webdriver, or an \
+                 empty or implausible user agent){reported}"
+            ),
+        ));
+    }
+    let address = geo
+        .ip
+        .map_or_else(|| "the client address".to_owned(), |ip| ip.to_string());
+    for kind in AnonymousKind::ALL {
+        let weight = weights.anonymous(kind);
+        if weight > 0 && geo.anonymous.get(kind) {
+            reasons.push(Reason::new(
+                format!("anonymous_{kind}"),
+                weight,
+                format!("{address} is {} (Anonymous IP database)", kind.describe()),
+            ));
+        }
+    }
+}
+
+fn places(
+    weights: &SignalWeights,
+    limits: TravelLimits,
+    signals: &Signals,
+    now: SystemTime,
+    reasons: &mut Vec<Reason>,
+) {
+    let (geo, history) = (&signals.geo, &signals.history);
+    let Some(current) = geo.location else {
+        return;
+    };
+    if weights.impossible_travel > 0
+        && let Some(last) = &history.last_success
+        && let Some(journey) = travel::impossible_travel(limits, last, &current, now)
+    {
+        reasons.push(Reason::new(
+            "impossible_travel",
+            weights.impossible_travel,
+            journey.detail(geo.country.as_deref(), limits),
+        ));
+    }
+    if weights.distance_per_1000km > 0
+        && let Some((distance, nearest)) = travel::nearest_usual(&current, &history.usual_locations)
+    {
+        let beyond = (distance - HOME_RADIUS_KM).max(0.0);
+        let points = whole(f64::from(weights.distance_per_1000km) * beyond / 1_000.0)
+            .min(u64::from(weights.distance_max));
+        let points = u8::try_from(points).unwrap_or(weights.distance_max);
+        if points > 0 {
+            let usual = history.usual_locations.len();
+            reasons.push(Reason::new(
+                "distance",
+                points,
+                format!(
+                    "{} from the nearest of the account's {usual} usual location{}, {} \
+                     ({} per 1,000 km beyond {}, at most {})",
+                    km(distance),
+                    if usual == 1 { "" } else { "s" },
+                    place(nearest),
+                    weights.distance_per_1000km,
+                    km(HOME_RADIUS_KM),
+                    weights.distance_max,
+                ),
+            ));
+        }
+    }
+}
+
+/// `"DE, CH"`; the first 5 and how many more; `"none"`.
+fn seen(values: &[impl AsRef<str>]) -> String {
+    const SHOWN: usize = 5;
+    if values.is_empty() {
+        return "none".to_owned();
+    }
+    let shown: Vec<&str> = values.iter().take(SHOWN).map(AsRef::as_ref).collect();
+    match values.len().checked_sub(SHOWN) {
+        Some(more) if more > 0 => format!("{} and {more} more", shown.join(", ")),
+        _ => shown.join(", "),
+    }
+}
+
+/// A window as a policy writes it: `"7 d"`, `"24 h"`, `"30 min"`, `"90 s"`.
+fn window(length: Duration) -> String {
+    let secs = length.as_secs();
+    if secs.is_multiple_of(86_400) {
+        format!("{} d", secs / 86_400)
+    } else if secs.is_multiple_of(3_600) {
+        format!("{} h", secs / 3_600)
+    } else if secs.is_multiple_of(60) {
+        format!("{} min", secs / 60)
+    } else {
+        format!("{secs} s")
+    }
+}
