@@ -5,7 +5,7 @@
 //! - `sample/*`: the bundled sample (tiny trees, English-only records).
 //! - `realistic/*`: synthetic databases shaped like the commercial ones: 100 000
 //!   IPv4 /24s (ASN: 100 000, Anonymous IP: 10 000) and City records as full as
-//!   GeoIP2's (names in eight languages for city, subdivision, country, registered
+//!   `GeoIP2`'s (names in eight languages for city, subdivision, country, registered
 //!   country and continent; postal code, time zone), 1 000 distinct records.
 //!
 //! Run with `cargo bench -p resetgate-bench --bench geo_lookup`; figures in
@@ -45,7 +45,7 @@ fn names(word: &str) -> geoip2::Names<'_> {
     }
 }
 
-fn city_record<'a>(i: u32, word: &'a str) -> geoip2::City<'a> {
+fn city_record(i: u32, word: &str) -> geoip2::City<'_> {
     let country = country::Country {
         geoname_id: Some(2_635_167),
         is_in_european_union: Some(false),

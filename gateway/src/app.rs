@@ -44,6 +44,8 @@ pub struct Services {
     pub hasher: Hasher,
     pub clock: Arc<dyn Clock>,
     pub limiter: Arc<crate::http::limits::AddressLimiter>,
+    /// GeoIP databases (hot-reloaded).
+    pub geo: Arc<crate::signals::geo::ReloadingGeo>,
     /// The dev outbox page is served only in demo mode.
     pub outbox: Option<Outbox>,
 }
@@ -63,7 +65,10 @@ impl Services {
     pub fn reload_policy(&self) -> anyhow::Result<String> {
         let fresh = load_policy(&self.config)?;
         let version = fresh.version().to_owned();
-        let mut live = self.policy.write().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut live = self
+            .policy
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         if live.version() != version {
             *live = Arc::new(fresh);
         }
@@ -151,6 +156,8 @@ pub async fn build(config: Config, options: BuildOptions) -> anyhow::Result<AppS
     let outbox = Outbox::default();
     let sms = SmsSender::new(&config.sms, outbox.clone());
     let audit = AuditLog::spawn(durable.clone(), key.clone());
+    let geo = Arc::new(crate::signals::geo::ReloadingGeo::from_config(&config.geo)?);
+    geo.spawn_watcher(config.geo.reload_interval);
     let limiter = crate::http::limits::limiter(config.server.rate_limit_per_second);
     crate::http::limits::spawn_retention(limiter.clone());
     let state = AppState(Arc::new(Services {
@@ -166,6 +173,7 @@ pub async fn build(config: Config, options: BuildOptions) -> anyhow::Result<AppS
         hasher,
         clock,
         limiter,
+        geo,
         outbox: options.demo.then_some(outbox),
     }));
     spawn_policy_watcher(&state);
@@ -178,14 +186,20 @@ pub fn spawn_policy_watcher(state: &AppState) {
         return;
     };
     let weak = Arc::downgrade(&state.0);
-    let every = state.config.risk.reload_interval.max(Duration::from_millis(100));
+    let every = state
+        .config
+        .risk
+        .reload_interval
+        .max(Duration::from_millis(100));
     tokio::spawn(async move {
         let modified = |p: &std::path::Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
         let mut seen = modified(&path);
         let mut tick = tokio::time::interval(every);
         loop {
             tick.tick().await;
-            let Some(services) = weak.upgrade() else { return };
+            let Some(services) = weak.upgrade() else {
+                return;
+            };
             let now = modified(&path);
             if now == seen {
                 continue;
@@ -193,7 +207,9 @@ pub fn spawn_policy_watcher(state: &AppState) {
             seen = now;
             match services.reload_policy() {
                 Ok(version) => tracing::info!(%version, "risk policy reloaded"),
-                Err(e) => tracing::error!(error = %format!("{e:#}"), "risk policy change refused; the previous policy stays live"),
+                Err(e) => {
+                    tracing::error!(error = %format!("{e:#}"), "risk policy change refused; the previous policy stays live")
+                }
             }
         }
     });

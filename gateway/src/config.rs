@@ -215,16 +215,16 @@ pub struct Directory {
     pub kind: DirectoryKind,
 }
 
-/// GeoIP databases (MaxMind DB format). `None` = the bundled sample built from
+/// `GeoIP` databases (`MaxMind` DB format). `None` = the bundled sample built from
 /// `data/geo/sample.csv`, which only knows documentation address ranges.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Geo {
-    /// GeoIP2/GeoLite2 City (or Country) database.
+    /// `GeoIP2`/`GeoLite2` City (or Country) database.
     pub city_db: Option<PathBuf>,
-    /// GeoLite2 ASN (or GeoIP2 ISP) database.
+    /// `GeoLite2` ASN (or `GeoIP2` ISP) database.
     pub asn_db: Option<PathBuf>,
-    /// GeoIP2 Anonymous IP database.
+    /// `GeoIP2` Anonymous IP database.
     pub anonymous_db: Option<PathBuf>,
     /// How often the configured files' modification times are polled; a changed
     /// file is reopened and swapped in. `0s` disables reloading.

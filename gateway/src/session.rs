@@ -5,7 +5,6 @@
 //! sliding window (NIST SP 800-63B-4 §3.2.2); the window slides, so a stranger
 //! cannot keep the owner out for longer than the window.
 
-use std::net::IpAddr;
 use std::time::Duration;
 
 use axum::http::StatusCode;
@@ -16,8 +15,10 @@ use crate::account::AccountName;
 use crate::app::AppState;
 use crate::audit::AuditEvent;
 use crate::crypto;
+use crate::http::client::Client;
 use crate::http::client_addr::bucket;
 use crate::http::error::{ApiError, ApiResult};
+use crate::signals::context::Context;
 use crate::signals::velocity;
 use crate::store::ephemeral::keys;
 
@@ -40,8 +41,9 @@ pub async fn login(
     s: &AppState,
     raw_name: &str,
     password: &str,
-    address: IpAddr,
+    client: &Client,
 ) -> ApiResult<String> {
+    let address = client.ip;
     let name = AccountName::parse(raw_name).map_err(|e| ApiError::invalid(e.to_string()))?;
     if password.len() > crate::reset_core::MAX_PASSWORD_BYTES {
         return Err(ApiError::invalid("password is too long"));
@@ -81,6 +83,12 @@ pub async fn login(
             "the username or password is not right",
         ));
     }
+    // A sign-in is a success of the account: it teaches the history model
+    // where and from what device the owner signs in.
+    let context = Context::of(client, s.geo.as_ref());
+    s.durable
+        .record_success(&context.success(name.as_str(), "login", crate::time::unix(now)))
+        .await?;
     let token = crypto::random_token();
     let stored = Stored {
         account: name.to_string(),

@@ -5,7 +5,7 @@
 //! |---|---|---|
 //! | `new_country` | history, country known, not among `known_countries` | weight |
 //! | `new_asn` | history, ASN known, not among `known_asns` | weight |
-//! | `new_device` | history, and no device cookie or one not bound to the account | weight |
+//! | `new_device` | history, and no device cookie, or one not bound to the account | weight |
 //! | `new_browser` | history, UA family known, not among `known_browsers` | weight |
 //! | `automation` | `device.automation` | weight |
 //! | `anonymous_<kind>` | that flag of `geo.anonymous` | weight, per flag |
@@ -21,10 +21,11 @@
 //! no reason. Every signal here can only add points, so a riskier value never
 //! lowers the score.
 
+use std::fmt;
 use std::time::{Duration, SystemTime};
 
 use crate::history;
-use crate::reason::{Reason, elapsed, km, place, whole};
+use crate::reason::{Centi, Elapsed, Km, Listed, Place, Reason, sentence, whole};
 use crate::signals::{AnonymousKind, Signals};
 use crate::travel::{self, HOME_RADIUS_KM, TravelLimits};
 use crate::weights::SignalWeights;
@@ -51,12 +52,12 @@ pub fn score(
             reasons.push(Reason::new(
                 "recent_contact_change",
                 weights.recent_contact_change,
-                format!(
+                sentence(format_args!(
                     "a phone or e-mail factor was added or changed {} ago, within the {} \
                      window (a SIM swap or account takeover shows this way)",
-                    elapsed(age),
-                    window(weights.contact_change_window)
-                ),
+                    Elapsed(age),
+                    Window(weights.contact_change_window)
+                )),
             ));
         }
     }
@@ -69,11 +70,12 @@ pub fn score(
             reasons.push(Reason::new(
                 "anomaly",
                 points,
-                format!(
-                    "the anomaly model scores this attempt {share:.2} (1.00 = most unusual; \
+                sentence(format_args!(
+                    "the anomaly model scores this attempt {} (1.00 = most unusual; \
                      {} points at 1.00)",
+                    Centi(share),
                     weights.anomaly
-                ),
+                )),
             ));
         }
     }
@@ -88,13 +90,6 @@ fn novelty(weights: &SignalWeights, signals: &Signals, reasons: &mut Vec<Reason>
     if history.events == 0 {
         return;
     }
-    let past = |n: u32| {
-        if n == 1 {
-            "1 past success".to_owned()
-        } else {
-            format!("{n} past successes")
-        }
-    };
     if weights.new_country > 0
         && let Some(country) = geo.country.as_deref().filter(|c| !c.is_empty())
         && !history
@@ -105,31 +100,26 @@ fn novelty(weights: &SignalWeights, signals: &Signals, reasons: &mut Vec<Reason>
         reasons.push(Reason::new(
             "new_country",
             weights.new_country,
-            format!(
+            sentence(format_args!(
                 "{country} is new for this account (its past successes came from: {})",
-                seen(&history.known_countries)
-            ),
+                Listed(&history.known_countries, SHOWN, "")
+            )),
         ));
     }
     if weights.new_asn > 0
         && let Some(asn) = geo.asn
         && !history.known_asns.contains(&asn)
     {
-        let known: Vec<String> = history
-            .known_asns
-            .iter()
-            .map(|a| format!("AS{a}"))
-            .collect();
         reasons.push(Reason::new(
             "new_asn",
             weights.new_asn,
-            format!(
+            sentence(format_args!(
                 "AS{asn} is new for this account (its past successes came from: {})",
-                seen(&known)
-            ),
+                Listed(&history.known_asns, SHOWN, "AS")
+            )),
         ));
     }
-    if weights.new_device > 0 && !device.known {
+    if weights.new_device > 0 && !(device.known && device.has_cookie) {
         let what = if device.has_cookie {
             "the device cookie presented is not bound to this account"
         } else {
@@ -138,7 +128,11 @@ fn novelty(weights: &SignalWeights, signals: &Signals, reasons: &mut Vec<Reason>
         reasons.push(Reason::new(
             "new_device",
             weights.new_device,
-            format!("{what}; the account has {}", past(history.events)),
+            sentence(format_args!(
+                "{what}; the account has {} past success{}",
+                history.events,
+                if history.events == 1 { "" } else { "es" }
+            )),
         ));
     }
     if weights.new_browser > 0
@@ -151,10 +145,10 @@ fn novelty(weights: &SignalWeights, signals: &Signals, reasons: &mut Vec<Reason>
         reasons.push(Reason::new(
             "new_browser",
             weights.new_browser,
-            format!(
+            sentence(format_args!(
                 "{browser} is new for this account (its past successes used: {})",
-                seen(&history.known_browsers)
-            ),
+                Listed(&history.known_browsers, SHOWN, "")
+            )),
         ));
     }
 }
@@ -169,23 +163,23 @@ fn device_and_network(weights: &SignalWeights, signals: &Signals, reasons: &mut 
         reasons.push(Reason::new(
             "automation",
             weights.automation,
-            format!(
+            sentence(format_args!(
                 "the request shows automation markers (headless browser, webdriver, or an \
                  empty or implausible user agent){reported}"
-            ),
+            )),
         ));
     }
-    let address = geo
-        .ip
-        .map_or_else(|| "the client address".to_owned(), |ip| ip.to_string());
     for kind in AnonymousKind::ALL {
         let weight = weights.anonymous(kind);
         if weight > 0 && geo.anonymous.get(kind) {
-            reasons.push(Reason::new(
-                format!("anonymous_{kind}"),
-                weight,
-                format!("{address} is {} (Anonymous IP database)", kind.describe()),
-            ));
+            let what = kind.describe();
+            let detail = match geo.ip {
+                Some(ip) => sentence(format_args!("{ip} is {what} (Anonymous IP database)")),
+                None => sentence(format_args!(
+                    "the client address is {what} (Anonymous IP database)"
+                )),
+            };
+            reasons.push(Reason::new(anonymous_code(kind), weight, detail));
         }
     }
 }
@@ -223,44 +217,49 @@ fn places(
             reasons.push(Reason::new(
                 "distance",
                 points,
-                format!(
+                sentence(format_args!(
                     "{} from the nearest of the account's {usual} usual location{}, {} \
                      ({} per 1,000 km beyond {}, at most {})",
-                    km(distance),
+                    Km(distance),
                     if usual == 1 { "" } else { "s" },
-                    place(nearest),
+                    Place(nearest),
                     weights.distance_per_1000km,
-                    km(HOME_RADIUS_KM),
+                    Km(HOME_RADIUS_KM),
                     weights.distance_max,
-                ),
+                )),
             ));
         }
     }
 }
 
-/// `"DE, CH"`; the first 5 and how many more; `"none"`.
-fn seen(values: &[impl AsRef<str>]) -> String {
-    const SHOWN: usize = 5;
-    if values.is_empty() {
-        return "none".to_owned();
-    }
-    let shown: Vec<&str> = values.iter().take(SHOWN).map(AsRef::as_ref).collect();
-    match values.len().checked_sub(SHOWN) {
-        Some(more) if more > 0 => format!("{} and {more} more", shown.join(", ")),
-        _ => shown.join(", "),
+/// The reason code (and `[signals]` key) of an anonymiser kind.
+fn anonymous_code(kind: AnonymousKind) -> &'static str {
+    match kind {
+        AnonymousKind::Vpn => "anonymous_vpn",
+        AnonymousKind::Tor => "anonymous_tor",
+        AnonymousKind::Hosting => "anonymous_hosting",
+        AnonymousKind::ResidentialProxy => "anonymous_residential_proxy",
+        AnonymousKind::PublicProxy => "anonymous_public_proxy",
     }
 }
 
-/// A window as a policy writes it: `"7 d"`, `"24 h"`, `"30 min"`, `"90 s"`.
-fn window(length: Duration) -> String {
-    let secs = length.as_secs();
-    if secs.is_multiple_of(86_400) {
-        format!("{} d", secs / 86_400)
-    } else if secs.is_multiple_of(3_600) {
-        format!("{} h", secs / 3_600)
-    } else if secs.is_multiple_of(60) {
-        format!("{} min", secs / 60)
-    } else {
-        format!("{secs} s")
+/// How many known values a novelty reason lists before "and N more".
+const SHOWN: usize = 5;
+
+/// A window as a policy writes it: `7 d`, `24 h`, `30 min`, `90 s`.
+struct Window(Duration);
+
+impl fmt::Display for Window {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let secs = self.0.as_secs();
+        if secs.is_multiple_of(86_400) {
+            write!(f, "{} d", secs / 86_400)
+        } else if secs.is_multiple_of(3_600) {
+            write!(f, "{} h", secs / 3_600)
+        } else if secs.is_multiple_of(60) {
+            write!(f, "{} min", secs / 60)
+        } else {
+            write!(f, "{secs} s")
+        }
     }
 }

@@ -27,7 +27,7 @@ use std::str::FromStr;
 use serde::Deserialize;
 
 use crate::policy::PolicyError;
-use crate::reason::Reason;
+use crate::reason::{Reason, sentence};
 use crate::signals::{AnonymousKind, Geo};
 
 /// The code prefix of a hard rule's reason; the rule's name follows it.
@@ -144,10 +144,10 @@ impl Match<'_> {
         Reason::new(
             format!("{HARD_RULE_PREFIX}{}", self.rule.name),
             weight,
-            format!(
+            sentence(format_args!(
                 "{what}, listed by hard rule \"{}\" ({effect})",
                 self.rule.name
-            ),
+            )),
         )
     }
 }

@@ -64,7 +64,9 @@
 //! and a third of the weight; two such features give LR = 100 and two thirds.
 //! The signal fires only for an account with history (`events > 0`) and counts.
 
-use crate::reason::{Reason, thousands, whole};
+use std::fmt::Write as _;
+
+use crate::reason::{Reason, Thousands, whole};
 use crate::signals::{FeatureCounts, History, LevelCounts};
 
 /// The reason code.
@@ -116,42 +118,52 @@ pub fn score(weight: u8, history: &History) -> Option<Reason> {
 
 fn detail(log10: f64, history: &History) -> String {
     let ratio = 10_f64.powf(log10);
-    let ratio = if ratio < 10.0 {
-        format!("{ratio:.1}")
+    let mut detail = String::with_capacity(200);
+    // Writing to a String cannot fail.
+    let _ = if ratio < 10.0 {
+        write!(detail, "this context is {ratio:.1}×")
     } else if ratio < 1e15 {
-        thousands(whole(ratio))
+        write!(detail, "this context is {}×", Thousands(whole(ratio)))
     } else {
-        format!("{ratio:.1e}")
+        write!(detail, "this context is {ratio:.1e}×")
     };
-    let features: Vec<String> = history.features.iter().map(describe).collect();
-    format!(
-        "this context is {ratio}× likelier for logins at large than for this account's \
-         own history (Freeman et al. likelihood ratio; {})",
-        features.join("; ")
-    )
+    detail.push_str(
+        " likelier for logins at large than for this account's own history \
+         (Freeman et al. likelihood ratio",
+    );
+    for feature in &history.features {
+        detail.push_str("; ");
+        describe(&mut detail, feature);
+    }
+    detail.push(')');
+    detail
 }
 
 /// `"network: new ip, asn seen 8 of 10"`, `"user_agent: ua seen 10 of 10"`,
 /// `"network: new at every level"`.
-fn describe(feature: &FeatureCounts) -> String {
+fn describe(out: &mut String, feature: &FeatureCounts) {
     let name = &feature.name;
-    let Some(first) = feature.levels.first() else {
-        return format!("{name}: no levels");
-    };
-    match feature.levels.iter().position(|l| l.account_seen > 0) {
-        None => format!("{name}: new at every level"),
-        Some(0) => format!(
+    // Writing to a String cannot fail.
+    let _ = match (
+        feature.levels.first(),
+        feature.levels.iter().position(|l| l.account_seen > 0),
+    ) {
+        (None, _) => write!(out, "{name}: no levels"),
+        (Some(_), None) => write!(out, "{name}: new at every level"),
+        (Some(first), Some(0)) => write!(
+            out,
             "{name}: {} seen {} of {}",
             first.level, first.account_seen, first.account_total
         ),
-        Some(index) => {
+        (Some(first), Some(index)) => {
             let known = &feature.levels[index];
-            format!(
+            write!(
+                out,
                 "{name}: new {}, {} seen {} of {}",
                 first.level, known.level, known.account_seen, known.account_total
             )
         }
-    }
+    };
 }
 
 #[cfg(test)]

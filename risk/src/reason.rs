@@ -26,12 +26,14 @@
 //! A decision lists its reasons by weight, highest first, then by code (see [`sort`]).
 
 use std::cmp::Reverse;
+use std::fmt::{self, Write as _};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
 use crate::ladder::{Factor, Level, Rung};
 use crate::rules::{HardLimit, Rule};
+use crate::signals::velocity::Described;
 use crate::signals::{Location, VelocitySignal};
 
 /// The code prefix of a hard limit's reason; the signal name follows it.
@@ -58,7 +60,11 @@ impl Reason {
         Self {
             code: rule.signal.as_str().to_owned(),
             weight: points,
-            detail: format!("{} (more than {})", rule.signal.describe(value), rule.above),
+            detail: sentence(format_args!(
+                "{} (more than {})",
+                Described(rule.signal, value),
+                rule.above
+            )),
         }
     }
 
@@ -67,11 +73,11 @@ impl Reason {
         Self {
             code: format!("{HARD_LIMIT_PREFIX}{}", limit.signal),
             weight: HARD_LIMIT_WEIGHT,
-            detail: format!(
+            detail: sentence(format_args!(
                 "{} (over the hard limit of {})",
-                limit.signal.describe(value),
+                Described(limit.signal, value),
                 limit.limit
-            ),
+            )),
         }
     }
 
@@ -118,11 +124,7 @@ impl Reason {
                 distinct.push(*factor);
             }
         }
-        let enrolled = if distinct.is_empty() {
-            "none".to_owned()
-        } else {
-            list(&distinct)
-        };
+        let enrolled = list(&distinct);
         Self {
             code: INSUFFICIENT_FACTORS.to_owned(),
             weight: 0,
@@ -151,25 +153,86 @@ pub fn sort(reasons: &mut [Reason]) {
     reasons.sort_by(|a, b| (Reverse(a.weight), &a.code).cmp(&(Reverse(b.weight), &b.code)));
 }
 
-fn list(factors: &[Factor]) -> String {
-    factors
-        .iter()
-        .map(|f| f.as_str())
-        .collect::<Vec<_>>()
-        .join(", ")
+fn list(factors: &[Factor]) -> Listed<'_, Factor> {
+    Listed(factors, usize::MAX, "")
 }
 
-/// `16960` -> `"16,960"`.
-pub(crate) fn thousands(n: u64) -> String {
-    let digits = n.to_string();
-    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
-    for (i, digit) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
+// The formats below are `Display` values rather than functions returning
+// `String`s: a reason's sentence is then written in one allocation, which is
+// most of what `evaluate` costs (see bench/RESULTS.md).
+
+/// Items, each after the prefix `.2`, joined by `", "`; after the first `.1` of
+/// them, `"and N more"`; `none` when there are none.
+pub(crate) struct Listed<'a, T>(pub &'a [T], pub usize, pub &'static str);
+
+impl<T: fmt::Display> fmt::Display for Listed<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let Listed(items, shown, prefix) = *self;
+        if items.is_empty() {
+            return f.write_str("none");
         }
-        out.push(digit);
+        for (i, item) in items.iter().take(shown).enumerate() {
+            if i > 0 {
+                f.write_str(", ")?;
+            }
+            write!(f, "{prefix}{item}")?;
+        }
+        match items.len().checked_sub(shown) {
+            Some(more) if more > 0 => write!(f, " and {more} more"),
+            _ => Ok(()),
+        }
     }
+}
+
+/// A reason's sentence, written into one allocation sized for a typical sentence
+/// (`format!` starts small and grows, which costs a copy or two per sentence).
+pub(crate) fn sentence(args: fmt::Arguments<'_>) -> String {
+    let mut out = String::with_capacity(160);
+    // Writing to a String cannot fail.
+    let _ = out.write_fmt(args);
     out
+}
+
+/// A whole number with thousands separators: `16960` -> `16,960`.
+#[derive(Clone, Copy)]
+pub(crate) struct Thousands(pub u64);
+
+impl fmt::Display for Thousands {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // u64::MAX has 20 digits and 6 separators; filled from the end.
+        let mut buf = [0_u8; 26];
+        let mut at = buf.len();
+        let mut n = self.0;
+        let mut digits = 0;
+        loop {
+            if digits > 0 && digits % 3 == 0 {
+                at -= 1;
+                buf[at] = b',';
+            }
+            at -= 1;
+            // n % 10 < 10 always fits a u8.
+            buf[at] = b'0' + u8::try_from(n % 10).unwrap_or(0);
+            digits += 1;
+            n /= 10;
+            if n == 0 {
+                break;
+            }
+        }
+        // Only ASCII digits and commas were written.
+        f.write_str(std::str::from_utf8(&buf[at..]).unwrap_or_default())
+    }
+}
+
+/// A non-negative number with two decimals, by integer arithmetic (float
+/// formatting is the slowest part of a sentence): `51.5074` -> `51.51`.
+#[derive(Clone, Copy)]
+pub(crate) struct Centi(pub f64);
+
+impl fmt::Display for Centi {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let centi = whole(self.0 * 100.0);
+        write!(f, "{}.{:02}", centi / 100, centi % 100)
+    }
 }
 
 /// Rounds a non-negative, finite number to a whole `u64` (0 for anything else).
@@ -185,36 +248,53 @@ pub(crate) fn whole(x: f64) -> u64 {
     }
 }
 
-/// A distance in km, e.g. `"16,960 km"`.
-pub(crate) fn km(distance: f64) -> String {
-    format!("{} km", thousands(whole(distance)))
-}
+/// A distance in km, rounded: `16,960 km`.
+#[derive(Clone, Copy)]
+pub(crate) struct Km(pub f64);
 
-/// An elapsed time for people: `"45 s"`, `"12 min"`, `"1 h 0 min"`, `"3 d 2 h"`.
-pub(crate) fn elapsed(time: Duration) -> String {
-    let secs = time.as_secs();
-    let (days, hours, mins) = (secs / 86_400, secs / 3_600 % 24, secs / 60 % 60);
-    if secs < 60 {
-        format!("{secs} s")
-    } else if secs < 3_600 {
-        format!("{mins} min")
-    } else if secs < 86_400 {
-        format!("{hours} h {mins} min")
-    } else {
-        format!("{days} d {hours} h")
+impl fmt::Display for Km {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} km", Thousands(whole(self.0)))
     }
 }
 
-/// A place as GeoIP gives it: `"51.51°N 0.13°W (±10 km)"`.
-pub(crate) fn place(at: &Location) -> String {
-    let ns = if at.lat < 0.0 { 'S' } else { 'N' };
-    let ew = if at.lon < 0.0 { 'W' } else { 'E' };
-    format!(
-        "{:.2}°{ns} {:.2}°{ew} (±{})",
-        at.lat.abs(),
-        at.lon.abs(),
-        km(at.accuracy_km)
-    )
+/// An elapsed time for people: `45 s`, `12 min`, `1 h 0 min`, `3 d 2 h`.
+#[derive(Clone, Copy)]
+pub(crate) struct Elapsed(pub Duration);
+
+impl fmt::Display for Elapsed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let secs = self.0.as_secs();
+        let (days, hours, mins) = (secs / 86_400, secs / 3_600 % 24, secs / 60 % 60);
+        if secs < 60 {
+            write!(f, "{secs} s")
+        } else if secs < 3_600 {
+            write!(f, "{mins} min")
+        } else if secs < 86_400 {
+            write!(f, "{hours} h {mins} min")
+        } else {
+            write!(f, "{days} d {hours} h")
+        }
+    }
+}
+
+/// A place as GeoIP gives it: `51.51°N 0.13°W (±10 km)`.
+#[derive(Clone, Copy)]
+pub(crate) struct Place<'a>(pub &'a Location);
+
+impl fmt::Display for Place<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let at = self.0;
+        let ns = if at.lat < 0.0 { 'S' } else { 'N' };
+        let ew = if at.lon < 0.0 { 'W' } else { 'E' };
+        write!(
+            f,
+            "{}°{ns} {}°{ew} (±{})",
+            Centi(at.lat.abs()),
+            Centi(at.lon.abs()),
+            Km(at.accuracy_km)
+        )
+    }
 }
 
 #[cfg(test)]

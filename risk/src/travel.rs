@@ -16,7 +16,8 @@
 //! **Impossible travel** compares the attempt with the account's last success:
 //! skipped when either location is missing or the effective distance is below
 //! `[travel] min_distance_km`; otherwise speed = distance / hours since that
-//! success (no time elapsed, or a success in the future, is infinitely fast), and
+//! success (a distance with no time elapsed, or since a success in the future,
+//! is infinitely fast; no distance is speed 0 however little time passed), and
 //! it fires when the speed is above `[travel] max_speed_kmh` (900 km/h by default,
 //! an airliner's cruising speed).
 //!
@@ -27,9 +28,10 @@
 //! as missing; an accuracy that is not a finite, non-negative number counts as 0
 //! (the strictest reading).
 
+use std::fmt::Write as _;
 use std::time::{Duration, SystemTime};
 
-use crate::reason::{elapsed, km, place, thousands, whole};
+use crate::reason::{Elapsed, Km, Place, Thousands, whole};
 use crate::signals::{Location, PastEvent};
 
 /// The Earth's mean radius in km (IUGG).
@@ -115,7 +117,9 @@ pub fn impossible_travel(
         return None;
     }
     let elapsed = now.duration_since(last.at).unwrap_or(Duration::ZERO);
-    let speed_kmh = if elapsed.is_zero() {
+    let speed_kmh = if distance_km <= 0.0 {
+        0.0
+    } else if elapsed.is_zero() {
         f64::INFINITY
     } else {
         distance_km / (elapsed.as_secs_f64() / 3_600.0)
@@ -134,23 +138,29 @@ impl Travel {
     /// → 33.87°S 151.21°E (±10 km) AU: 16,970 km in 1 h 0 min = 16,970 km/h, above
     /// 900 km/h (since the last success; distance net of accuracy radii)"`.
     pub fn detail(&self, country: Option<&str>, limits: TravelLimits) -> String {
-        let to = match country {
-            Some(country) => format!("{} {country}", place(&self.to)),
-            None => place(&self.to),
-        };
-        let speed = if self.speed_kmh.is_finite() {
-            format!("{} km/h", thousands(whole(self.speed_kmh)))
+        let mut detail = String::with_capacity(200);
+        // Writing to a String cannot fail.
+        let _ = write!(detail, "{} → {}", Place(&self.from), Place(&self.to));
+        if let Some(country) = country {
+            let _ = write!(detail, " {country}");
+        }
+        let _ = write!(
+            detail,
+            ": {} in {} = ",
+            Km(self.distance_km),
+            Elapsed(self.elapsed)
+        );
+        if self.speed_kmh.is_finite() {
+            let _ = write!(detail, "{} km/h", Thousands(whole(self.speed_kmh)));
         } else {
-            "no time elapsed".to_owned()
-        };
-        format!(
-            "{} → {to}: {} in {} = {speed}, above {} km/h \
-             (since the last success; distance net of accuracy radii)",
-            place(&self.from),
-            km(self.distance_km),
-            elapsed(self.elapsed),
-            thousands(u64::from(limits.max_speed_kmh)),
-        )
+            detail.push_str("no time elapsed");
+        }
+        let _ = write!(
+            detail,
+            ", above {} km/h (since the last success; distance net of accuracy radii)",
+            Thousands(u64::from(limits.max_speed_kmh)),
+        );
+        detail
     }
 }
 
@@ -302,6 +312,20 @@ mod tests {
             let travel = impossible_travel(limits, &last(from), &to, at(secs));
             assert_eq!(travel.is_some(), fires, "{name}: {travel:?}");
         }
+        // No distance at all is no speed, even in no time (with min_distance_km = 0).
+        let anywhere = TravelLimits {
+            min_distance_km: 0,
+            ..limits
+        };
+        assert_eq!(
+            impossible_travel(anywhere, &last(Some(LONDON)), &LONDON, at(0)),
+            None
+        );
+        let coarse = with_accuracy(PARIS, 400.0);
+        assert_eq!(
+            impossible_travel(anywhere, &last(Some(LONDON)), &coarse, at(0)),
+            None
+        );
         // A success "in the future" (clock skew) counts as no time elapsed.
         let future = PastEvent {
             at: at(60),

@@ -1,13 +1,15 @@
 //! `resetgate geo build CSV --out FILE.mmdb [--kind …]` and
 //! `resetgate geo lookup IP [--db FILE] [--json]`.
 //!
-//! The CSV format and the files `build` writes are documented in
-//! [`crate::signals::geo`]'s `build` module and in `data/geo/README.md`. `build`
-//! stamps the databases with `SOURCE_DATE_EPOCH` when it is set (reproducible
-//! builds: the bundled sample is rebuilt byte for byte), else with the time now.
+//! The CSV format and the files `build` writes are documented in the `csv_rows`
+//! and `build` modules of [`crate::signals::geo`] and in `data/geo/README.md`.
+//! `build` stamps the databases with `SOURCE_DATE_EPOCH` when it is set
+//! (reproducible builds: the bundled sample is rebuilt byte for byte), else with
+//! the time now.
 //! Neither verb needs the configuration, except `lookup` without `--db`, which
 //! opens the configured databases (the bundled sample by default).
 
+use std::fmt::Write as _;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -24,9 +26,10 @@ use crate::signals::geo::{
 
 #[derive(Debug, Subcommand)]
 pub enum GeoVerb {
-    /// Build MaxMind DB files (City, ASN, Anonymous IP) from a CSV; format in data/geo/README.md.
+    /// Build .mmdb databases (City, ASN, Anonymous IP) from a CSV; format in data/geo/README.md.
     Build {
-        /// Networks, one per row: network,country,city,latitude,longitude,accuracy_radius,asn,asn_org,anonymous
+        /// Networks, one per row; header:
+        /// `network,country,city,latitude,longitude,accuracy_radius,asn,asn_org,anonymous`
         csv: PathBuf,
         /// The City database to write; the ASN and Anonymous IP ones go beside it as
         /// <base>-asn.mmdb and <base>-anonymous.mmdb (<base> = FILE without .mmdb and a trailing -city).
@@ -206,8 +209,9 @@ pub fn render_text(ip: IpAddr, info: &GeoInfo, geo: &GeoDb) -> String {
         ("anonymous", anonymous),
         ("databases", sources),
     ];
-    lines
-        .iter()
-        .map(|(label, value)| format!("{label:<10} {value}\n"))
-        .collect()
+    let mut text = String::new();
+    for (label, value) in lines {
+        let _ = writeln!(text, "{label:<10} {value}");
+    }
+    text
 }

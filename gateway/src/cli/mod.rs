@@ -59,7 +59,7 @@ pub enum Verb {
         #[command(subcommand)]
         verb: UsersVerb,
     },
-    /// GeoIP tools: build MaxMind DB files from CSV, look an address up.
+    /// Geo tools: build .mmdb databases from CSV, look an address up.
     Geo {
         #[command(subcommand)]
         verb: geo::GeoVerb,
@@ -98,7 +98,9 @@ pub async fn run(cli: Cli) -> ExitCode {
             Ok(config) => match verb {
                 Verb::Serve { demo } => serve::run(config, demo).await,
                 Verb::CheckConfig => check_config(&config),
-                Verb::Simulate { policy, from } => simulate::run(&config, &policy, from.as_deref()).await,
+                Verb::Simulate { policy, from } => {
+                    simulate::run(&config, &policy, from.as_deref()).await
+                }
                 Verb::Audit {
                     verb: AuditVerb::Verify,
                 } => audit::verify(&config).await,

@@ -48,8 +48,10 @@ pub fn replay(candidate: &Policy, record: &Value, report: &mut Report) {
     }
     let data = &record["data"];
     let (Some(signals), Some(old)) = (
-        data.get("signals").and_then(|s| serde_json::from_value::<Signals>(s.clone()).ok()),
-        data.get("level").and_then(|l| serde_json::from_value::<Level>(l.clone()).ok()),
+        data.get("signals")
+            .and_then(|s| serde_json::from_value::<Signals>(s.clone()).ok()),
+        data.get("level")
+            .and_then(|l| serde_json::from_value::<Level>(l.clone()).ok()),
     ) else {
         report.skipped += 1;
         return;
@@ -57,18 +59,33 @@ pub fn replay(candidate: &Policy, record: &Value, report: &mut Report) {
     let at = record["at"]
         .as_str()
         .and_then(|t| t.parse::<jiff::Timestamp>().ok())
-        .map_or(std::time::SystemTime::UNIX_EPOCH, std::time::SystemTime::from);
+        .map_or(
+            std::time::SystemTime::UNIX_EPOCH,
+            std::time::SystemTime::from,
+        );
     let assessment = risk::evaluate(candidate, &signals, at);
     let old_codes: Vec<String> = data["reasons"]
         .as_array()
-        .map(|r| r.iter().filter_map(|r| r["code"].as_str().map(str::to_owned)).collect())
+        .map(|r| {
+            r.iter()
+                .filter_map(|r| r["code"].as_str().map(str::to_owned))
+                .collect()
+        })
         .unwrap_or_default();
     let new_codes: Vec<String> = assessment.reasons.iter().map(|r| r.code.clone()).collect();
     report.replayed += 1;
     *report.matrix.entry((old, assessment.level)).or_default() += 1;
     if old != assessment.level {
-        let gained: Vec<String> = new_codes.iter().filter(|c| !old_codes.contains(c)).cloned().collect();
-        let lost: Vec<String> = old_codes.iter().filter(|c| !new_codes.contains(c)).cloned().collect();
+        let gained: Vec<String> = new_codes
+            .iter()
+            .filter(|c| !old_codes.contains(c))
+            .cloned()
+            .collect();
+        let lost: Vec<String> = old_codes
+            .iter()
+            .filter(|c| !new_codes.contains(c))
+            .cloned()
+            .collect();
         for code in &gained {
             *report.moved_reasons.entry(code.clone()).or_default() += 1;
         }
@@ -92,13 +109,20 @@ pub fn render(report: &Report, version: &str) -> String {
     for old in Level::ALL {
         out.push_str(&format!("{:<9}", old.as_str()));
         for new in Level::ALL {
-            out.push_str(&format!("{:>8}", report.matrix.get(&(old, new)).copied().unwrap_or(0)));
+            out.push_str(&format!(
+                "{:>8}",
+                report.matrix.get(&(old, new)).copied().unwrap_or(0)
+            ));
         }
         out.push('\n');
     }
     let up = report.shifts.iter().filter(|s| s.new > s.old).count();
     let down = report.shifts.iter().filter(|s| s.new < s.old).count();
-    let blocks = report.shifts.iter().filter(|s| s.new == Level::Deny).count();
+    let blocks = report
+        .shifts
+        .iter()
+        .filter(|s| s.new == Level::Deny)
+        .count();
     out.push_str(&format!(
         "\n{} decisions change: {up} step up (of which {blocks} newly refused), {down} step down\n",
         report.shifts.len()
@@ -115,19 +139,23 @@ pub fn render(report: &Report, version: &str) -> String {
 }
 
 pub async fn run(config: &Config, policy: &Path, from: Option<&Path>) -> anyhow::Result<ExitCode> {
-    let text = std::fs::read_to_string(policy).map_err(|e| anyhow::anyhow!("{}: {e}", policy.display()))?;
-    let candidate = Policy::parse(&text).map_err(|e| anyhow::anyhow!("{}: {e}", policy.display()))?;
+    let text = std::fs::read_to_string(policy)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", policy.display()))?;
+    let candidate =
+        Policy::parse(&text).map_err(|e| anyhow::anyhow!("{}: {e}", policy.display()))?;
     let mut report = Report::default();
     match from {
         Some(path) => {
-            let file = std::fs::File::open(path).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+            let file = std::fs::File::open(path)
+                .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
             for (i, line) in std::io::BufReader::new(file).lines().enumerate() {
                 let line = line?;
                 if line.trim().is_empty() {
                     continue;
                 }
-                let record: Value = serde_json::from_str(&line)
-                    .map_err(|e| anyhow::anyhow!("{} line {}: not a JSON record: {e}", path.display(), i + 1))?;
+                let record: Value = serde_json::from_str(&line).map_err(|e| {
+                    anyhow::anyhow!("{} line {}: not a JSON record: {e}", path.display(), i + 1)
+                })?;
                 replay(&candidate, &record, &mut report);
             }
         }
@@ -171,13 +199,27 @@ mod tests {
         let strict = Policy::BUNDLED_TOML.replace("[levels]\nmedium = 30", "[levels]\nmedium = 10");
         assert_ne!(strict, Policy::BUNDLED_TOML);
         let candidate = Policy::parse(&strict).unwrap();
-        let quiet = Velocity { account_attempts_1h: 1, ..Velocity::default() };
-        let busy = Velocity { account_attempts_1h: 3, ..Velocity::default() };
+        let quiet = Velocity {
+            account_attempts_1h: 1,
+            ..Velocity::default()
+        };
+        let busy = Velocity {
+            account_attempts_1h: 3,
+            ..Velocity::default()
+        };
         let mut report = Report::default();
         replay(&candidate, &record(quiet, Level::Low), &mut report);
         replay(&candidate, &record(busy, Level::Low), &mut report);
-        replay(&candidate, &json!({"kind": "reset.started", "data": {}}), &mut report);
-        replay(&candidate, &json!({"kind": "login.failed", "data": {}}), &mut report);
+        replay(
+            &candidate,
+            &json!({"kind": "reset.started", "data": {}}),
+            &mut report,
+        );
+        replay(
+            &candidate,
+            &json!({"kind": "login.failed", "data": {}}),
+            &mut report,
+        );
         assert_eq!((report.replayed, report.skipped), (2, 1));
         assert_eq!(report.matrix.get(&(Level::Low, Level::Low)), Some(&1));
         assert_eq!(report.matrix.get(&(Level::Low, Level::Medium)), Some(&1));

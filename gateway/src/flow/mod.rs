@@ -59,7 +59,7 @@ pub struct PendingCode {
 }
 
 /// The whole flow record.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Flow {
     pub id: String,
     pub account: String,
@@ -74,12 +74,19 @@ pub struct Flow {
     pub score: u8,
     pub level: Level,
     pub required: u8,
+    /// At least one passed factor must be one of these (empty: no condition),
+    /// e.g. "SMS never suffices at high".
+    #[serde(default)]
+    pub require_one_of: Vec<Factor>,
     pub options: Vec<FlowOption>,
     pub passed: Vec<Factor>,
     pub failures: u8,
     pub sends: u8,
     pub codes: Vec<PendingCode>,
     pub token_mac: Option<String>,
+    /// Where the attempt comes from; recorded as history when it succeeds.
+    #[serde(default)]
+    pub context: crate::signals::context::Context,
 }
 
 /// Why a flow cannot take the requested step.
@@ -100,6 +107,8 @@ pub enum FlowError {
     TokenUsed,
     /// Too many codes sent in this flow.
     TooManySends,
+    /// The last factor to pass must be a stronger one (`require_one_of`).
+    NotStrongEnough,
 }
 
 /// What a passed factor leads to.
@@ -133,6 +142,11 @@ impl Flow {
         }
         if self.passed.contains(&factor) {
             return Err(FlowError::AlreadyPassed);
+        }
+        // The last factor must meet the strong-factor condition if nothing has.
+        if self.remaining() == 1 && !self.strong_enough() && !self.require_one_of.contains(&factor)
+        {
+            return Err(FlowError::NotStrongEnough);
         }
         self.options
             .iter()
@@ -184,9 +198,22 @@ impl Flow {
         }
     }
 
+    /// Factors still to pass: the count left, or 1 while the count is met but
+    /// no passed factor is one of `require_one_of`.
     pub fn remaining(&self) -> u8 {
-        self.required
-            .saturating_sub(u8::try_from(self.passed.len()).unwrap_or(u8::MAX))
+        let left = self
+            .required
+            .saturating_sub(u8::try_from(self.passed.len()).unwrap_or(u8::MAX));
+        if left == 0 && !self.strong_enough() {
+            1
+        } else {
+            left
+        }
+    }
+
+    fn strong_enough(&self) -> bool {
+        self.require_one_of.is_empty()
+            || self.passed.iter().any(|f| self.require_one_of.contains(f))
     }
 
     /// Begin completing: only from `Verified`, only once.

@@ -6,7 +6,6 @@
 //! disabled) account gets a decoy flow whose factors and hints derive from a
 //! keyed MAC of the name (stable per name) and which can never verify.
 
-use std::net::IpAddr;
 use std::time::Duration;
 
 use axum::http::StatusCode;
@@ -19,8 +18,11 @@ use crate::app::AppState;
 use crate::audit::AuditEvent;
 use crate::crypto;
 use crate::factors::{self, sms, totp};
+use crate::http::client::Client;
 use crate::http::client_addr::bucket;
 use crate::http::error::{ApiError, ApiResult};
+use crate::signals::account;
+use crate::signals::context::Context;
 use crate::signals::velocity;
 use crate::store::ephemeral::keys;
 
@@ -45,16 +47,45 @@ pub enum Verified {
     Done { reset_token: String },
 }
 
-/// Start a reset for `raw_name` from `address`.
-pub async fn start(s: &AppState, raw_name: &str, address: IpAddr) -> ApiResult<Flow> {
-    let name = AccountName::parse(raw_name).map_err(|e| ApiError::invalid(e.to_string()))?;
+/// One attempt, gathered and decided.
+pub struct Assessed {
+    pub name: AccountName,
+    pub context: Context,
+    pub signals: Signals,
+    pub assessment: risk::Assessment,
+    /// The account's options (decoy ones for decoys).
+    pub options: Vec<FlowOption>,
+    pub known: bool,
+    pub decoy: bool,
+}
+
+/// Gather every signal for `name` from `client` and decide. With `record`,
+/// the attempt is counted in the velocity windows (a reset start); without,
+/// the counters are only read (`POST /v1/risk/evaluate`).
+pub async fn assess(
+    s: &AppState,
+    name: AccountName,
+    client: &Client,
+    record: bool,
+) -> ApiResult<Assessed> {
     let now = s.clock.now();
-    let (account, records) = tokio::try_join!(
+    let context = Context::of(client, s.geo.as_ref());
+    // Every store call happens for known and unknown names alike.
+    let (account, records, past) = tokio::try_join!(
         async { Ok::<_, ApiError>(s.directory.lookup(&name).await?) },
         async { Ok::<_, ApiError>(s.durable.factors(name.as_str()).await?) },
+        async {
+            Ok::<_, ApiError>(account::read(s.durable.as_ref(), name.as_str(), &context).await?)
+        },
     )?;
-    let bucket = bucket(address).to_string();
-    let velocity = velocity::on_start(s.ephemeral.as_ref(), name.as_str(), &bucket, now).await?;
+    let address = bucket(client.ip).to_string();
+    let origin = velocity::Origin {
+        account: name.as_str(),
+        address: &address,
+        subnet: &velocity::subnet(client.ip),
+        asn: context.asn,
+    };
+    let velocity = velocity::gather(s.ephemeral.as_ref(), &origin, record, now).await?;
     let known = account.is_some_and(|a| a.enabled);
     let usable = factors::eligible_options(
         &records,
@@ -72,21 +103,48 @@ pub async fn start(s: &AppState, raw_name: &str, address: IpAddr) -> ApiResult<F
     let signals = Signals {
         velocity,
         enrolled: options.iter().map(|o| o.factor).collect(),
+        geo: context.geo(),
+        device: context.device(past.device_known),
+        history: account::history(&past, &records),
+        anomaly: None,
     };
     let assessment = risk::evaluate(&s.policy(), &signals, now);
+    Ok(Assessed {
+        name,
+        context,
+        signals,
+        assessment,
+        options,
+        known,
+        decoy,
+    })
+}
+
+/// Start a reset for `raw_name` from `client`.
+pub async fn start(s: &AppState, raw_name: &str, client: &Client) -> ApiResult<Flow> {
+    let name = AccountName::parse(raw_name).map_err(|e| ApiError::invalid(e.to_string()))?;
+    let Assessed {
+        name,
+        context,
+        signals,
+        assessment,
+        options,
+        known,
+        decoy,
+    } = assess(s, name, client, true).await?;
     let offered: Vec<FlowOption> = assessment
         .required
         .allowed
         .iter()
         .filter_map(|f| options.iter().find(|o| o.factor == *f).cloned())
         .collect();
-    let unix = crate::time::unix(now);
+    let unix = s.now();
     let flow = Flow {
         id: crypto::random_token(),
         account: name.to_string(),
         decoy,
-        address: address.to_string(),
-        bucket,
+        address: context.ip.clone(),
+        bucket: bucket(client.ip).to_string(),
         created_at: unix,
         expires_at: unix + secs(s.config.reset.flow_ttl),
         state: if assessment.level == Level::Deny {
@@ -97,23 +155,25 @@ pub async fn start(s: &AppState, raw_name: &str, address: IpAddr) -> ApiResult<F
         score: assessment.score.get(),
         level: assessment.level,
         required: assessment.required.count,
+        require_one_of: assessment.required.require_one_of.clone(),
         options: offered,
         passed: Vec::new(),
         failures: 0,
         sends: 0,
         codes: Vec::new(),
         token_mac: None,
+        context,
     };
     store_new(s, &flow).await?;
     s.audit
         .record(AuditEvent::new(
-            now,
+            s.clock.now(),
             "reset.started",
             name.as_str(),
             json!({
                 "flow_id": flow.id,
                 "unknown_account": !known,
-            "decoy": decoy,
+                "decoy": decoy,
                 "address": flow.address,
                 "score": assessment.score.get(),
                 "level": assessment.level,
@@ -121,6 +181,7 @@ pub async fn start(s: &AppState, raw_name: &str, address: IpAddr) -> ApiResult<F
                 "factors_required": flow.required,
                 "options": flow.options.iter().map(|o| o.factor).collect::<Vec<_>>(),
                 "policy_version": assessment.policy_version,
+                "signals": signals,
             }),
         ))
         .await?;

@@ -17,6 +17,7 @@ fn flow(required: u8, factors: &[Factor]) -> Flow {
         score: 0,
         level: Level::Low,
         required,
+        require_one_of: vec![],
         options: factors
             .iter()
             .map(|f| FlowOption {
@@ -30,6 +31,7 @@ fn flow(required: u8, factors: &[Factor]) -> Flow {
         sends: 0,
         codes: vec![],
         token_mac: None,
+        context: crate::signals::context::Context::default(),
     }
 }
 
@@ -144,4 +146,25 @@ fn denied_flow_refuses_everything() {
     assert_eq!(f.check_factor(Factor::Sms, T0), Err(FlowError::Denied));
     assert_eq!(f.begin_complete(T0), Err(FlowError::Denied));
     assert_eq!(f.status(T0), "denied");
+}
+
+#[test]
+fn sms_never_suffices_when_a_strong_factor_is_required() {
+    let mut f = flow(2, &[Factor::Totp, Factor::Sms, Factor::Email]);
+    f.require_one_of = vec![Factor::Webauthn, Factor::Totp];
+    assert_eq!(f.record_pass(Factor::Sms), Progress::Remaining(1));
+    assert_eq!(
+        f.check_factor(Factor::Email, T0),
+        Err(FlowError::NotStrongEnough)
+    );
+    assert!(f.check_factor(Factor::Totp, T0).is_ok());
+    assert_eq!(f.record_pass(Factor::Totp), Progress::Verified);
+
+    let mut g = flow(1, &[Factor::Totp, Factor::Sms]);
+    g.require_one_of = vec![Factor::Totp];
+    assert_eq!(
+        g.check_factor(Factor::Sms, T0),
+        Err(FlowError::NotStrongEnough)
+    );
+    assert_eq!(g.record_pass(Factor::Totp), Progress::Verified);
 }

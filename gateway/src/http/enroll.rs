@@ -3,11 +3,11 @@
 use axum::Json;
 use axum::extract::{FromRequestParts, Path, State};
 use axum::http::request::Parts;
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::client_addr::ClientAddr;
+use super::client::Client;
 use super::error::{ApiError, ApiResult};
 use super::json::Body;
 use crate::account::AccountName;
@@ -41,13 +41,12 @@ pub struct LoginRequest {
 
 pub async fn login(
     State(s): State<AppState>,
-    ClientAddr(ip): ClientAddr,
+    client: Client,
     Body(req): Body<LoginRequest>,
-) -> ApiResult<Json<Value>> {
-    let token = session::login(&s, &req.username, &req.password, ip).await?;
-    Ok(Json(
-        json!({"token": token, "expires_in": session::SESSION_TTL.as_secs()}),
-    ))
+) -> ApiResult<(HeaderMap, Json<Value>)> {
+    let token = session::login(&s, &req.username, &req.password, &client).await?;
+    let body = json!({"token": token, "expires_in": session::SESSION_TTL.as_secs()});
+    Ok((client.set_cookie(&s), Json(body)))
 }
 
 pub async fn list(State(s): State<AppState>, Session(who): Session) -> ApiResult<Json<Value>> {

@@ -191,6 +191,11 @@ impl From<FlowError> for ApiError {
                 "token_used",
                 "this reset token was already used",
             ),
+            FlowError::NotStrongEnough => (
+                S::BAD_REQUEST,
+                "factor_not_sufficient",
+                "this reset needs a stronger factor (an authenticator app or security key) as well",
+            ),
             FlowError::TooManySends => (
                 S::TOO_MANY_REQUESTS,
                 "too_many_sends",

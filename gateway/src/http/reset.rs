@@ -6,7 +6,9 @@ use risk::Factor;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use super::client_addr::ClientAddr;
+use axum::http::HeaderMap;
+
+use super::client::Client;
 use super::error::{ApiError, ApiResult};
 use super::json::Body;
 use crate::app::AppState;
@@ -47,18 +49,19 @@ fn options(flow: &Flow) -> Vec<OptionView> {
 
 pub async fn start(
     State(s): State<AppState>,
-    ClientAddr(ip): ClientAddr,
+    client: Client,
     Body(req): Body<StartRequest>,
-) -> ApiResult<Json<StartResponse>> {
-    let flow = service::start(&s, &req.username, ip).await?;
+) -> ApiResult<(HeaderMap, Json<StartResponse>)> {
+    let flow = service::start(&s, &req.username, &client).await?;
     let now = s.now();
-    Ok(Json(StartResponse {
+    let body = StartResponse {
         status: flow.status(now),
         factors_required: flow.required,
         options: options(&flow),
         expires_in: flow.expires_at - now,
         flow_id: flow.id,
-    }))
+    };
+    Ok((client.set_cookie(&s), Json(body)))
 }
 
 pub async fn status(

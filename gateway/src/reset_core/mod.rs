@@ -108,6 +108,11 @@ pub async fn complete(
     // error the person would retry. Sessions end, the owner hears of it, and
     // an audit failure is logged loudly rather than answered as a failure.
     crate::session::revoke_all(s, &name).await?;
+    // The owner's context joins the history and the device is bound.
+    let success = done.context.success(name.as_str(), "reset", s.now());
+    if let Err(e) = s.durable.record_success(&success).await {
+        tracing::error!(error = %e, "reset completed but its history record was not written");
+    }
     notify::send(s, &name, Notice::PasswordReset, &[]).await;
     let event = AuditEvent::new(
         s.clock.now(),

@@ -16,26 +16,34 @@ const HIERARCHIES: &[(&str, &[&str])] = &[
     ("agent", &["ua", "browser", "os", "class"]),
 ];
 
-/// Gather the account's history for an attempt in `ctx`; also says whether
-/// the presented device is bound to the account.
-pub async fn gather(
+/// Read the account's history as it bears on an attempt in `ctx`.
+pub async fn read(
     store: &dyn HistoryStore,
     account: &str,
     ctx: &Context,
-    factors: &[FactorRecord],
-) -> Result<(History, bool), DurableError> {
-    let record = store
-        .history(account, &ctx.features(), ctx.device_id.as_deref().filter(|_| ctx.had_cookie))
-        .await?;
-    let device_known = record.device_known;
-    Ok((history(&record, factors), device_known))
+) -> Result<HistoryRecord, DurableError> {
+    let device = ctx.device_id.as_deref().filter(|_| ctx.had_cookie);
+    store.history(account, &ctx.features(), device).await
 }
 
-fn history(r: &HistoryRecord, factors: &[FactorRecord]) -> History {
+/// The history signal from what [`read`] returned and the account's factors.
+pub fn history(r: &HistoryRecord, factors: &[FactorRecord]) -> History {
+    history_of(r, factors)
+}
+
+fn history_of(r: &HistoryRecord, factors: &[FactorRecord]) -> History {
     let known = |level: &str| -> Vec<String> {
-        r.known.iter().filter(|(l, _)| l == level).map(|(_, v)| v.clone()).collect()
+        r.known
+            .iter()
+            .filter(|(l, _)| l == level)
+            .map(|(_, v)| v.clone())
+            .collect()
     };
-    let place = |&(lat, lon, accuracy_km): &(f64, f64, f64)| Location { lat, lon, accuracy_km };
+    let place = |&(lat, lon, accuracy_km): &(f64, f64, f64)| Location {
+        lat,
+        lon,
+        accuracy_km,
+    };
     History {
         events: r.events,
         known_countries: known("country"),

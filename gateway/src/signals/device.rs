@@ -91,12 +91,16 @@ const AUTOMATION: &[&str] = &[
 
 /// Parse `raw` (at most 512 bytes are looked at).
 pub fn parse(raw: Option<&str>) -> UserAgent {
-    let Some(raw) = raw.map(|r| truncate(r, 512)).filter(|r| !r.trim().is_empty()) else {
+    let Some(raw) = raw
+        .map(|r| truncate(r, 512))
+        .filter(|r| !r.trim().is_empty())
+    else {
         return UserAgent::default();
     };
     let lower = raw.to_ascii_lowercase();
     let automation = AUTOMATION.iter().any(|m| lower.contains(m));
-    let known = |s: &str| (!s.is_empty() && s != woothee::woothee::VALUE_UNKNOWN).then(|| s.to_owned());
+    let known =
+        |s: &str| (!s.is_empty() && s != woothee::woothee::VALUE_UNKNOWN).then(|| s.to_owned());
     match woothee::parser::Parser::new().parse(raw) {
         Some(r) => {
             let os = known(r.os).map(|os| match known(&r.os_version) {
@@ -136,18 +140,26 @@ mod tests {
         let key = ServerKey::from_master(&[5; 32]);
         let (id, value) = issue(&key);
         let mut headers = HeaderMap::new();
-        headers.insert(header::COOKIE, format!("other=1; {COOKIE}={value}").parse().unwrap());
+        headers.insert(
+            header::COOKIE,
+            format!("other=1; {COOKIE}={value}").parse().unwrap(),
+        );
         assert_eq!(read(&headers, &key), Some(id));
         let mut forged = value.clone();
         forged.replace_range(0..1, if value.starts_with('A') { "B" } else { "A" });
-        headers.insert(header::COOKIE, format!("{COOKIE}={forged}").parse().unwrap());
+        headers.insert(
+            header::COOKIE,
+            format!("{COOKIE}={forged}").parse().unwrap(),
+        );
         assert_eq!(read(&headers, &key), None);
         let other_key = ServerKey::from_master(&[6; 32]);
         headers.insert(header::COOKIE, format!("{COOKIE}={value}").parse().unwrap());
         assert_eq!(read(&headers, &other_key), None);
         let set = set_cookie(&value, true);
         let text = set.to_str().unwrap();
-        assert!(text.contains("HttpOnly") && text.contains("Secure") && text.contains("SameSite=Lax"));
+        assert!(
+            text.contains("HttpOnly") && text.contains("Secure") && text.contains("SameSite=Lax")
+        );
     }
 
     #[test]
@@ -155,7 +167,10 @@ mod tests {
         let ua = parse(Some(CHROME_WIN));
         assert_eq!(ua.browser.as_deref(), Some("Chrome"));
         assert_eq!(ua.class.as_deref(), Some("pc"));
-        assert!(ua.os.as_deref().is_some_and(|os| os.starts_with("Windows")), "{ua:?}");
+        assert!(
+            ua.os.as_deref().is_some_and(|os| os.starts_with("Windows")),
+            "{ua:?}"
+        );
         assert!(!ua.automation);
         let headless = CHROME_WIN.replace("Chrome/", "HeadlessChrome/");
         assert!(parse(Some(&headless)).automation);

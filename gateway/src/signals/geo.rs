@@ -1,6 +1,6 @@
 //! Geo: where an address is, which network it belongs to, and whether it is an
-//! anonymiser, from up to three MaxMind DB files: GeoIP2/GeoLite2 **City**, GeoLite2
-//! **ASN** and GeoIP2 **Anonymous IP**.
+//! anonymiser, from up to three `MaxMind` DB files: `GeoIP2`/`GeoLite2` **City**, `GeoLite2`
+//! **ASN** and `GeoIP2` **Anonymous IP**.
 //!
 //! A lookup never fails: an address a database does not know, a database that is
 //! not configured, and (logged) a record that does not decode all read as "unknown"
@@ -9,13 +9,15 @@
 //!
 //! # Layout
 //!
-//! - this file: [`GeoInfo`] (what a lookup yields), [`GeoDb`] (the open databases),
-//!   [`Kind`], [`Source`], [`Sources`] and [`GeoError`].
+//! - this file: [`GeoInfo`] (what a lookup yields), [`GeoLookup`] (the trait the
+//!   flow uses), [`GeoDb`] (the open databases), [`Kind`], [`Source`], [`Sources`]
+//!   and [`GeoError`].
 //! - [`database`]: one opened database: bytes, type check, probe decode.
 //! - [`reload`]: [`ReloadingGeo`], the live `Arc<GeoDb>` that a watcher swaps when
 //!   a configured file changes.
-//! - [`build`]: the CSV format and `resetgate geo build` (CSV -> three `.mmdb` files);
-//!   the bundled sample under `data/geo/` is built with it.
+//! - [`csv_rows`]: the CSV format of `resetgate geo build`, parsed and validated.
+//! - [`build`]: CSV rows -> the three `.mmdb` files, shaped like `MaxMind`'s; the
+//!   bundled sample under `data/geo/` is built with it.
 //!
 //! # Read into memory, not memory-mapped
 //!
@@ -27,6 +29,7 @@
 //! in-place rewrite of a file harmless to the running gateway.
 
 mod build;
+mod csv_rows;
 mod database;
 mod reload;
 #[cfg(test)]
@@ -40,14 +43,15 @@ use std::sync::Arc;
 use maxminddb::geoip2;
 use serde::{Deserialize, Serialize};
 
-pub use build::{BuildOptions, CsvRow, build_database, parse_csv, sibling_paths, write_databases};
+pub use build::{BuildOptions, build_database, sibling_paths, write_databases};
+pub use csv_rows::{CsvRow, parse_csv};
 pub use database::Database;
 pub use reload::ReloadingGeo;
 
 use crate::config;
 
 /// The accuracy assumed for a location whose record has coordinates but no
-/// `accuracy_radius` (MaxMind always sets it; some compatible databases do not).
+/// `accuracy_radius` (`MaxMind` always sets it; some compatible databases do not).
 /// Deliberately coarse: impossible-travel subtracts it from distances, so an
 /// over-precise guess would make travel look faster than it is.
 pub const DEFAULT_ACCURACY_KM: f64 = 100.0;
@@ -70,7 +74,7 @@ pub struct GeoInfo {
     pub anonymous: Anonymous,
 }
 
-/// A point and MaxMind's `accuracy_radius`: the device is within `accuracy_km` of
+/// A point and `MaxMind`'s `accuracy_radius`: the device is within `accuracy_km` of
 /// (`lat`, `lon`) with about 67 % confidence.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct Location {
@@ -80,6 +84,8 @@ pub struct Location {
 }
 
 /// The Anonymous IP database's flags; all `false` on a miss.
+// Independent facts about a network, not a state: one bool each, as in `risk`.
+#[allow(clippy::struct_excessive_bools)]
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct Anonymous {
     pub vpn: bool,
@@ -138,7 +144,7 @@ impl Kind {
         }
     }
 
-    /// The `database_type` that `geo build` writes, as MaxMind names it.
+    /// The `database_type` that `geo build` writes, as `MaxMind` names it.
     pub fn database_type(self) -> &'static str {
         match self {
             Kind::City => "GeoIP2-City",
@@ -247,7 +253,7 @@ impl Sources {
 /// Why a database cannot be opened, or a CSV cannot be built.
 #[derive(Debug, thiserror::Error)]
 pub enum GeoError {
-    /// The file is missing, unreadable, not a MaxMind DB, of the wrong kind, or
+    /// The file is missing, unreadable, not a `MaxMind` DB, of the wrong kind, or
     /// its records do not decode.
     #[error("{kind} database ({from}): {problem}")]
     Open {
@@ -261,6 +267,24 @@ pub enum GeoError {
     /// Reading the CSV or writing a database file failed.
     #[error("{path}: {problem}")]
     Io { path: String, problem: String },
+}
+
+/// What the reset flow needs from geo: one infallible lookup. [`GeoDb`] and
+/// [`ReloadingGeo`] implement it; tests can fake it.
+pub trait GeoLookup: Send + Sync {
+    fn lookup(&self, ip: IpAddr) -> GeoInfo;
+}
+
+impl GeoLookup for GeoDb {
+    fn lookup(&self, ip: IpAddr) -> GeoInfo {
+        GeoDb::lookup(self, ip)
+    }
+}
+
+impl GeoLookup for ReloadingGeo {
+    fn lookup(&self, ip: IpAddr) -> GeoInfo {
+        ReloadingGeo::lookup(self, ip)
+    }
 }
 
 /// Up to three open databases. Cheap to clone (the readers are shared).

@@ -12,7 +12,11 @@ const HOUR: Duration = Duration::from_hours(1);
 const DAY: Duration = Duration::from_hours(24);
 
 fn op(key: &str, window: Duration, record: bool) -> WindowOp<'_> {
-    if record { WindowOp::hit(key, window) } else { WindowOp::peek(key, window) }
+    if record {
+        WindowOp::hit(key, window)
+    } else {
+        WindowOp::peek(key, window)
+    }
 }
 
 fn saturate(n: u64) -> u32 {
@@ -30,10 +34,15 @@ pub struct Origin<'a> {
     pub asn: Option<u32>,
 }
 
-/// Record a reset start and read every velocity signal, in one atomic call:
+/// Record a reset start (when `record`) and read every velocity signal, in one atomic call:
 /// attempts per account (1 h, 24 h), per address, per subnet and per ASN;
 /// distinct accounts per address and per ASN (spray); recent failures.
-pub async fn on_start(store: &dyn Ephemeral, o: &Origin<'_>, now: SystemTime) -> Result<Velocity, StoreError> {
+pub async fn gather(
+    store: &dyn Ephemeral,
+    o: &Origin<'_>,
+    record: bool,
+    now: SystemTime,
+) -> Result<Velocity, StoreError> {
     let asn = o.asn.map(|a| a.to_string()).unwrap_or_default();
     let k = [
         keys::count("start", o.account, "1h"),
@@ -46,18 +55,25 @@ pub async fn on_start(store: &dyn Ephemeral, o: &Origin<'_>, now: SystemTime) ->
         keys::count("fail", o.account, "1h"),
         keys::count("fail-addr", o.address, "1h"),
     ];
+    let distinct = |key, member| {
+        if record {
+            WindowOp::distinct(key, HOUR, member)
+        } else {
+            WindowOp::peek_distinct(key, HOUR)
+        }
+    };
     let mut ops = vec![
-        op(&k[0], HOUR, true),
-        op(&k[1], DAY, true),
-        op(&k[2], HOUR, true),
-        op(&k[3], HOUR, true),
-        WindowOp::distinct(&k[5], HOUR, o.account),
+        op(&k[0], HOUR, record),
+        op(&k[1], DAY, record),
+        op(&k[2], HOUR, record),
+        op(&k[3], HOUR, record),
+        distinct(&k[5], o.account),
         op(&k[7], HOUR, false),
         op(&k[8], HOUR, false),
     ];
     if o.asn.is_some() {
-        ops.push(op(&k[4], HOUR, true));
-        ops.push(WindowOp::distinct(&k[6], HOUR, o.account));
+        ops.push(op(&k[4], HOUR, record));
+        ops.push(distinct(&k[6], o.account));
     }
     let c = store.windows(&ops, now).await?;
     let at = |i: usize| saturate(c.get(i).copied().unwrap_or(0));
@@ -164,12 +180,7 @@ pub async fn bump(
     now: SystemTime,
 ) -> Result<u64, StoreError> {
     let key = keys::count(what, subject, &window.as_secs().to_string());
-    Ok(store
-        .windows(
-            &[op(&key, window, record)],
-            now,
-        )
-        .await?[0])
+    Ok(store.windows(&[op(&key, window, record)], now).await?[0])
 }
 
 #[cfg(test)]
@@ -180,7 +191,10 @@ mod tests {
     #[test]
     fn subnets() {
         assert_eq!(subnet("192.0.2.77".parse().unwrap()), "192.0.2.0/24");
-        assert_eq!(subnet("2001:db8:aa:bb::1".parse().unwrap()), "2001:db8:aa::/48");
+        assert_eq!(
+            subnet("2001:db8:aa:bb::1".parse().unwrap()),
+            "2001:db8:aa::/48"
+        );
     }
 
     #[tokio::test]
@@ -189,15 +203,36 @@ mod tests {
         let now = SystemTime::UNIX_EPOCH + Duration::from_hours(500_000);
         let mut last = Velocity::default();
         for (i, account) in ["ann", "bob", "ann", "cid"].iter().enumerate() {
-            let origin = Origin { account, address: "192.0.2.7", subnet: "192.0.2.0/24", asn: Some(64_500) };
-            last = on_start(&store, &origin, now + Duration::from_secs(i as u64)).await.unwrap();
+            let origin = Origin {
+                account,
+                address: "192.0.2.7",
+                subnet: "192.0.2.0/24",
+                asn: Some(64_500),
+            };
+            last = gather(&store, &origin, true, now + Duration::from_secs(i as u64))
+                .await
+                .unwrap();
         }
         assert_eq!(last.address_attempts_1h, 4);
         assert_eq!(last.address_accounts_1h, 3);
         assert_eq!(last.asn_accounts_1h, 3);
         assert_eq!(last.account_attempts_1h, 1, "cid's first");
-        let other = Origin { account: "dan", address: "192.0.2.8", subnet: "192.0.2.0/24", asn: None };
-        let v = on_start(&store, &other, now + Duration::from_secs(9)).await.unwrap();
-        assert_eq!((v.subnet_attempts_1h, v.address_attempts_1h, v.asn_attempts_1h), (5, 1, 0));
+        let other = Origin {
+            account: "dan",
+            address: "192.0.2.8",
+            subnet: "192.0.2.0/24",
+            asn: None,
+        };
+        let v = gather(&store, &other, true, now + Duration::from_secs(9))
+            .await
+            .unwrap();
+        assert_eq!(
+            (
+                v.subnet_attempts_1h,
+                v.address_attempts_1h,
+                v.asn_attempts_1h
+            ),
+            (5, 1, 0)
+        );
     }
 }

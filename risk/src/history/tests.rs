@@ -145,11 +145,21 @@ fn features_multiply_and_the_reason_explains_each() {
     // 9 × (familiar factors) for the network, familiar browser: under 10× in all.
     assert_eq!(reason, None, "{reason:?}");
     let new_ip = history(vec![network(0, 8, 10)]);
+    let described = |feature: &FeatureCounts| {
+        let mut out = String::new();
+        describe(&mut out, feature);
+        out
+    };
     assert_eq!(
-        describe(&new_ip.features[0]),
+        described(&new_ip.features[0]),
         "network: new ip, asn seen 8 of 10"
     );
-    assert_eq!(describe(&network(10, 10, 10)), "network: ip seen 10 of 10");
+    assert_eq!(described(&network(10, 10, 10)), "network: ip seen 10 of 10");
+    let empty = FeatureCounts {
+        name: "x".into(),
+        levels: vec![],
+    };
+    assert_eq!(described(&empty), "x: no levels");
 }
 
 #[test]

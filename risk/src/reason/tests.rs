@@ -157,12 +157,19 @@ fn signal_is_read_back_from_the_code() {
 fn numbers_distances_durations_and_places_read_well() {
     let cases = [(0, "0"), (999, "999"), (1_000, "1,000"), (16_960, "16,960")];
     for (n, text) in cases {
-        assert_eq!(thousands(n), text);
+        assert_eq!(Thousands(n).to_string(), text);
     }
-    assert_eq!(thousands(u64::MAX), "18,446,744,073,709,551,615");
-    assert_eq!(km(16_959.6), "16,960 km");
     assert_eq!(
-        (km(f64::NAN), km(-3.0), km(f64::INFINITY)),
+        Thousands(u64::MAX).to_string(),
+        "18,446,744,073,709,551,615"
+    );
+    assert_eq!(Km(16_959.6).to_string(), "16,960 km");
+    assert_eq!(
+        (
+            Km(f64::NAN).to_string(),
+            Km(-3.0).to_string(),
+            Km(f64::INFINITY).to_string()
+        ),
         ("0 km".into(), "0 km".into(), "0 km".into())
     );
     let cases = [
@@ -175,7 +182,11 @@ fn numbers_distances_durations_and_places_read_well() {
         (86_400 * 3 + 7_200 + 59, "3 d 2 h"),
     ];
     for (secs, text) in cases {
-        assert_eq!(elapsed(Duration::from_secs(secs)), text, "{secs} s");
+        assert_eq!(
+            Elapsed(Duration::from_secs(secs)).to_string(),
+            text,
+            "{secs} s"
+        );
     }
     let london = Location {
         lat: 51.5074,
@@ -187,6 +198,24 @@ fn numbers_distances_durations_and_places_read_well() {
         lon: 151.2093,
         accuracy_km: 1_000.0,
     };
-    assert_eq!(place(&london), "51.51°N 0.13°W (±10 km)");
-    assert_eq!(place(&sydney), "33.87°S 151.21°E (±1,000 km)");
+    assert_eq!(Place(&london).to_string(), "51.51°N 0.13°W (±10 km)");
+    assert_eq!(Place(&sydney).to_string(), "33.87°S 151.21°E (±1,000 km)");
+    let cases = [
+        (0.0, "0.00"),
+        (0.82, "0.82"),
+        (51.5074, "51.51"),
+        (89.999, "90.00"),
+        (180.0, "180.00"),
+    ];
+    for (x, text) in cases {
+        assert_eq!(Centi(x).to_string(), text, "{x}");
+    }
+    let some = ["a", "b", "c"];
+    assert_eq!(Listed(&some, 5, "").to_string(), "a, b, c");
+    assert_eq!(Listed(&some, 2, "").to_string(), "a, b and 1 more");
+    assert_eq!(
+        Listed(&[64_496, 3_320], 5, "AS").to_string(),
+        "AS64496, AS3320"
+    );
+    assert_eq!(Listed::<&str>(&[], 5, "").to_string(), "none");
 }

@@ -146,7 +146,13 @@ impl VelocitySignal {
     /// Says what `count` of this counter means, for a security team reading a decision:
     /// e.g. `"5 reset attempts for this account in the last hour"`.
     pub fn describe(self, count: u32) -> String {
-        let (one, many, whose, window) = match self {
+        Described(self, count).to_string()
+    }
+
+    /// The parts of [`VelocitySignal::describe`]'s sentence:
+    /// (one unit, several units, whose, window).
+    fn phrase(self) -> (&'static str, &'static str, &'static str, &'static str) {
+        match self {
             Self::AccountAttempts1h => (
                 "reset attempt",
                 "reset attempts",
@@ -201,9 +207,20 @@ impl VelocitySignal {
                 "from this address's network operator (ASN)",
                 "hour",
             ),
-        };
+        }
+    }
+}
+
+/// [`VelocitySignal::describe`]'s sentence as a `Display` value, so that a
+/// reason writes it without an intermediate `String`.
+pub(crate) struct Described(pub VelocitySignal, pub u32);
+
+impl fmt::Display for Described {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let Described(signal, count) = *self;
+        let (one, many, whose, window) = signal.phrase();
         let noun = if count == 1 { one } else { many };
-        format!("{count} {noun} {whose} in the last {window}")
+        write!(f, "{count} {noun} {whose} in the last {window}")
     }
 }
 

@@ -144,6 +144,11 @@ fn novelty_cases() -> Vec<Case> {
             vec![("new_device", 15)],
         ),
         (
+            "bound to the account but no cookie (inconsistent): counted as no cookie",
+            |s| s.device.has_cookie = false,
+            vec![("new_device", 15)],
+        ),
+        (
             "no cookie, no history",
             |s| {
                 s.device = Device::default();

@@ -4,7 +4,7 @@
 //! The kind check catches the commonest mistake (the ASN file under
 //! `geo.city_db`): a wrong-kind database would otherwise decode into all-`None`
 //! records and silently switch every geo signal off. It matches loosely, on a
-//! word in `database_type`, so that GeoIP2, GeoLite2 and compatible databases
+//! word in `database_type`, so that `GeoIP2`, `GeoLite2` and compatible databases
 //! (DB-IP's `DBIP-City-Lite`, `DBIP-ASN-Lite`) all pass.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};

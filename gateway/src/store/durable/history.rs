@@ -9,7 +9,12 @@ use super::{DurableError, HistoryRecord, HistoryStore, LevelCount, SqliteStore, 
 /// Distinct cities kept as "usual places".
 const MAX_PLACES: i64 = 10;
 
-async fn bump(tx: &mut Transaction<'_, Sqlite>, scope: &str, level: &str, value: &str) -> Result<(), DurableError> {
+async fn bump(
+    tx: &mut Transaction<'_, Sqlite>,
+    scope: &str,
+    level: &str,
+    value: &str,
+) -> Result<(), DurableError> {
     sqlx::query(
         "INSERT INTO feature_counts (scope, level, value, count) VALUES (?, ?, ?, 1)
          ON CONFLICT (scope, level, value) DO UPDATE SET count = count + 1",
@@ -102,14 +107,21 @@ impl HistoryStore for SqliteStore {
         .fetch_optional(pool)
         .await?;
         let counts = level_counts(self, username, current).await?;
-        let events = counts.iter().find(|c| c.level == "*").map_or(0, |c| c.account);
+        let events = counts
+            .iter()
+            .find(|c| c.level == "*")
+            .map_or(0, |c| c.account);
         let device_known = match device_id {
-            Some(id) => sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM known_devices WHERE username = ? AND device_id = ?")
+            Some(id) => {
+                sqlx::query_scalar::<_, i64>(
+                    "SELECT COUNT(*) FROM known_devices WHERE username = ? AND device_id = ?",
+                )
                 .bind(username)
                 .bind(id)
                 .fetch_one(pool)
                 .await?
-                > 0,
+                    > 0
+            }
             None => false,
         };
         Ok(HistoryRecord {
@@ -136,19 +148,30 @@ async fn level_counts(
     current: &[(&'static str, Option<String>)],
 ) -> Result<Vec<LevelCount>, DurableError> {
     let mut wanted: Vec<(&str, &str)> = vec![("*", "*")];
-    wanted.extend(current.iter().filter_map(|(l, v)| v.as_deref().map(|v| (*l, v))));
+    wanted.extend(
+        current
+            .iter()
+            .filter_map(|(l, v)| v.as_deref().map(|v| (*l, v))),
+    );
     // One query: every (scope, level, value) row that matters.
-    let mut sql = String::from("SELECT scope, level, count FROM feature_counts WHERE scope IN (?, '') AND (");
+    let mut sql =
+        String::from("SELECT scope, level, count FROM feature_counts WHERE scope IN (?, '') AND (");
     sql.push_str(&vec!["(level = ? AND value = ?)"; wanted.len()].join(" OR "));
     sql.push(')');
-    let mut query = sqlx::query_as::<_, (String, String, i64)>(&sql).bind(username);
+    // Only fixed fragments are joined; every value is bound.
+    let mut query =
+        sqlx::query_as::<_, (String, String, i64)>(sqlx::AssertSqlSafe(sql)).bind(username);
     for (level, value) in &wanted {
         query = query.bind(*level).bind(*value);
     }
     let rows = query.fetch_all(store.pool()).await?;
     let count = |scope_is_account: bool, level: &str| {
         rows.iter()
-            .find(|(s, l, _)| l == level && (s == username) == scope_is_account && (scope_is_account || s.is_empty()))
+            .find(|(s, l, _)| {
+                l == level
+                    && (s == username) == scope_is_account
+                    && (scope_is_account || s.is_empty())
+            })
             .map_or(0, |(_, _, c)| u32::try_from(*c).unwrap_or(u32::MAX))
     };
     Ok(std::iter::once("*")
@@ -189,12 +212,31 @@ mod tests {
     #[tokio::test]
     async fn history_counts_places_and_devices() {
         let store = SqliteStore::open("sqlite::memory:").await.unwrap();
-        store.record_success(&event("ann", 1, "GB", "London", 51.5)).await.unwrap();
-        store.record_success(&event("ann", 2, "GB", "London", 51.5)).await.unwrap();
-        store.record_success(&event("ann", 3, "FR", "Paris", 48.8)).await.unwrap();
-        store.record_success(&event("bob", 4, "GB", "London", 51.5)).await.unwrap();
-        let current = vec![("country", Some("GB".to_owned())), ("asn", Some("64500".to_owned())), ("browser", None)];
-        let h = store.history("ann", &current, Some("dev-ann")).await.unwrap();
+        store
+            .record_success(&event("ann", 1, "GB", "London", 51.5))
+            .await
+            .unwrap();
+        store
+            .record_success(&event("ann", 2, "GB", "London", 51.5))
+            .await
+            .unwrap();
+        store
+            .record_success(&event("ann", 3, "FR", "Paris", 48.8))
+            .await
+            .unwrap();
+        store
+            .record_success(&event("bob", 4, "GB", "London", 51.5))
+            .await
+            .unwrap();
+        let current = vec![
+            ("country", Some("GB".to_owned())),
+            ("asn", Some("64500".to_owned())),
+            ("browser", None),
+        ];
+        let h = store
+            .history("ann", &current, Some("dev-ann"))
+            .await
+            .unwrap();
         assert_eq!(h.events, 3);
         assert!(h.device_known);
         assert_eq!(h.places.len(), 2);
@@ -206,8 +248,18 @@ mod tests {
         assert_eq!((total.account, total.global), (3, 4));
         assert!(h.known.contains(&("country".into(), "FR".into())));
         let browser = h.counts.iter().find(|c| c.level == "browser").unwrap();
-        assert_eq!((browser.account, browser.global), (0, 0), "unknown value counts nothing");
-        let nobody = store.history("zed", &current, Some("dev-ann")).await.unwrap();
-        assert_eq!((nobody.events, nobody.device_known, nobody.last), (0, false, None));
+        assert_eq!(
+            (browser.account, browser.global),
+            (0, 0),
+            "unknown value counts nothing"
+        );
+        let nobody = store
+            .history("zed", &current, Some("dev-ann"))
+            .await
+            .unwrap();
+        assert_eq!(
+            (nobody.events, nobody.device_known, nobody.last),
+            (0, false, None)
+        );
     }
 }

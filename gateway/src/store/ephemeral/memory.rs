@@ -110,7 +110,10 @@ fn window(map: &mut HashMap<String, Entry>, op: &WindowOp<'_>, now: SystemTime) 
             members.retain(|_, seen| *seen > since);
             if op.record {
                 if members.len() >= MAX_EVENTS && !members.contains_key(member) {
-                    let oldest = members.iter().min_by_key(|(_, t)| **t).map(|(m, _)| m.clone());
+                    let oldest = members
+                        .iter()
+                        .min_by_key(|(_, t)| **t)
+                        .map(|(m, _)| m.clone());
                     if let Some(oldest) = oldest {
                         members.remove(&oldest);
                     }
@@ -273,7 +276,13 @@ mod tests {
     async fn sliding_windows_forget_old_events() {
         let store = MemoryStore::new();
         let hour = Duration::from_hours(1);
-        let op = |record| if record { WindowOp::hit("w", hour) } else { WindowOp::peek("w", hour) };
+        let op = |record| {
+            if record {
+                WindowOp::hit("w", hour)
+            } else {
+                WindowOp::peek("w", hour)
+            }
+        };
         assert_eq!(store.windows(&[op(true)], at(0)).await.unwrap(), [1]);
         assert_eq!(store.windows(&[op(true)], at(1800)).await.unwrap(), [2]);
         assert_eq!(store.windows(&[op(false)], at(3599)).await.unwrap(), [2]);
@@ -288,7 +297,11 @@ mod tests {
         let add = |m| [WindowOp::distinct("d", hour, m)];
         assert_eq!(store.windows(&add("ann"), at(0)).await.unwrap(), [1]);
         assert_eq!(store.windows(&add("bob"), at(10)).await.unwrap(), [2]);
-        assert_eq!(store.windows(&add("ann"), at(3000)).await.unwrap(), [2], "ann again");
+        assert_eq!(
+            store.windows(&add("ann"), at(3000)).await.unwrap(),
+            [2],
+            "ann again"
+        );
         // bob (t=10) ages out at 3610; ann was refreshed at 3000.
         assert_eq!(store.windows(&add("cid"), at(3700)).await.unwrap(), [2]);
     }

@@ -39,17 +39,42 @@ pub struct WindowOp<'a> {
 impl<'a> WindowOp<'a> {
     /// Record an event and count events.
     pub fn hit(key: &'a str, window: Duration) -> Self {
-        Self { key, window, record: true, member: None }
+        Self {
+            key,
+            window,
+            record: true,
+            member: None,
+        }
     }
 
     /// Count events without recording.
     pub fn peek(key: &'a str, window: Duration) -> Self {
-        Self { key, window, record: false, member: None }
+        Self {
+            key,
+            window,
+            record: false,
+            member: None,
+        }
+    }
+
+    /// Count distinct members without recording.
+    pub fn peek_distinct(key: &'a str, window: Duration) -> Self {
+        Self {
+            key,
+            window,
+            record: false,
+            member: Some(""),
+        }
     }
 
     /// Record `member` and count distinct members.
     pub fn distinct(key: &'a str, window: Duration, member: &'a str) -> Self {
-        Self { key, window, record: true, member: Some(member) }
+        Self {
+            key,
+            window,
+            record: true,
+            member: Some(member),
+        }
     }
 }
 

@@ -1,10 +1,12 @@
 //! Geo tests: CSV in, three databases out, read back with `maxminddb` and with
-//! [`GeoDb`]; the bundled sample; reload.
+//! [`GeoDb`]; the bundled sample; the lookup's text and JSON forms.
+//! [`csv_rows`]: CSV validation; [`reload`]: configuration and hot reload.
 
-use std::fs::File;
+mod csv_rows;
+mod reload;
+
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use maxminddb::{Reader, geoip2};
@@ -27,7 +29,7 @@ fn ip(s: &str) -> IpAddr {
 
 fn options() -> BuildOptions {
     BuildOptions {
-        build_epoch: SystemTime::UNIX_EPOCH + Duration::from_secs(1_795_651_200),
+        build_epoch: SystemTime::UNIX_EPOCH + Duration::from_hours(20_783 * 24), // 2026-11-26
         description: "test".into(),
     }
 }
@@ -203,6 +205,8 @@ fn geodb_lookup_hits_and_misses_all_kinds() {
         london,
         "IPv4-mapped is IPv4"
     );
+    let as_trait: &dyn GeoLookup = &geo;
+    assert_eq!(as_trait.lookup(ip("192.0.2.63")), london);
 }
 
 #[test]
@@ -244,8 +248,16 @@ fn wrong_kind_and_garbage_are_refused() {
 
 #[test]
 fn bundled_sample_decodes() {
+    // address, country, city, ASN, anonymous flags
+    type Case = (
+        &'static str,
+        Option<&'static str>,
+        Option<&'static str>,
+        Option<u32>,
+        &'static [&'static str],
+    );
     let geo = GeoDb::bundled();
-    let table: [(&str, Option<&str>, Option<&str>, Option<u32>, &[&str]); 13] = [
+    let table: [Case; 13] = [
         ("192.0.2.10", Some("GB"), Some("London"), Some(64496), &[]),
         ("192.0.2.70", Some("DE"), Some("Berlin"), Some(64497), &[]),
         (
@@ -355,244 +367,6 @@ fn bundled_sample_is_built_from_sample_csv() {
             "data/geo/sample-{kind}.mmdb is stale: rebuild it (data/geo/README.md)"
         );
     }
-}
-
-#[test]
-fn csv_errors_name_the_line() {
-    let header = "network,country,city,latitude,longitude,accuracy_radius,asn,asn_org,anonymous\n";
-    let table = [
-        (
-            "192.0.2.1/24,GB,,,,,,,",
-            "host bits set (did you mean 192.0.2.0/24?)",
-        ),
-        ("192.0.2.0/24,GBR,,,,,,,", "not an ISO 3166-1 alpha-2"),
-        (
-            "192.0.2.0/24,,,51.5,,,,,",
-            "latitude and longitude go together",
-        ),
-        ("192.0.2.0/24,,,91,0,,,,", "latitude \"91\" is not a number"),
-        ("192.0.2.0/24,GB,,,,20,,,", "accuracy_radius needs latitude"),
-        ("192.0.2.0/24,,,,,,,Org,", "asn_org needs asn"),
-        ("192.0.2.0/24,,,,,,ASX,,", "asn \"ASX\" is not an AS number"),
-        ("192.0.2.0/24,,,,,,,,vpn|proxy", "anonymous flag \"proxy\""),
-        ("192.0.2.0/24,,,,,,,,", "has no data"),
-        ("nope,GB,,,,,,,", "not a CIDR"),
-    ];
-    for (row, expected) in table {
-        let text = format!("{header}# comment\n{row}\n");
-        let err = parse_csv(&text).unwrap_err().to_string();
-        assert!(err.starts_with("line 3: "), "{row}: {err}");
-        assert!(err.contains(expected), "{row}: {err}");
-    }
-    let err = parse_csv("# c\nnetwork,country\n").unwrap_err().to_string();
-    assert!(err.starts_with("line 2: missing column \"city\""), "{err}");
-    let err = parse_csv(&header.replace(",anonymous", ",anonymous,extra"));
-    assert!(
-        err.unwrap_err()
-            .to_string()
-            .contains("unknown column \"extra\"")
-    );
-}
-
-#[test]
-fn overlapping_networks_are_refused() {
-    let header = "network,country,city,latitude,longitude,accuracy_radius,asn,asn_org,anonymous\n";
-    let cases = [
-        (
-            "192.0.2.0/24,GB,,,,,,,\n192.0.2.64/26,DE,,,,,,,\n",
-            "line 3: network 192.0.2.64/26 overlaps 192.0.2.0/24 (line 2)",
-        ),
-        (
-            "192.0.2.64/26,DE,,,,,,,\n192.0.2.0/24,GB,,,,,,,\n",
-            "line 2: network 192.0.2.64/26 overlaps 192.0.2.0/24 (line 3)",
-        ),
-        (
-            "2001:db8::/32,DE,,,,,,,\n10.0.0.0/8,GB,,,,,,,\n2001:db8:1::/48,DE,,,,,,,\n",
-            "overlaps 2001:db8::/32",
-        ),
-        (
-            "192.0.2.0/26,DE,,,,,,,\n192.0.2.0/26,GB,,,,,,,\n",
-            "overlaps 192.0.2.0/26",
-        ),
-    ];
-    for (rows, expected) in cases {
-        let err = parse_csv(&format!("{header}{rows}"))
-            .unwrap_err()
-            .to_string();
-        assert!(err.contains(expected), "{err}");
-    }
-    let disjoint = "192.0.2.0/26,GB,,,,,,,\n192.0.2.64/26,DE,,,,,,,\n::/0,US,,,,,,,\n";
-    assert_eq!(parse_csv(&format!("{header}{disjoint}")).unwrap().len(), 3);
-}
-
-#[test]
-fn sibling_paths_strip_city() {
-    let table = [
-        (
-            "data/geo/sample-city.mmdb",
-            "data/geo/sample-asn.mmdb",
-            "data/geo/sample-anonymous.mmdb",
-        ),
-        (
-            "/x/GeoLite2-City.mmdb",
-            "/x/GeoLite2-asn.mmdb",
-            "/x/GeoLite2-anonymous.mmdb",
-        ),
-        ("geo.mmdb", "geo-asn.mmdb", "geo-anonymous.mmdb"),
-        ("city.mmdb", "city-asn.mmdb", "city-anonymous.mmdb"),
-    ];
-    for (city, asn, anonymous) in table {
-        assert_eq!(
-            sibling_paths(Path::new(city)),
-            (PathBuf::from(asn), PathBuf::from(anonymous)),
-            "{city}"
-        );
-    }
-}
-
-#[test]
-fn config_validates_geo_files() {
-    let mut config = crate::config::Config::default();
-    config.validate().unwrap();
-    config.geo.asn_db = Some(PathBuf::from("/nonexistent/asn.mmdb"));
-    let err = config.validate().unwrap_err().to_string();
-    assert!(
-        err.starts_with("geo.asn_db: /nonexistent/asn.mmdb does not exist"),
-        "{err}"
-    );
-    config.geo.asn_db = None;
-    config.geo.reload_interval = Duration::from_millis(500);
-    assert!(
-        config
-            .validate()
-            .unwrap_err()
-            .to_string()
-            .starts_with("geo.reload_interval")
-    );
-    config.geo.reload_interval = Duration::ZERO;
-    config.validate().unwrap();
-    let geo = GeoDb::from_config(&config.geo).unwrap();
-    assert!(geo.databases().all(|db| *db.source() == Source::Bundled));
-}
-
-/// Write `csv`'s City database to `path` (via rename, as an updater would) and
-/// stamp it with `mtime` seconds, so that the change is visible on any filesystem.
-fn replace_city(dir: &Path, path: &Path, csv: &str, mtime: u64) {
-    let built = dir.join("staging");
-    std::fs::create_dir_all(&built).unwrap();
-    let city = build_all(&built, csv);
-    std::fs::rename(&city, path).unwrap();
-    set_mtime(path, mtime);
-}
-
-fn set_mtime(path: &Path, secs: u64) {
-    let file = File::options().write(true).open(path).unwrap();
-    file.set_modified(SystemTime::UNIX_EPOCH + Duration::from_secs(secs))
-        .unwrap();
-}
-
-#[test]
-fn reload_swaps_good_files_and_keeps_the_old_on_failure() {
-    let dir = tempfile::tempdir().unwrap();
-    let live = dir.path().join("live-city.mmdb");
-    replace_city(dir.path(), &live, CSV, 1_000);
-    let geo = ReloadingGeo::open(&Sources {
-        city: Some(Source::File(live.clone())),
-        ..Sources::bundled()
-    })
-    .unwrap();
-    let probe = ip("192.0.2.10");
-    assert_eq!(geo.lookup(probe).city.as_deref(), Some("London"));
-    assert!(geo.reload_changed().is_empty(), "nothing changed");
-
-    let before = geo.current();
-    replace_city(
-        dir.path(),
-        &live,
-        &CSV.replace("London", "Londinium"),
-        2_000,
-    );
-    let outcomes = geo.reload_changed();
-    assert!(
-        matches!(outcomes.as_slice(), [(Kind::City, Ok(()))]),
-        "{outcomes:?}"
-    );
-    assert_eq!(geo.lookup(probe).city.as_deref(), Some("Londinium"));
-    assert_eq!(
-        geo.lookup(probe).asn,
-        Some(64496),
-        "the bundled ASN database stays"
-    );
-    assert_eq!(
-        before.lookup(probe).city.as_deref(),
-        Some("London"),
-        "in-flight Arc unchanged"
-    );
-
-    std::fs::write(&live, b"\xab\xcd\xefMaxMind.com garbage").unwrap();
-    set_mtime(&live, 3_000);
-    let outcomes = geo.reload_changed();
-    assert!(
-        matches!(outcomes.as_slice(), [(Kind::City, Err(_))]),
-        "{outcomes:?}"
-    );
-    assert_eq!(geo.lookup(probe).city.as_deref(), Some("Londinium"), "kept");
-    assert!(
-        geo.reload_changed().is_empty(),
-        "a failed change is tried once"
-    );
-
-    std::fs::remove_file(&live).unwrap();
-    assert!(matches!(
-        geo.reload_changed().as_slice(),
-        [(Kind::City, Err(_))]
-    ));
-    replace_city(dir.path(), &live, CSV, 4_000);
-    assert!(matches!(
-        geo.reload_changed().as_slice(),
-        [(Kind::City, Ok(()))]
-    ));
-    assert_eq!(geo.lookup(probe).city.as_deref(), Some("London"));
-}
-
-#[tokio::test]
-async fn watcher_picks_up_a_replaced_file() {
-    let dir = tempfile::tempdir().unwrap();
-    let live = dir.path().join("live-city.mmdb");
-    replace_city(dir.path(), &live, CSV, 1_000);
-    let geo = Arc::new(ReloadingGeo::open(&Sources::from_city_file(live.clone())).unwrap());
-    assert!(geo.spawn_watcher(Duration::ZERO).is_none(), "0s disables");
-    let task = geo.spawn_watcher(Duration::from_millis(20)).unwrap();
-    replace_city(
-        dir.path(),
-        &live,
-        &CSV.replace("London", "Londinium"),
-        2_000,
-    );
-    let probe = ip("192.0.2.10");
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    while geo.lookup(probe).city.as_deref() != Some("Londinium") {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "watcher did not reload"
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    drop(geo);
-    tokio::time::timeout(Duration::from_secs(10), task)
-        .await
-        .unwrap()
-        .unwrap();
-}
-
-#[test]
-fn no_watcher_for_bundled_only() {
-    let geo = Arc::new(ReloadingGeo::open(&Sources::bundled()).unwrap());
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    runtime.block_on(async { assert!(geo.spawn_watcher(Duration::from_secs(1)).is_none()) });
 }
 
 #[test]

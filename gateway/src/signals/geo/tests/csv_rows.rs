@@ -1,0 +1,98 @@
+//! The build CSV: every validation error names its line; overlaps; sibling names.
+
+use std::path::{Path, PathBuf};
+
+use super::super::{parse_csv, sibling_paths};
+
+#[test]
+fn csv_errors_name_the_line() {
+    let header = "network,country,city,latitude,longitude,accuracy_radius,asn,asn_org,anonymous\n";
+    let table = [
+        (
+            "192.0.2.1/24,GB,,,,,,,",
+            "host bits set (did you mean 192.0.2.0/24?)",
+        ),
+        ("192.0.2.0/24,GBR,,,,,,,", "not an ISO 3166-1 alpha-2"),
+        (
+            "192.0.2.0/24,,,51.5,,,,,",
+            "latitude and longitude go together",
+        ),
+        ("192.0.2.0/24,,,91,0,,,,", "latitude \"91\" is not a number"),
+        ("192.0.2.0/24,GB,,,,20,,,", "accuracy_radius needs latitude"),
+        ("192.0.2.0/24,,,,,,,Org,", "asn_org needs asn"),
+        ("192.0.2.0/24,,,,,,ASX,,", "asn \"ASX\" is not an AS number"),
+        ("192.0.2.0/24,,,,,,,,vpn|proxy", "anonymous flag \"proxy\""),
+        ("192.0.2.0/24,,,,,,,,", "has no data"),
+        ("nope,GB,,,,,,,", "not a CIDR"),
+    ];
+    for (row, expected) in table {
+        let text = format!("{header}# comment\n{row}\n");
+        let err = parse_csv(&text).unwrap_err().to_string();
+        assert!(err.starts_with("line 3: "), "{row}: {err}");
+        assert!(err.contains(expected), "{row}: {err}");
+    }
+    let err = parse_csv("# c\nnetwork,country\n").unwrap_err().to_string();
+    assert!(err.starts_with("line 2: missing column \"city\""), "{err}");
+    let err = parse_csv(&header.replace(",anonymous", ",anonymous,extra"));
+    assert!(
+        err.unwrap_err()
+            .to_string()
+            .contains("unknown column \"extra\"")
+    );
+}
+
+#[test]
+fn overlapping_networks_are_refused() {
+    let header = "network,country,city,latitude,longitude,accuracy_radius,asn,asn_org,anonymous\n";
+    let cases = [
+        (
+            "192.0.2.0/24,GB,,,,,,,\n192.0.2.64/26,DE,,,,,,,\n",
+            "line 3: network 192.0.2.64/26 overlaps 192.0.2.0/24 (line 2)",
+        ),
+        (
+            "192.0.2.64/26,DE,,,,,,,\n192.0.2.0/24,GB,,,,,,,\n",
+            "line 2: network 192.0.2.64/26 overlaps 192.0.2.0/24 (line 3)",
+        ),
+        (
+            "2001:db8::/32,DE,,,,,,,\n10.0.0.0/8,GB,,,,,,,\n2001:db8:1::/48,DE,,,,,,,\n",
+            "overlaps 2001:db8::/32",
+        ),
+        (
+            "192.0.2.0/26,DE,,,,,,,\n192.0.2.0/26,GB,,,,,,,\n",
+            "overlaps 192.0.2.0/26",
+        ),
+    ];
+    for (rows, expected) in cases {
+        let err = parse_csv(&format!("{header}{rows}"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains(expected), "{err}");
+    }
+    let disjoint = "192.0.2.0/26,GB,,,,,,,\n192.0.2.64/26,DE,,,,,,,\n::/0,US,,,,,,,\n";
+    assert_eq!(parse_csv(&format!("{header}{disjoint}")).unwrap().len(), 3);
+}
+
+#[test]
+fn sibling_paths_strip_city() {
+    let table = [
+        (
+            "data/geo/sample-city.mmdb",
+            "data/geo/sample-asn.mmdb",
+            "data/geo/sample-anonymous.mmdb",
+        ),
+        (
+            "/x/GeoLite2-City.mmdb",
+            "/x/GeoLite2-asn.mmdb",
+            "/x/GeoLite2-anonymous.mmdb",
+        ),
+        ("geo.mmdb", "geo-asn.mmdb", "geo-anonymous.mmdb"),
+        ("city.mmdb", "city-asn.mmdb", "city-anonymous.mmdb"),
+    ];
+    for (city, asn, anonymous) in table {
+        assert_eq!(
+            sibling_paths(Path::new(city)),
+            (PathBuf::from(asn), PathBuf::from(anonymous)),
+            "{city}"
+        );
+    }
+}
