@@ -44,7 +44,7 @@ pub struct Services {
     pub hasher: Hasher,
     pub clock: Arc<dyn Clock>,
     pub limiter: Arc<crate::http::limits::AddressLimiter>,
-    /// GeoIP databases (hot-reloaded).
+    /// `GeoIP` databases (hot-reloaded).
     pub geo: Arc<crate::signals::geo::ReloadingGeo>,
     /// The dev outbox page is served only in demo mode.
     pub outbox: Option<Outbox>,
@@ -208,7 +208,7 @@ pub fn spawn_policy_watcher(state: &AppState) {
             match services.reload_policy() {
                 Ok(version) => tracing::info!(%version, "risk policy reloaded"),
                 Err(e) => {
-                    tracing::error!(error = %format!("{e:#}"), "risk policy change refused; the previous policy stays live")
+                    tracing::error!(error = %format!("{e:#}"), "risk policy change refused; the previous policy stays live");
                 }
             }
         }

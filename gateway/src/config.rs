@@ -114,6 +114,10 @@ pub struct Risk {
     /// How often the policy file is checked for changes (hot reload).
     #[serde(with = "humantime_serde")]
     pub reload_interval: Duration,
+    /// Bearer key for `POST /v1/risk/evaluate` (unset: the endpoint is off).
+    #[serde(skip_serializing)]
+    pub api_key: Option<SecretString>,
+    pub api_key_file: Option<PathBuf>,
 }
 
 impl Default for Risk {
@@ -121,6 +125,8 @@ impl Default for Risk {
         Self {
             policy: None,
             reload_interval: Duration::from_secs(2),
+            api_key: None,
+            api_key_file: None,
         }
     }
 }
@@ -271,6 +277,9 @@ impl Config {
     }
 
     fn resolve_secret_files(&mut self) -> Result<(), ConfigError> {
+        if let Some(path) = &self.risk.api_key_file {
+            self.risk.api_key = Some(read_secret_file("risk.api_key_file", path)?);
+        }
         if let Some(path) = &self.sms.webhook_token_file {
             self.sms.webhook_token = Some(read_secret_file("sms.webhook_token_file", path)?);
         }

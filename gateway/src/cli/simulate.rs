@@ -7,6 +7,7 @@
 //! `audit export` file (JSON lines) or, without `--from`, from the durable store.
 
 use std::collections::BTreeMap;
+use std::fmt::Write as _;
 use std::io::BufRead;
 use std::path::Path;
 use std::process::ExitCode;
@@ -107,12 +108,13 @@ pub fn render(report: &Report, version: &str) -> String {
     );
     out.push_str("old \\ new   low  medium    high    deny\n");
     for old in Level::ALL {
-        out.push_str(&format!("{:<9}", old.as_str()));
+        let _ = write!(out, "{:<9}", old.as_str());
         for new in Level::ALL {
-            out.push_str(&format!(
+            let _ = write!(
+                out,
                 "{:>8}",
                 report.matrix.get(&(old, new)).copied().unwrap_or(0)
-            ));
+            );
         }
         out.push('\n');
     }
@@ -123,16 +125,17 @@ pub fn render(report: &Report, version: &str) -> String {
         .iter()
         .filter(|s| s.new == Level::Deny)
         .count();
-    out.push_str(&format!(
+    let _ = write!(
+        out,
         "\n{} decisions change: {up} step up (of which {blocks} newly refused), {down} step down\n",
         report.shifts.len()
-    ));
+    );
     if !report.moved_reasons.is_empty() {
         let mut reasons: Vec<_> = report.moved_reasons.iter().collect();
         reasons.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
         out.push_str("\nreasons behind the changes:\n");
         for (code, n) in reasons.into_iter().take(10) {
-            out.push_str(&format!("  {n:>6}  {code}\n"));
+            let _ = writeln!(out, "  {n:>6}  {code}");
         }
     }
     out
@@ -144,33 +147,30 @@ pub async fn run(config: &Config, policy: &Path, from: Option<&Path>) -> anyhow:
     let candidate =
         Policy::parse(&text).map_err(|e| anyhow::anyhow!("{}: {e}", policy.display()))?;
     let mut report = Report::default();
-    match from {
-        Some(path) => {
-            let file = std::fs::File::open(path)
-                .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
-            for (i, line) in std::io::BufReader::new(file).lines().enumerate() {
-                let line = line?;
-                if line.trim().is_empty() {
-                    continue;
-                }
-                let record: Value = serde_json::from_str(&line).map_err(|e| {
-                    anyhow::anyhow!("{} line {}: not a JSON record: {e}", path.display(), i + 1)
-                })?;
-                replay(&candidate, &record, &mut report);
+    if let Some(path) = from {
+        let file =
+            std::fs::File::open(path).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        for (i, line) in std::io::BufReader::new(file).lines().enumerate() {
+            let line = line?;
+            if line.trim().is_empty() {
+                continue;
             }
+            let record: Value = serde_json::from_str(&line).map_err(|e| {
+                anyhow::anyhow!("{} line {}: not a JSON record: {e}", path.display(), i + 1)
+            })?;
+            replay(&candidate, &record, &mut report);
         }
-        None => {
-            let store = crate::app::open_durable(config).await?;
-            let mut after = 0;
-            loop {
-                let page = store.audit_page(after, 1000).await?;
-                let Some(last) = page.last() else { break };
-                after = last.seq;
-                for r in page {
-                    let data: Value = serde_json::from_str(&r.data).unwrap_or(Value::Null);
-                    let record = serde_json::json!({"kind": r.kind, "at": r.at, "subject": r.subject, "data": data});
-                    replay(&candidate, &record, &mut report);
-                }
+    } else {
+        let store = crate::app::open_durable(config).await?;
+        let mut after = 0;
+        loop {
+            let page = store.audit_page(after, 1000).await?;
+            let Some(last) = page.last() else { break };
+            after = last.seq;
+            for r in page {
+                let data: Value = serde_json::from_str(&r.data).unwrap_or(Value::Null);
+                let record = serde_json::json!({"kind": r.kind, "at": r.at, "subject": r.subject, "data": data});
+                replay(&candidate, &record, &mut report);
             }
         }
     }

@@ -47,24 +47,19 @@ impl FromRequestParts<AppState> for Client {
             .get(header::USER_AGENT)
             .and_then(|v: &HeaderValue| v.to_str().ok())
             .map(str::to_owned);
-        Ok(match device::read(&parts.headers, &state.key) {
-            Some(device_id) => Client {
-                ip,
-                user_agent,
-                device_id,
-                had_cookie: true,
-                new_cookie: None,
-            },
-            None => {
-                let (device_id, value) = device::issue(&state.key);
-                Client {
-                    ip,
-                    user_agent,
-                    device_id,
-                    had_cookie: false,
-                    new_cookie: Some(value),
-                }
-            }
+        let (device_id, had_cookie, new_cookie) =
+            if let Some(id) = device::read(&parts.headers, &state.key) {
+                (id, true, None)
+            } else {
+                let (id, value) = device::issue(&state.key);
+                (id, false, Some(value))
+            };
+        Ok(Client {
+            ip,
+            user_agent,
+            device_id,
+            had_cookie,
+            new_cookie,
         })
     }
 }

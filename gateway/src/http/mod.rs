@@ -9,6 +9,7 @@ pub mod json;
 pub mod limits;
 pub mod ops;
 pub mod reset;
+pub mod risk;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -54,6 +55,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/me/factors/totp/verify", post(enroll::totp_finish))
         .route("/v1/me/factors/sms", post(enroll::sms_begin))
         .route("/v1/me/factors/sms/verify", post(enroll::sms_finish))
+        .route("/v1/risk/evaluate", post(risk::evaluate))
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
             limits::per_address,

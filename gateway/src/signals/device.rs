@@ -30,7 +30,8 @@ pub fn read(headers: &HeaderMap, key: &ServerKey) -> Option<String> {
         .find_map(|value| verify(value, key))
 }
 
-fn verify(value: &str, key: &ServerKey) -> Option<String> {
+/// The device id a cookie value carries, if its MAC is right.
+pub fn verify(value: &str, key: &ServerKey) -> Option<String> {
     let (id, mac) = value.split_once('.')?;
     if id.len() != 22 || mac.len() != 22 {
         return None;

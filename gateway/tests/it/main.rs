@@ -5,6 +5,7 @@
 mod bad_input;
 mod openapi;
 mod reset;
+mod risk;
 mod sessions;
 
 use std::net::SocketAddr;

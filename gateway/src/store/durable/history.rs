@@ -1,4 +1,4 @@
-//! SQLite implementation of [`HistoryStore`]: account events, feature counts
+//! `SQLite` implementation of [`HistoryStore`]: account events, feature counts
 //! per account and globally, and device bindings.
 
 use async_trait::async_trait;
@@ -130,7 +130,9 @@ impl HistoryStore for SqliteStore {
             places,
             last: last.map(|(at, lat, lon, acc)| {
                 let place = match (lat, lon) {
-                    (Some(lat), Some(lon)) => Some((lat, lon, acc.unwrap_or(0.0))),
+                    (Some(latitude), Some(longitude)) => {
+                        Some((latitude, longitude, acc.unwrap_or(0.0)))
+                    }
                     _ => None,
                 };
                 (at, place)
@@ -240,7 +242,7 @@ mod tests {
         assert_eq!(h.events, 3);
         assert!(h.device_known);
         assert_eq!(h.places.len(), 2);
-        assert_eq!(h.places[0].0, 48.8, "most recent first");
+        assert!((h.places[0].0 - 48.8).abs() < 1e-9, "most recent first");
         assert_eq!(h.last.unwrap().0, 3);
         let gb = h.counts.iter().find(|c| c.level == "country").unwrap();
         assert_eq!((gb.account, gb.global), (2, 3));

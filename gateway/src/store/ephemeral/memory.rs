@@ -80,10 +80,10 @@ fn window(map: &mut HashMap<String, Entry>, op: &WindowOp<'_>, now: SystemTime) 
         value: Value::Events(VecDeque::new()),
         expires: now,
     });
-    let right_kind = match (&entry.value, op.member) {
-        (Value::Events(_), None) | (Value::Members(_), Some(_)) => true,
-        _ => false,
-    };
+    let right_kind = matches!(
+        (&entry.value, op.member),
+        (Value::Events(_), None) | (Value::Members(_), Some(_))
+    );
     if !right_kind || entry.expires <= now {
         entry.value = match op.member {
             None => Value::Events(VecDeque::new()),

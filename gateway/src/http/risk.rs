@@ -1,0 +1,106 @@
+//! `POST /v1/risk/evaluate`: the assessment for a context, without a flow, for
+//! an existing SSPR that wants resetgate's decision. Bearer API key from
+//! `risk.api_key`/`risk.api_key_file`; the velocity counters are read, not
+//! incremented; the call is audited.
+
+use std::net::IpAddr;
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, header};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::client::Client;
+use super::error::{ApiError, ApiResult};
+use super::json::Body;
+use crate::account::AccountName;
+use crate::app::AppState;
+use crate::audit::AuditEvent;
+use crate::crypto;
+use crate::flow::service;
+use crate::signals::device;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EvaluateRequest {
+    username: String,
+    /// The end user's address as the calling system saw it.
+    ip: IpAddr,
+    user_agent: Option<String>,
+    /// The `rg_device` cookie value, if the caller relays it.
+    device_cookie: Option<String>,
+}
+
+fn authorize(s: &AppState, headers: &HeaderMap) -> ApiResult<()> {
+    use secrecy::ExposeSecret as _;
+    let Some(expected) = &s.config.risk.api_key else {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "api_disabled",
+            "the risk API is off: set risk.api_key or risk.api_key_file",
+        ));
+    };
+    let presented = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or_default();
+    // Digests first, so the comparison is constant-time whatever the lengths.
+    let (a, b) = (
+        crypto::sha256_hex(presented.trim().as_bytes()),
+        crypto::sha256_hex(expected.expose_secret().as_bytes()),
+    );
+    if crypto::ct_eq(a.as_bytes(), b.as_bytes()) {
+        Ok(())
+    } else {
+        Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "invalid_api_key",
+            "a valid API key is required",
+        ))
+    }
+}
+
+pub async fn evaluate(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    Body(req): Body<EvaluateRequest>,
+) -> ApiResult<Json<Value>> {
+    authorize(&s, &headers)?;
+    let name = AccountName::parse(&req.username).map_err(|e| ApiError::invalid(e.to_string()))?;
+    if req.user_agent.as_ref().is_some_and(|ua| ua.len() > 4096) {
+        return Err(ApiError::invalid("user_agent is too long"));
+    }
+    let device_id = req
+        .device_cookie
+        .as_deref()
+        .and_then(|c| device::verify(c, &s.key));
+    let client = Client {
+        ip: req.ip,
+        user_agent: req.user_agent,
+        had_cookie: device_id.is_some(),
+        device_id: device_id.unwrap_or_default(),
+        new_cookie: None,
+    };
+    let assessed = service::assess(&s, name, &client, false).await?;
+    let a = &assessed.assessment;
+    s.audit
+        .record(AuditEvent::new(
+            s.clock.now(),
+            "risk.evaluated",
+            assessed.name.as_str(),
+            json!({"address": req.ip.to_string(), "score": a.score.get(), "level": a.level,
+                   "reasons": a.reasons, "policy_version": a.policy_version, "signals": assessed.signals}),
+        ))
+        .await?;
+    Ok(Json(json!({
+        "score": a.score.get(),
+        "level": a.level,
+        "factors_required": a.required.count,
+        "allowed": a.required.allowed,
+        "require_one_of": a.required.require_one_of,
+        "reasons": a.reasons,
+        "policy_version": a.policy_version,
+    })))
+}
