@@ -56,6 +56,14 @@ pub const BREACHED_PASSWORD: &str = "Tangerine-Submarine-Oboe-1987";
 /// Ten code points: below the 15 minimum.
 pub const SHORT_PASSWORD: &str = "Short-pw-1";
 
+/// A desktop browser's user agent (Chrome on Windows): a browser, no automation markers.
+pub const CHROME_WINDOWS_UA: &str = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) \
+    AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36";
+
+/// Another desktop browser's user agent (Firefox on Linux).
+pub const FIREFOX_LINUX_UA: &str =
+    "Mozilla/5.0 (X11; Linux x86_64; rv:121.0) Gecko/20100101 Firefox/121.0";
+
 /// Fallback long common password: a keyboard walk in the zxcvbn, `SecLists` and HIBP
 /// top lists; used when `data/common-passwords.txt` does not exist.
 const LONG_COMMON_FALLBACK: &str = "1qaz2wsx3edc4rfv";
@@ -154,6 +162,29 @@ pub fn two_factor_policy() -> String {
     toml::to_string(&policy).expect("a TOML table serialises")
 }
 
+/// The bundled policy with `[levels] medium` lowered (or raised) to `threshold`
+/// and its `version` marked as a candidate.
+pub fn policy_with_medium_threshold(threshold: i64) -> String {
+    let mut policy: toml::Table = bundled_policy()
+        .parse()
+        .expect("data/policy.toml is valid TOML");
+    let levels = policy
+        .get_mut("levels")
+        .and_then(toml::Value::as_table_mut)
+        .expect("data/policy.toml has a [levels] table");
+    levels.insert("medium".into(), toml::Value::Integer(threshold));
+    let version = policy
+        .get("version")
+        .and_then(toml::Value::as_str)
+        .unwrap_or("bundled")
+        .to_owned();
+    policy.insert(
+        "version".into(),
+        toml::Value::String(format!("{version}-medium-{threshold}")),
+    );
+    toml::to_string(&policy).expect("a TOML table serialises")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -176,6 +207,16 @@ mod tests {
         }
         assert!(SHORT_PASSWORD.chars().count() < 15);
         assert!(password_with_username("alice").chars().count() >= 15);
+    }
+
+    #[test]
+    fn medium_threshold_policy_changes_only_that_threshold() {
+        let policy: toml::Table = policy_with_medium_threshold(10).parse().unwrap();
+        let bundled: toml::Table = bundled_policy().parse().unwrap();
+        assert_eq!(policy["levels"]["medium"].as_integer(), Some(10));
+        assert_eq!(policy["levels"]["high"], bundled["levels"]["high"]);
+        assert_eq!(policy["signals"], bundled["signals"]);
+        assert_ne!(policy["version"], bundled["version"]);
     }
 
     #[test]

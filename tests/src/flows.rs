@@ -98,7 +98,13 @@ pub async fn try_start_reset(api: &Api, username: &str) -> Resp {
 
 /// `POST /v1/reset`, asserting 200 and the documented keys.
 pub async fn start_reset(api: &Api, username: &str) -> Value {
-    let body = try_start_reset(api, username).await.ok();
+    start_reset_response(api, username).await.body
+}
+
+/// Like [`start_reset`], returning the whole response (for its `Set-Cookie`).
+pub async fn start_reset_response(api: &Api, username: &str) -> Resp {
+    let response = try_start_reset(api, username).await;
+    assert_eq!(response.status, 200, "{response}: expected HTTP 200");
     for key in [
         "flow_id",
         "status",
@@ -106,9 +112,12 @@ pub async fn start_reset(api: &Api, username: &str) -> Value {
         "options",
         "expires_in",
     ] {
-        assert!(body.get(key).is_some(), "reset start lacks {key:?}: {body}");
+        assert!(
+            response.body.get(key).is_some(),
+            "reset start lacks {key:?}: {response}"
+        );
     }
-    body
+    response
 }
 
 /// The flow id of a reset start.

@@ -6,6 +6,12 @@
 //! started as `serve`). The child also runs with that directory as its working
 //! directory, so nothing it writes lands in the checkout.
 //!
+//! Optional settings write their keys only when set, so a default gateway's config
+//! is what it always was: `server.trusted_proxies` ([`GatewayBuilder::trusted_proxies`])
+//! and `geo.city_db`, `geo.asn_db`, `geo.anonymous_db` ([`GatewayBuilder::geo`], or
+//! [`Gateway::set_geo`] and a restart, for databases built with
+//! [`Gateway::build_geo`] after the start).
+//!
 //! The port: the binary takes its address from `server.listen`, so the fixture binds
 //! `127.0.0.1:0`, reads the port and drops the listener before starting the child.
 //! Another process could take the port in between; when the child exits saying the
@@ -44,6 +50,44 @@ const LOG_TAIL_LINES: usize = 80;
 pub struct GatewayBuilder {
     policy: Option<String>,
     env: Vec<(String, String)>,
+    trusted_proxies: Vec<String>,
+    geo: Option<GeoDbs>,
+}
+
+/// The three `MaxMind` DB files the `[geo]` keys point at.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GeoDbs {
+    /// `geo.city_db`
+    pub city: PathBuf,
+    /// `geo.asn_db`
+    pub asn: PathBuf,
+    /// `geo.anonymous_db`
+    pub anonymous: PathBuf,
+}
+
+impl GeoDbs {
+    /// The files `resetgate geo build CSV --out <city>` writes: `city` itself and,
+    /// beside it, `<base>-asn.mmdb` and `<base>-anonymous.mmdb`, where `<base>` is
+    /// the file name without `.mmdb` and without a trailing `-city`.
+    pub fn built_as(city: &Path) -> Self {
+        let name = city
+            .file_name()
+            .map(|name| name.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let stem = name.strip_suffix(".mmdb").unwrap_or(&name);
+        let base = stem.strip_suffix("-city").unwrap_or(stem);
+        let beside = |suffix: &str| city.with_file_name(format!("{base}-{suffix}.mmdb"));
+        Self {
+            city: city.to_path_buf(),
+            asn: beside("asn"),
+            anonymous: beside("anonymous"),
+        }
+    }
+
+    /// The three paths, City first.
+    pub fn paths(&self) -> [&Path; 3] {
+        [&self.city, &self.asn, &self.anonymous]
+    }
 }
 
 impl GatewayBuilder {
@@ -58,6 +102,26 @@ impl GatewayBuilder {
     #[must_use]
     pub fn env(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
         self.env.push((key.into(), value.into()));
+        self
+    }
+
+    /// `server.trusted_proxies`: CIDRs whose `X-Forwarded-For` the gateway believes.
+    /// The tests connect from loopback, so `["127.0.0.0/8"]` makes every request's
+    /// `X-Forwarded-For` (see [`crate::Api::forwarded_for`]) the client address.
+    #[must_use]
+    pub fn trusted_proxies<I, S>(mut self, cidrs: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.trusted_proxies = cidrs.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// `[geo]`: these databases instead of the bundled sample.
+    #[must_use]
+    pub fn geo(mut self, geo: GeoDbs) -> Self {
+        self.geo = Some(geo);
         self
     }
 
@@ -78,6 +142,8 @@ impl GatewayBuilder {
             log_path: root.join("resetgate.log"),
             has_policy: self.policy.is_some(),
             env: self.env,
+            trusted_proxies: self.trusted_proxies,
+            geo: self.geo,
             sms: SmsReceiver::start().await,
             child: None,
             api: Api::new("http://127.0.0.1:0"),
@@ -97,6 +163,8 @@ pub struct Gateway {
     log_path: PathBuf,
     has_policy: bool,
     env: Vec<(String, String)>,
+    trusted_proxies: Vec<String>,
+    geo: Option<GeoDbs>,
     sms: SmsReceiver,
     child: Option<Child>,
     api: Api,
@@ -213,6 +281,40 @@ impl Gateway {
         self.cli_ok(&["users", "import", csv]).await
     }
 
+    /// `resetgate audit export`: every audit record, one JSON object per line.
+    pub async fn audit_export(&self) -> String {
+        self.cli_ok(&["audit", "export"]).await.stdout
+    }
+
+    /// Writes `csv` (the format of `data/geo/README.md`) to `geo.csv` in the
+    /// directory and runs `resetgate geo build geo.csv --out <dir>/geo-city.mmdb`;
+    /// asserts the three databases exist and returns them. They are not used until
+    /// [`Self::set_geo`] and a restart (or [`GatewayBuilder::geo`]).
+    pub async fn build_geo(&self, csv: &str) -> GeoDbs {
+        let source = self.root.join("geo.csv");
+        write(&source, csv);
+        let dbs = GeoDbs::built_as(&self.root.join("geo-city.mmdb"));
+        let utf8 = |path: &Path| path.to_str().expect("temporary paths are UTF-8").to_owned();
+        let (source, city) = (utf8(&source), utf8(&dbs.city));
+        let output = self
+            .cli_ok(&["geo", "build", &source, "--out", &city])
+            .await;
+        for path in dbs.paths() {
+            assert!(
+                path.is_file(),
+                "geo build did not write {}:\n{output}",
+                path.display()
+            );
+        }
+        dbs
+    }
+
+    /// Sets (or, with `None`, removes) the `[geo]` databases; the config file is
+    /// rewritten, and the running gateway uses them, at the next [`Self::restart`].
+    pub fn set_geo(&mut self, geo: Option<GeoDbs>) {
+        self.geo = geo;
+    }
+
     /// Kills the gateway process (the directory stays).
     pub fn stop(&mut self) {
         if let Some(mut child) = self.child.take() {
@@ -319,13 +421,28 @@ impl Gateway {
         } else {
             String::new()
         };
+        let proxies = if self.trusted_proxies.is_empty() {
+            String::new()
+        } else {
+            let cidrs: Vec<String> = self.trusted_proxies.iter().map(|c| quote(c)).collect();
+            format!("trusted_proxies = [{}]\n", cidrs.join(", "))
+        };
+        let geo = self.geo.as_ref().map_or_else(String::new, |geo| {
+            let file = |p: &Path| quote(&p.to_string_lossy());
+            format!(
+                "\n[geo]\ncity_db = {}\nasn_db = {}\nanonymous_db = {}\n",
+                file(&geo.city),
+                file(&geo.asn),
+                file(&geo.anonymous)
+            )
+        });
         format!(
-            "[server]\nlisten = {listen}\npublic_url = {public_url}\n\n\
+            "[server]\nlisten = {listen}\npublic_url = {public_url}\n{proxies}\n\
              [store]\nephemeral = \"memory\"\ndurable = {durable}\n\n\
              [secrets]\nkey_file = {key}\n{risk}\n\
              [reset]\nfactor_cooloff = \"0s\"\n\n\
              [sms]\nprovider = \"webhook\"\nwebhook_url = {sms}\n\n\
-             [password]\nbreached_file = {pwned}\n",
+             [password]\nbreached_file = {pwned}\n{geo}",
             key = path("resetgate.key"),
             sms = quote(&self.sms.url()),
             pwned = path("pwned.txt"),
@@ -379,4 +496,20 @@ fn quote(text: &str) -> String {
 fn write(path: &Path, contents: &str) {
     fs::write(path, contents)
         .unwrap_or_else(|err| panic!("cannot write {}: {err}", path.display()));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::GeoDbs;
+    use std::path::Path;
+
+    #[test]
+    fn geo_build_names_the_asn_and_anonymous_files_after_the_city_file() {
+        let dbs = GeoDbs::built_as(Path::new("/t/geo-city.mmdb"));
+        assert_eq!(dbs.asn, Path::new("/t/geo-asn.mmdb"));
+        assert_eq!(dbs.anonymous, Path::new("/t/geo-anonymous.mmdb"));
+        let plain = GeoDbs::built_as(Path::new("/t/world.mmdb"));
+        assert_eq!(plain.asn, Path::new("/t/world-asn.mmdb"));
+        assert_eq!(plain.anonymous, Path::new("/t/world-anonymous.mmdb"));
+    }
 }

@@ -21,8 +21,13 @@
 //! - [`binary`]: finds the binary under test and the workspace root.
 //! - [`gateway`]: the [`Gateway`] fixture: a tempdir with config, key, `SQLite` file,
 //!   breached-password list and log; `serve` on a free port, readiness by polling
-//!   `/readyz`, CLI verbs, restart, and a kill on drop.
-//! - [`api`]: a small JSON client ([`Api`]) and its response type ([`Resp`]).
+//!   `/readyz`, CLI verbs, restart, and a kill on drop. Optional settings: a policy,
+//!   `server.trusted_proxies`, and `[geo]` databases ([`GeoDbs`]) built from a CSV
+//!   with `resetgate geo build`.
+//! - [`api`]: a small JSON client ([`Api`]) and its response type ([`Resp`]); an
+//!   [`Api`] can send `X-Forwarded-For`, `User-Agent` and a cookie with every
+//!   request, and a [`Resp`] keeps the `Set-Cookie` headers.
+//! - [`audit`]: reading `resetgate audit export` (the decisions behind reset starts).
 //! - [`sms`]: the local SMS receiver the gateway's `webhook` provider posts to.
 //! - [`totp`]: an authenticator app ([`TotpDevice`]) that never reuses a time step.
 //! - [`fixtures`]: users, passwords, the HIBP-format breached list, policies.
@@ -35,6 +40,7 @@
 //! test fails, the fixture keeps its tempdir and prints the tail of the gateway log.
 
 pub mod api;
+pub mod audit;
 pub mod binary;
 pub mod fixtures;
 pub mod flows;
@@ -44,6 +50,6 @@ pub mod sms;
 pub mod totp;
 
 pub use api::{Api, Resp};
-pub use gateway::{CliOutput, Gateway, GatewayBuilder};
+pub use gateway::{CliOutput, Gateway, GatewayBuilder, GeoDbs};
 pub use sms::{Sms, SmsReceiver};
 pub use totp::TotpDevice;

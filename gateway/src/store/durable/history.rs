@@ -84,46 +84,59 @@ impl HistoryStore for SqliteStore {
         device_id: Option<&str>,
     ) -> Result<HistoryRecord, DurableError> {
         let pool = self.pool();
-        let known: Vec<(String, String)> = sqlx::query_as(
-            "SELECT level, value FROM feature_counts
-             WHERE scope = ? AND level IN ('country', 'asn', 'browser') ORDER BY level, value",
-        )
-        .bind(username)
-        .fetch_all(pool)
-        .await?;
-        let places: Vec<(f64, f64, f64)> = sqlx::query_as(
-            "SELECT lat, lon, MAX(accuracy_km) FROM account_events
-             WHERE username = ? AND lat IS NOT NULL AND lon IS NOT NULL
-             GROUP BY COALESCE(city, printf('%.1f,%.1f', lat, lon)) ORDER BY MAX(at) DESC LIMIT ?",
-        )
-        .bind(username)
-        .bind(MAX_PLACES)
-        .fetch_all(pool)
-        .await?;
-        let last: Option<(i64, Option<f64>, Option<f64>, Option<f64>)> = sqlx::query_as(
-            "SELECT at, lat, lon, accuracy_km FROM account_events WHERE username = ? ORDER BY at DESC, id DESC LIMIT 1",
-        )
-        .bind(username)
-        .fetch_optional(pool)
-        .await?;
-        let counts = level_counts(self, username, current).await?;
-        let events = counts
-            .iter()
-            .find(|c| c.level == "*")
-            .map_or(0, |c| c.account);
-        let device_known = match device_id {
-            Some(id) => {
-                sqlx::query_scalar::<_, i64>(
+        // Independent reads: run them concurrently on the pool.
+        let known = async {
+            sqlx::query_as::<_, (String, String)>(
+                "SELECT level, value FROM feature_counts
+                 WHERE scope = ? AND level IN ('country', 'asn', 'browser') ORDER BY level, value",
+            )
+            .bind(username)
+            .fetch_all(pool)
+            .await
+        };
+        let places = async {
+            sqlx::query_as::<_, (f64, f64, f64)>(
+                "SELECT lat, lon, MAX(accuracy_km) FROM account_events
+                 WHERE username = ? AND lat IS NOT NULL AND lon IS NOT NULL
+                 GROUP BY COALESCE(city, printf('%.1f,%.1f', lat, lon)) ORDER BY MAX(at) DESC LIMIT ?",
+            )
+            .bind(username)
+            .bind(MAX_PLACES)
+            .fetch_all(pool)
+            .await
+        };
+        let last = async {
+            sqlx::query_as::<_, (i64, Option<f64>, Option<f64>, Option<f64>)>(
+                "SELECT at, lat, lon, accuracy_km FROM account_events WHERE username = ? ORDER BY at DESC, id DESC LIMIT 1",
+            )
+            .bind(username)
+            .fetch_optional(pool)
+            .await
+        };
+        let device = async {
+            match device_id {
+                Some(id) => sqlx::query_scalar::<_, i64>(
                     "SELECT COUNT(*) FROM known_devices WHERE username = ? AND device_id = ?",
                 )
                 .bind(username)
                 .bind(id)
                 .fetch_one(pool)
-                .await?
-                    > 0
+                .await
+                .map(|n| n > 0),
+                None => Ok(false),
             }
-            None => false,
         };
+        let counts = async {
+            level_counts(self, username, current)
+                .await
+                .map_err(|e| sqlx::Error::Protocol(e.0))
+        };
+        let (known, places, last, device_known, counts) =
+            tokio::try_join!(known, places, last, device, counts)?;
+        let events = counts
+            .iter()
+            .find(|c| c.level == "*")
+            .map_or(0, |c| c.account);
         Ok(HistoryRecord {
             events,
             known,
