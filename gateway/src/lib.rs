@@ -14,7 +14,8 @@
 //! - [`reset_core`]: password policy and the hand-off to the directory.
 //! - [`factors`]: TOTP, SMS, eligibility and cool-off, decoys, enrolment.
 //! - [`session`]: sign-in for enrolment; [`notify`]: "was this you?" notices.
-//! - [`signals`]: gathering what `risk` decides on (velocity today).
+//! - [`signals`]: gathering what `risk` decides on: context, geo, device,
+//!   account history, velocity.
 //! - [`store`]: the ephemeral (memory) and durable (`SQLite`) stores behind traits.
 //! - [`directory`]: the identity store connectors (built-in, argon2id).
 //! - [`audit`]: the hash-chained audit log with a group-committing writer.

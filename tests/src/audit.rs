@@ -24,13 +24,15 @@ pub fn reset_started<'a>(records: &'a [Value], flow_id: &str) -> &'a Value {
     records
         .iter()
         .find(|record| record["kind"] == "reset.started" && record["data"]["flow_id"] == flow_id)
-        .map(|record| &record["data"])
-        .unwrap_or_else(|| {
-            panic!(
-                "no reset.started record for flow {flow_id} among {} records",
-                records.len()
-            )
-        })
+        .map_or_else(
+            || {
+                panic!(
+                    "no reset.started record for flow {flow_id} among {} records",
+                    records.len()
+                )
+            },
+            |record| &record["data"],
+        )
 }
 
 /// `(code, weight)` of every reason in a decision's `data`, in recorded order.
