@@ -1,6 +1,6 @@
 //! Geo, device and account history decide how hard a reset is.
 //!
-//! Each test builds its own GeoIP databases with `resetgate geo build` from a CSV
+//! Each test builds its own `GeoIP` databases with `resetgate geo build` from a CSV
 //! ([`GEO_CSV`]: alice's home broadband in London and a Tor exit in Sydney), points
 //! `[geo]` at them and trusts loopback as a proxy (`server.trusted_proxies =
 //! ["127.0.0.0/8"]`), so every request's `X-Forwarded-For` is its client address.
@@ -41,7 +41,7 @@ const HOME_IP: &str = "198.51.100.130";
 /// A Tor exit: Sydney AU, AS64511, flagged `tor` (in [`GEO_CSV`]).
 const TOR_IP: &str = "203.0.113.100";
 
-/// The test's GeoIP source (format: `data/geo/README.md`).
+/// The test's `GeoIP` source (format: `data/geo/README.md`).
 const GEO_CSV: &str = "\
 # resetgate e2e: geo signals. Documentation ranges only (RFC 5737, RFC 5398 ASNs).
 network,country,city,latitude,longitude,accuracy_radius,asn,asn_org,anonymous
@@ -143,6 +143,22 @@ async fn reset_with_totp(api: &Api, flow: &str, totp: &mut TotpDevice, new_passw
     assert_eq!(done["status"], "done", "{done}");
 }
 
+/// alice signs in at home to enrol TOTP: her first success (London, AS64510,
+/// Chrome on Windows). The sign-in sets a device cookie too; it is not kept, so
+/// the device the test follows is the one the first reset start issues.
+async fn enrol_at_home(home: &Api) -> TotpDevice {
+    let login = flows::try_login(home, ALICE.name, ALICE.password).await;
+    assert!(
+        login.cookie(DEVICE_COOKIE).is_some(),
+        "POST /v1/login sets no {DEVICE_COOKIE} cookie: {:?}",
+        login.set_cookies
+    );
+    let signed_in = login.ok();
+    flows::enrol_totp(home, field_str(&signed_in, "token"))
+        .await
+        .device
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn home_resets_stay_low_and_a_tor_exit_abroad_is_refused() {
     assert_bundled_weights();
@@ -153,20 +169,7 @@ async fn home_resets_stay_low_and_a_tor_exit_abroad_is_refused() {
         .clone()
         .forwarded_for(HOME_IP)
         .user_agent(CHROME_WINDOWS_UA);
-
-    // alice signs in at home to enrol TOTP: her first success (London, AS64510,
-    // Chrome on Windows). The sign-in sets a device cookie too; it is not kept, so
-    // the device this test follows is the one the first reset start issues.
-    let login = flows::try_login(&home, ALICE.name, ALICE.password).await;
-    assert!(
-        login.cookie(DEVICE_COOKIE).is_some(),
-        "POST /v1/login sets no {DEVICE_COOKIE} cookie: {:?}",
-        login.set_cookies
-    );
-    let signed_in = login.ok();
-    let mut totp = flows::enrol_totp(&home, field_str(&signed_in, "token"))
-        .await
-        .device;
+    let mut totp = enrol_at_home(&home).await;
 
     // 1. A full reset from home, without a cookie: the start issues one.
     let first = flows::start_reset_response(&home, ALICE.name).await;
@@ -202,7 +205,7 @@ async fn home_resets_stay_low_and_a_tor_exit_abroad_is_refused() {
     );
     let second_flow = flows::flow_id(&second);
 
-    // 3. Minutes later from the Sydney Tor exit: another browser, no cookie.
+    // 3. Seconds later from the Sydney Tor exit: another browser, no cookie.
     let tor = gw
         .api()
         .clone()
@@ -216,20 +219,25 @@ async fn home_resets_stay_low_and_a_tor_exit_abroad_is_refused() {
         third.set_cookies
     );
     let third = third.body;
-    // Deny, not two factors: see the prediction below.
+    // Deny, not two factors: see the prediction in `assert_tor_exit_decision`.
     assert_eq!(third["status"], "denied", "{third}");
     assert_eq!(field_u64(&third, "factors_required"), 0, "{third}");
-    let third_flow = flows::flow_id(&third);
 
     let records = audit::records(&gw.audit_export().await);
+    assert_home_decisions(&records, &first_flow, &second_flow);
+    assert_tor_exit_decision(&records, &flows::flow_id(&third));
+    assert_lookup_finds_the_tor_exit(&gw, &dbs).await;
+}
 
+/// The audited decisions of the two resets from home.
+fn assert_home_decisions(records: &[Value], first_flow: &str, second_flow: &str) {
     // Reset 1. History: the sign-in (London, AS64510, Chrome/Windows/pc).
     // Everything matches it except the device: no cookie -> new_device 15.
     // history_lr: every level's value was seen in 1 of 1 successes (account and,
     // with alice the only user, globally): each factor (1+1)/(1+1) / ((1+1)/(1+1))
     // = 1, LR = 1, 0 points. account_attempts_1h = 1 (not above 2).
     // Score 15 < medium 30: low, one factor.
-    let data = audit::reset_started(&records, &first_flow);
+    let data = audit::reset_started(records, first_flow);
     assert_eq!(
         data["address"], HOME_IP,
         "X-Forwarded-For is believed: {data}"
@@ -250,7 +258,7 @@ async fn home_resets_stay_low_and_a_tor_exit_abroad_is_refused() {
     // new_asn, new_device, new_browser), London to London is no distance or travel,
     // every level is seen 2 of 2 (LR = 1, 0 points), and account_attempts_1h = 2
     // is not above 2. Score 0: low, one factor.
-    let data = audit::reset_started(&records, &second_flow);
+    let data = audit::reset_started(records, second_flow);
     assert_eq!(data["address"], HOME_IP, "{data}");
     assert_eq!(data["signals"]["device"]["has_cookie"], true, "{data}");
     assert_eq!(data["signals"]["device"]["known"], true, "{data}");
@@ -259,7 +267,10 @@ async fn home_resets_stay_low_and_a_tor_exit_abroad_is_refused() {
         (data["score"].as_u64(), data["level"].as_str()),
         (Some(0), Some("low"))
     );
+}
 
+/// The audited decision of the start from the Tor exit.
+fn assert_tor_exit_decision(records: &[Value], flow: &str) {
     // Reset 3, from 203.0.113.100 (Sydney AU, AS64511, Tor), Firefox on Linux, no
     // cookie, seconds after reset 1 completed in London:
     //   anonymous_tor                                             50
@@ -277,7 +288,7 @@ async fn home_resets_stay_low_and_a_tor_exit_abroad_is_refused() {
     //                      LR = 9, 20 x log10(9)/3 = 6.36                6
     //   sum 201, capped at 100 >= deny 90: level deny, refused outright (the high
     //   rung's two factors never come into play). Reasons by weight, then code.
-    let data = audit::reset_started(&records, &third_flow);
+    let data = audit::reset_started(records, flow);
     assert_eq!(data["address"], TOR_IP, "{data}");
     assert_eq!(data["signals"]["geo"]["country"], "AU", "{data}");
     assert_eq!(data["signals"]["geo"]["anonymous"]["tor"], true, "{data}");
@@ -312,9 +323,11 @@ async fn home_resets_stay_low_and_a_tor_exit_abroad_is_refused() {
         audit::reason_detail(data, "new_country").contains("AU"),
         "{data}"
     );
+}
 
-    // The address as `geo lookup` sees it in the built City database (and the
-    // ASN and Anonymous IP databases beside it).
+/// `geo lookup --json` on the built City database (and the ASN and Anonymous IP
+/// databases beside it) reports the exit as Sydney AU, AS64511, Tor.
+async fn assert_lookup_finds_the_tor_exit(gw: &Gateway, dbs: &GeoDbs) {
     let city_db = dbs.city.to_str().expect("temporary paths are UTF-8");
     let lookup = gw
         .cli_ok(&["geo", "lookup", TOR_IP, "--db", city_db, "--json"])

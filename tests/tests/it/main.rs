@@ -11,7 +11,7 @@
 //! - `decoy`: an unknown account looks like a known one and never succeeds.
 //! - `limits`: wrong codes lock a flow; an SMS code is single use.
 //! - `audit`: the audit hash chain verifies, and detects an altered or deleted row.
-//! - `geo`: GeoIP databases built with `geo build`, the device cookie and account
+//! - `geo`: `GeoIP` databases built with `geo build`, the device cookie and account
 //!   history score resets (home stays low, a Tor exit abroad is refused, every reason
 //!   as the policy predicts); `simulate` replays the audit under a candidate policy.
 //! - `logs`: no secret used in the journeys reaches the log.
