@@ -127,8 +127,13 @@ pub fn render(report: &Report, version: &str) -> String {
         .count();
     let _ = write!(
         out,
-        "\n{} decisions change: {up} step up (of which {blocks} newly refused), {down} step down\n",
-        report.shifts.len()
+        "\n{} {}: {up} step up (of which {blocks} newly refused), {down} step down\n",
+        report.shifts.len(),
+        if report.shifts.len() == 1 {
+            "decision changes"
+        } else {
+            "decisions change"
+        }
     );
     if !report.moved_reasons.is_empty() {
         let mut reasons: Vec<_> = report.moved_reasons.iter().collect();

@@ -79,8 +79,11 @@ fn features(r: &HistoryRecord) -> Vec<FeatureCounts> {
         .iter()
         .map(|(name, levels)| FeatureCounts {
             name: (*name).to_owned(),
+            // A level whose value is unknown (a lookup miss) is left out: the
+            // model would otherwise score "unknown" as a never-seen value.
             levels: levels
                 .iter()
+                .filter(|level| r.counts.iter().any(|c| c.level == **level && c.present))
                 .map(|level| {
                     let c = r.counts.iter().find(|c| c.level == *level);
                     LevelCounts {
@@ -93,5 +96,6 @@ fn features(r: &HistoryRecord) -> Vec<FeatureCounts> {
                 })
                 .collect(),
         })
+        .filter(|f: &FeatureCounts| !f.levels.is_empty())
         .collect()
 }

@@ -195,6 +195,7 @@ async fn level_counts(
             let present = level == "*" || current.iter().any(|(l, v)| *l == level && v.is_some());
             LevelCount {
                 level: level.to_owned(),
+                present,
                 account: if present { count(true, level) } else { 0 },
                 global: if present { count(false, level) } else { 0 },
             }

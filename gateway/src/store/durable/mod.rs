@@ -162,6 +162,8 @@ pub struct HistoryRecord {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct LevelCount {
     pub level: String,
+    /// The attempt has a value at this level (a lookup miss has none).
+    pub present: bool,
     pub account: u32,
     pub global: u32,
 }
