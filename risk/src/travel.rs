@@ -116,7 +116,9 @@ pub fn impossible_travel(
     if distance_km < f64::from(limits.min_distance_km) {
         return None;
     }
-    let elapsed = now.duration_since(last.at).unwrap_or(Duration::ZERO);
+    // Whole seconds: recorded events carry whole seconds, and the reason's text
+    // must show the same elapsed time the speed was computed from.
+    let elapsed = Duration::from_secs(now.duration_since(last.at).map_or(0, |d| d.as_secs()));
     let speed_kmh = if distance_km <= 0.0 {
         0.0
     } else if elapsed.is_zero() {
