@@ -164,6 +164,33 @@ fn record_hash(
     hex::encode(key.mac(&parts))
 }
 
+/// Call `f` on every record, in order, paging through the store.
+pub async fn for_each<E: From<DurableError>>(
+    store: &dyn AuditStore,
+    mut f: impl FnMut(AuditRecord) -> Result<(), E>,
+) -> Result<(), E> {
+    let mut after = 0;
+    loop {
+        let page = store.audit_page(after, 1000).await?;
+        let Some(last) = page.last() else {
+            return Ok(());
+        };
+        after = last.seq;
+        for record in page {
+            f(record)?;
+        }
+    }
+}
+
+/// A record as `audit export` writes it: `data` as JSON, not as text.
+pub fn exported(r: AuditRecord) -> serde_json::Value {
+    let data = serde_json::from_str(&r.data).unwrap_or(serde_json::Value::String(r.data));
+    serde_json::json!({
+        "seq": r.seq, "at": r.at, "kind": r.kind, "subject": r.subject,
+        "data": data, "prev_hash": r.prev_hash, "hash": r.hash,
+    })
+}
+
 /// The outcome of [`verify`].
 #[derive(Debug, PartialEq, Eq)]
 pub enum Verdict {

@@ -106,6 +106,20 @@ impl Anonymous {
         }
     }
 
+    /// The names of the flags that are set, in the policy's spelling.
+    pub fn names(&self) -> Vec<&'static str> {
+        AnonymousKind::ALL
+            .into_iter()
+            .filter(|k| self.get(*k))
+            .map(AnonymousKind::as_str)
+            .collect()
+    }
+
+    /// Whether any flag is set.
+    pub fn any(&self) -> bool {
+        AnonymousKind::ALL.into_iter().any(|k| self.get(k))
+    }
+
     /// This value with the flag of `kind` set to `on`.
     #[must_use]
     pub fn with(mut self, kind: AnonymousKind, on: bool) -> Self {

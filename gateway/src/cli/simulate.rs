@@ -16,7 +16,6 @@ use risk::{Level, Policy, Signals};
 use serde_json::Value;
 
 use crate::config::Config;
-use crate::store::durable::AuditStore;
 
 /// One replayed attempt.
 #[derive(Debug, Clone, PartialEq)]
@@ -167,17 +166,11 @@ pub async fn run(config: &Config, policy: &Path, from: Option<&Path>) -> anyhow:
         }
     } else {
         let store = crate::app::open_durable(config).await?;
-        let mut after = 0;
-        loop {
-            let page = store.audit_page(after, 1000).await?;
-            let Some(last) = page.last() else { break };
-            after = last.seq;
-            for r in page {
-                let data: Value = serde_json::from_str(&r.data).unwrap_or(Value::Null);
-                let record = serde_json::json!({"kind": r.kind, "at": r.at, "subject": r.subject, "data": data});
-                replay(&candidate, &record, &mut report);
-            }
-        }
+        crate::audit::for_each(&store, |record| -> anyhow::Result<()> {
+            replay(&candidate, &crate::audit::exported(record), &mut report);
+            Ok(())
+        })
+        .await?;
     }
     print!("{}", render(&report, candidate.version()));
     Ok(ExitCode::SUCCESS)

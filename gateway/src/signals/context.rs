@@ -31,24 +31,13 @@ impl Context {
     /// The context of a request from `client`, with its geo lookup and parsed UA.
     pub fn of(client: &crate::http::client::Client, geo: &dyn super::geo::GeoLookup) -> Self {
         let info = geo.lookup(client.ip);
-        let a = info.anonymous;
         Context {
             ip: client.ip.to_string(),
             country: info.country,
             city: info.city,
-            location: info.location.map(|l| risk::signals::Location {
-                lat: l.lat,
-                lon: l.lon,
-                accuracy_km: l.accuracy_km,
-            }),
+            location: info.location,
             asn: info.asn,
-            anonymous: risk::signals::Anonymous {
-                vpn: a.vpn,
-                tor: a.tor,
-                hosting: a.hosting,
-                residential_proxy: a.residential_proxy,
-                public_proxy: a.public_proxy,
-            },
+            anonymous: info.anonymous,
             ua: super::device::parse(client.user_agent.as_deref()),
             ua_raw: client.user_agent.as_deref().map(|ua| clip(ua, MAX_UA)),
             device_id: Some(client.device_id.clone()),

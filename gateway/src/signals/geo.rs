@@ -74,47 +74,9 @@ pub struct GeoInfo {
     pub anonymous: Anonymous,
 }
 
-/// A point and `MaxMind`'s `accuracy_radius`: the device is within `accuracy_km` of
-/// (`lat`, `lon`) with about 67 % confidence.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
-pub struct Location {
-    pub lat: f64,
-    pub lon: f64,
-    pub accuracy_km: f64,
-}
-
-/// The Anonymous IP database's flags; all `false` on a miss.
-// Independent facts about a network, not a state: one bool each, as in `risk`.
-#[allow(clippy::struct_excessive_bools)]
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
-pub struct Anonymous {
-    pub vpn: bool,
-    pub tor: bool,
-    pub hosting: bool,
-    pub residential_proxy: bool,
-    pub public_proxy: bool,
-}
-
-impl Anonymous {
-    /// The names of the flags that are set, in the policy's spelling.
-    pub fn names(&self) -> Vec<&'static str> {
-        [
-            (self.vpn, "vpn"),
-            (self.tor, "tor"),
-            (self.hosting, "hosting"),
-            (self.residential_proxy, "residential_proxy"),
-            (self.public_proxy, "public_proxy"),
-        ]
-        .into_iter()
-        .filter_map(|(set, name)| set.then_some(name))
-        .collect()
-    }
-
-    /// Whether any flag is set.
-    pub fn any(&self) -> bool {
-        self.vpn || self.tor || self.hosting || self.residential_proxy || self.public_proxy
-    }
-}
+/// A point and `MaxMind`'s `accuracy_radius`, and the Anonymous IP flags: the
+/// very values `risk` decides on, so a lookup is handed over unchanged.
+pub use risk::signals::{Anonymous, Location};
 
 /// The three kinds of database.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
