@@ -192,19 +192,34 @@ pub fn spawn_policy_watcher(state: &AppState) {
         .reload_interval
         .max(Duration::from_millis(100));
     tokio::spawn(async move {
-        let modified = |p: &std::path::Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
-        let mut seen = modified(&path);
+        // (mtime, length): a change is reloaded only once it has settled, i.e.
+        // looks the same on two consecutive ticks, so a file caught mid-write
+        // is not validated and swapped in half-written. (Writing a new file and
+        // renaming it over the old one is the safe way to change it.)
+        let stamp = |p: &std::path::Path| {
+            std::fs::metadata(p)
+                .ok()
+                .map(|m| (m.modified().ok(), m.len()))
+        };
+        let mut live = stamp(&path);
+        let mut pending: Option<Option<(Option<std::time::SystemTime>, u64)>> = None;
         let mut tick = tokio::time::interval(every);
         loop {
             tick.tick().await;
             let Some(services) = weak.upgrade() else {
                 return;
             };
-            let now = modified(&path);
-            if now == seen {
+            let now = stamp(&path);
+            if now == live {
+                pending = None;
                 continue;
             }
-            seen = now;
+            if pending.as_ref() != Some(&now) {
+                pending = Some(now);
+                continue;
+            }
+            live = now;
+            pending = None;
             match services.reload_policy() {
                 Ok(version) => tracing::info!(%version, "risk policy reloaded"),
                 Err(e) => {

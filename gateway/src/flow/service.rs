@@ -105,7 +105,16 @@ pub async fn assess(
         enrolled: options.iter().map(|o| o.factor).collect(),
         geo: context.geo(),
         device: context.device(past.device_known),
-        history: account::history(&past, &records),
+        history: if decoy {
+            account::decoy(
+                &past,
+                &context,
+                &s.key.mac(&[b"decoy-history", name.as_str().as_bytes()]),
+                now,
+            )
+        } else {
+            account::history(&past, &records)
+        },
         anomaly: None,
     };
     let assessment = risk::evaluate(&s.policy(), &signals, now);

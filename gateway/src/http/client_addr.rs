@@ -18,26 +18,34 @@ pub struct ClientAddr(pub IpAddr);
 
 /// Resolve the client address from the peer and the headers. IPv4-mapped IPv6
 /// addresses (a dual-stack listener's view of IPv4 peers) become plain IPv4, so
-/// IPv4 `trusted_proxies` match them. Unparseable hops are skipped: they can only
-/// come from the client's side of the chain, which is never believed anyway.
+/// IPv4 `trusted_proxies` match them.
 pub fn resolve(peer: IpAddr, headers: &HeaderMap, trusted: &[IpNet]) -> IpAddr {
     let peer = peer.to_canonical();
     let is_trusted = |ip: &IpAddr| trusted.iter().any(|net| net.contains(ip));
     if !is_trusted(&peer) {
         return peer;
     }
-    let hops: Vec<IpAddr> = headers
+    let hops: Vec<&str> = headers
         .get_all("x-forwarded-for")
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(','))
-        .filter_map(|hop| hop.trim().parse::<IpAddr>().ok())
-        .map(|ip| ip.to_canonical())
+        .map(str::trim)
         .collect();
-    hops.into_iter()
-        .rev()
-        .find(|hop| !is_trusted(hop))
-        .unwrap_or(peer)
+    // From the right: skip our proxies; the first other hop is the client. A
+    // hop we cannot read stops the walk (falling back to the last trusted
+    // address): skipping it would let a client-written hop further left win.
+    let mut client = peer;
+    for hop in hops.into_iter().rev() {
+        let Ok(ip) = hop.parse::<IpAddr>().map(|ip| ip.to_canonical()) else {
+            return client;
+        };
+        client = ip;
+        if !is_trusted(&ip) {
+            return ip;
+        }
+    }
+    client
 }
 
 /// The key per-address limits and counters use: the address itself for IPv4,

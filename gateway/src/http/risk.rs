@@ -77,7 +77,7 @@ pub async fn evaluate(
         .as_deref()
         .and_then(|c| device::verify(c, &s.key));
     let client = Client {
-        ip: req.ip,
+        ip: req.ip.to_canonical(),
         user_agent: req.user_agent,
         had_cookie: device_id.is_some(),
         device_id: device_id.unwrap_or_default(),

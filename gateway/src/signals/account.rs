@@ -99,3 +99,148 @@ fn features(r: &HistoryRecord) -> Vec<FeatureCounts> {
         .filter(|f: &FeatureCounts| !f.levels.is_empty())
         .collect()
 }
+
+/// A value is "common" when at least this share of all successes had it.
+const COMMON_SHARE: u32 = 5; // 1 in 5 = 20 %
+
+/// A plausible history for a decoy (an unknown name, or an account without a
+/// usable factor): what a typical account of this population would show for
+/// this context. Without it, every history signal — new country, new device,
+/// distance, travel, the likelihood ratio — could fire only for real accounts,
+/// and an escalation would tell that a name exists.
+///
+/// The decoy "has" the current country, ASN and browser when they are common
+/// among all accounts' successes (≥ 20 %), and is new to them otherwise; its
+/// usual place is here when the country is common, and it last succeeded days
+/// ago (stable per name, from `seed`). It never has a bound device, like a real
+/// account seen from a browser without its cookie.
+pub fn decoy(
+    r: &HistoryRecord,
+    ctx: &Context,
+    seed: &[u8; 32],
+    now: std::time::SystemTime,
+) -> History {
+    let total = r
+        .counts
+        .iter()
+        .find(|c| c.level == "*")
+        .map_or(0, |c| c.global);
+    let common = |level: &str| {
+        total > 0
+            && r.counts.iter().any(|c| {
+                c.level == level && c.present && c.global.saturating_mul(COMMON_SHARE) >= total
+            })
+    };
+    let events = 2 + u32::from(seed[3] % 6);
+    let usual: Vec<Location> = if common("country") {
+        ctx.location.into_iter().collect()
+    } else {
+        Vec::new()
+    };
+    let days_ago = 3 + u64::from(seed[4] % 28);
+    let last_at = now
+        .checked_sub(std::time::Duration::from_secs(days_ago * 86_400))
+        .unwrap_or(std::time::SystemTime::UNIX_EPOCH);
+    History {
+        events,
+        known_countries: ctx
+            .country
+            .clone()
+            .filter(|_| common("country"))
+            .into_iter()
+            .collect(),
+        known_asns: ctx.asn.filter(|_| common("asn")).into_iter().collect(),
+        known_browsers: ctx
+            .ua
+            .browser
+            .clone()
+            .filter(|_| common("browser"))
+            .into_iter()
+            .collect(),
+        last_success: Some(PastEvent {
+            at: last_at,
+            location: usual.first().copied(),
+        }),
+        usual_locations: usual,
+        contact_changed_at: None,
+        features: HIERARCHIES
+            .iter()
+            .map(|(name, levels)| FeatureCounts {
+                name: (*name).to_owned(),
+                levels: levels
+                    .iter()
+                    .filter_map(|level| r.counts.iter().find(|c| c.level == *level && c.present))
+                    .map(|c| LevelCounts {
+                        level: c.level.clone(),
+                        account_seen: if common(&c.level) { events } else { 0 },
+                        account_total: events,
+                        global_seen: c.global,
+                        global_total: total,
+                    })
+                    .collect(),
+            })
+            .filter(|f: &FeatureCounts| !f.levels.is_empty())
+            .collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::durable::LevelCount;
+
+    fn record(country_global: u32, total: u32) -> HistoryRecord {
+        let count = |level: &str, global| LevelCount {
+            level: level.into(),
+            present: true,
+            account: 0,
+            global,
+        };
+        HistoryRecord {
+            counts: vec![
+                count("*", total),
+                count("country", country_global),
+                count("asn", 0),
+                count("browser", 0),
+            ],
+            ..HistoryRecord::default()
+        }
+    }
+
+    fn ctx() -> Context {
+        Context {
+            country: Some("GB".into()),
+            asn: Some(64_500),
+            location: Some(Location {
+                lat: 51.5,
+                lon: -0.1,
+                accuracy_km: 20.0,
+            }),
+            ..Context::default()
+        }
+    }
+
+    #[test]
+    fn decoys_know_what_is_common_and_nothing_else() {
+        let now = std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_hours(500_000);
+        let seed = [7; 32];
+        let h = decoy(&record(80, 100), &ctx(), &seed, now);
+        assert!(h.events >= 2);
+        assert_eq!(h.known_countries, ["GB"], "a common country is known");
+        assert!(h.known_asns.is_empty(), "a rare network is new");
+        assert_eq!(h.usual_locations.len(), 1);
+        assert!(h.last_success.unwrap().at < now - std::time::Duration::from_hours(48));
+        let rare = decoy(&record(3, 100), &ctx(), &seed, now);
+        assert!(rare.known_countries.is_empty() && rare.usual_locations.is_empty());
+        assert_eq!(
+            decoy(&record(80, 100), &ctx(), &seed, now),
+            h,
+            "stable per name"
+        );
+        let empty = decoy(&record(0, 0), &ctx(), &seed, now);
+        assert!(
+            empty.known_countries.is_empty(),
+            "no population yet: everything is new"
+        );
+    }
+}
