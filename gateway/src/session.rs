@@ -18,7 +18,6 @@ use crate::crypto;
 use crate::http::client::Client;
 use crate::http::client_addr::bucket;
 use crate::http::error::{ApiError, ApiResult};
-use crate::signals::context::Context;
 use crate::signals::velocity;
 use crate::store::ephemeral::keys;
 
@@ -83,12 +82,9 @@ pub async fn login(
             "the username or password is not right",
         ));
     }
-    // A sign-in is a success of the account: it teaches the history model
-    // where and from what device the owner signs in.
-    let context = Context::of(client, s.geo.as_ref());
-    s.durable
-        .record_success(&context.success(name.as_str(), "login", crate::time::unix(now)))
-        .await?;
+    // A sign-in here is password-only, so it does not feed the account history
+    // or bind the device: a stolen password must not be able to teach the risk
+    // engine the attacker's country, network and browser before a reset.
     let token = crypto::random_token();
     let stored = Stored {
         account: name.to_string(),

@@ -2,7 +2,9 @@
 //! browsers and devices, usual places, the last success (for impossible
 //! travel), a recent change of contact factor (SIM swap), and the counts the
 //! Freeman et al. likelihood-ratio model needs. Updated from successes only
-//! (resets and sign-ins), never from attempts.
+//! — completed resets — never from attempts. Enrolment sign-ins are
+//! password-only, so they do not count: a stolen password must not be able to
+//! teach the model the attacker's country, network, browser and device.
 
 use risk::signals::{FeatureCounts, History, LevelCounts, Location, PastEvent};
 

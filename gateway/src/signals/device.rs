@@ -3,7 +3,7 @@
 //!
 //! The cookie is `<id>.<mac>`: 128 random bits and the first 128 bits of an
 //! HMAC of the id under the server key, both base64url. It identifies a browser,
-//! not a person; it is bound to an account after a successful reset or sign-in
+//! not a person; it is bound to an account after a completed reset
 //! (see `signals::account`), and a bound device lowers nothing by itself — its
 //! absence is what raises the risk. `HttpOnly`, `SameSite=Lax`, `Secure` when
 //! `server.public_url` is https, 400 days (the longest browsers keep).
