@@ -371,28 +371,28 @@ async fn simulate_shows_decisions_a_lower_medium_threshold_steps_up() {
         .forwarded_for(TOR_IP)
         .user_agent(FIREFOX_LINUX_UA);
 
-    // a. alice at home with the cookie, 1st start this hour: score 0, low.
-    // w. alice at home, 2nd start: 0, low.
-    // b. alice at home, 3rd start: account_attempts_1h 15. Score 15, low.
-    // c. carol (SMS factor): 0, low.
-    // d. alice from the Sydney Tor exit, 4th start: anonymous_tor 50 +
+    // alice_1: at home with the cookie, 1st start this hour: score 0, low.
+    // alice_2: at home, 2nd start: 0, low.
+    // alice_3: at home, 3rd start: account_attempts_1h 15. Score 15, low.
+    // carol (SMS factor): 0, low.
+    // alice_tor: from the Sydney Tor exit, 4th start: anonymous_tor 50 +
     //    account_attempts_1h 25 = 75: high, whose two factors with one of
     //    webauthn/totp alice (SMS only) cannot meet: deny.
-    let a = flows::start_reset(&device, ALICE.name).await;
-    let w = flows::start_reset(&home, ALICE.name).await;
-    let b = flows::start_reset(&home, ALICE.name).await;
-    let c = flows::start_reset(&home, CAROL.name).await;
-    let d = flows::start_reset(&tor, ALICE.name).await;
-    assert_eq!(d["status"], "denied", "{d}");
+    let alice_1 = flows::start_reset(&device, ALICE.name).await;
+    let alice_2 = flows::start_reset(&home, ALICE.name).await;
+    let alice_3 = flows::start_reset(&home, ALICE.name).await;
+    let carol = flows::start_reset(&home, CAROL.name).await;
+    let alice_tor = flows::start_reset(&tor, ALICE.name).await;
+    assert_eq!(alice_tor["status"], "denied", "{alice_tor}");
 
     let export = gw.audit_export().await;
     let records = audit::records(&export);
     for (start, score, level) in [
-        (&a, 0, "low"),
-        (&w, 0, "low"),
-        (&b, 15, "low"),
-        (&c, 0, "low"),
-        (&d, 75, "deny"),
+        (&alice_1, 0, "low"),
+        (&alice_2, 0, "low"),
+        (&alice_3, 15, "low"),
+        (&carol, 0, "low"),
+        (&alice_tor, 75, "deny"),
     ] {
         let data = audit::reset_started(&records, &flows::flow_id(start));
         assert_eq!(
@@ -423,8 +423,8 @@ async fn simulate_shows_decisions_a_lower_medium_threshold_steps_up() {
     assert_eq!(shift_row(&same.stdout, "deny"), [0, 0, 0, 1], "{same}");
     assert!(same.stdout.contains("0 step up"), "{same}");
 
-    // medium at 10 instead of 30: b's 15 points now reach medium; a, w and c
-    // (0) stay low, d stays refused. Only thresholds differ, so reasons do not.
+    // medium at 10 instead of 30: alice_3's 15 points now reach medium; the
+    // zero scores stay low, alice_tor stays refused. Only thresholds differ, so reasons do not.
     let candidate = gw.root().join("candidate-policy.toml");
     std::fs::write(&candidate, fixtures::policy_with_medium_threshold(10)).expect("writable");
     let candidate = candidate.to_str().expect("UTF-8 path");
