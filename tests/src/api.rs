@@ -40,6 +40,9 @@ pub struct Resp {
     pub request: String,
 }
 
+/// The User-Agent every client sends unless a test sets another.
+pub const DEFAULT_USER_AGENT: &str = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0 Safari/537.36";
+
 impl Api {
     /// A client for `base` (e.g. `http://127.0.0.1:41234`). Proxies from the
     /// environment are ignored: the gateway is always local.
@@ -49,11 +52,14 @@ impl Api {
             .timeout(REQUEST_TIMEOUT)
             .build()
             .expect("a reqwest client builds");
+        // A person's browser sends a User-Agent; the gateway counts a missing
+        // one as automation. Tests that study the UA set their own.
         Self {
             client,
             base: base.into(),
             headers: HeaderMap::new(),
         }
+        .user_agent(DEFAULT_USER_AGENT)
     }
 
     /// This client, sending `name: value` with every request (replacing an earlier
@@ -75,7 +81,7 @@ impl Api {
         self.with_header("x-forwarded-for", ip)
     }
 
-    /// `User-Agent: <user_agent>` (without it, reqwest sends none).
+    /// `User-Agent: <user_agent>` (replacing [`DEFAULT_USER_AGENT`]).
     #[must_use]
     pub fn user_agent(self, user_agent: &str) -> Self {
         self.with_header(header::USER_AGENT.as_str(), user_agent)

@@ -102,6 +102,10 @@ fn features(r: &HistoryRecord) -> Vec<FeatureCounts> {
         .collect()
 }
 
+/// Below this many successes in the whole population, most real accounts have
+/// no history yet, so decoys have none either.
+const DECOY_HISTORY_MIN_POPULATION: u32 = 100;
+
 /// A value is "common" when at least this share of all successes had it.
 const COMMON_SHARE: u32 = 5; // 1 in 5 = 20 %
 
@@ -115,7 +119,9 @@ const COMMON_SHARE: u32 = 5; // 1 in 5 = 20 %
 /// among all accounts' successes (≥ 20 %), and is new to them otherwise; its
 /// usual place is here when the country is common, and it last succeeded days
 /// ago (stable per name, from `seed`). It never has a bound device, like a real
-/// account seen from a browser without its cookie.
+/// account seen from a browser without its cookie. While the population has
+/// fewer than 100 successes (a new deployment, where most accounts have no
+/// history yet) a decoy has none either.
 pub fn decoy(
     r: &HistoryRecord,
     ctx: &Context,
@@ -127,6 +133,9 @@ pub fn decoy(
         .iter()
         .find(|c| c.level == "*")
         .map_or(0, |c| c.global);
+    if total < DECOY_HISTORY_MIN_POPULATION {
+        return History::default();
+    }
     let common = |level: &str| {
         total > 0
             && r.counts.iter().any(|c| {

@@ -68,7 +68,8 @@ pub struct UserAgent {
     pub os: Option<String>,
     /// woothee's category: pc, smartphone, mobilephone, appliance, crawler, misc.
     pub class: Option<String>,
-    /// Headless browsers, automation frameworks and scripting HTTP clients.
+    /// Headless browsers, automation frameworks, scripting HTTP clients, and a
+    /// missing or blank User-Agent (every browser sends one).
     pub automation: bool,
 }
 
@@ -96,7 +97,10 @@ pub fn parse(raw: Option<&str>) -> UserAgent {
         .map(|r| truncate(r, 512))
         .filter(|r| !r.trim().is_empty())
     else {
-        return UserAgent::default();
+        return UserAgent {
+            automation: true,
+            ..UserAgent::default()
+        };
     };
     let lower = raw.to_ascii_lowercase();
     let automation = AUTOMATION.iter().any(|m| lower.contains(m));
@@ -176,8 +180,10 @@ mod tests {
         let headless = CHROME_WIN.replace("Chrome/", "HeadlessChrome/");
         assert!(parse(Some(&headless)).automation);
         assert!(parse(Some("curl/8.5.0")).automation);
-        assert_eq!(parse(None), UserAgent::default());
-        assert_eq!(parse(Some("   ")), UserAgent::default());
+        for missing in [None, Some(""), Some("   ")] {
+            let ua = parse(missing);
+            assert!(ua.automation && ua.browser.is_none(), "{missing:?}: {ua:?}");
+        }
         let long = "é".repeat(1000);
         assert!(!parse(Some(&long)).automation);
     }

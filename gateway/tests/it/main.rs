@@ -30,6 +30,8 @@ pub struct App {
 
 pub const CLIENT: &str = "192.0.2.10:40000";
 
+pub const BROWSER_UA: &str = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0 Safari/537.36";
+
 impl App {
     pub async fn new() -> App {
         Self::with(|_| {}).await
@@ -144,6 +146,8 @@ pub fn request(
     if body.is_some() {
         builder = builder.header("content-type", "application/json");
     }
+    // A browser's User-Agent: a missing one counts as automation.
+    builder = builder.header("user-agent", BROWSER_UA);
     if let Some(token) = bearer {
         builder = builder.header("authorization", format!("Bearer {token}"));
     }

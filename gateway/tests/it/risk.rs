@@ -14,7 +14,7 @@ fn evaluate(key: Option<&str>, body: &Value) -> Request<Body> {
 #[tokio::test]
 async fn evaluate_needs_the_key_and_counts_nothing() {
     let off = App::new().await;
-    let body = json!({"username": "ann", "ip": "192.0.2.10"});
+    let body = json!({"username": "ann", "ip": "192.0.2.10", "user_agent": super::BROWSER_UA});
     let (status, reply) = off.send(evaluate(Some("k"), &body)).await;
     assert_eq!(
         (status, reply["error"].as_str()),
