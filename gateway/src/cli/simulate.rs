@@ -56,13 +56,16 @@ pub fn replay(candidate: &Policy, record: &Value, report: &mut Report) {
         report.skipped += 1;
         return;
     };
-    let at = record["at"]
+    // The decision's time matters (travel, contact-change windows): a record
+    // without a readable one is skipped, not replayed at some other time.
+    let Some(at) = record["at"]
         .as_str()
         .and_then(|t| t.parse::<jiff::Timestamp>().ok())
-        .map_or(
-            std::time::SystemTime::UNIX_EPOCH,
-            std::time::SystemTime::from,
-        );
+        .map(std::time::SystemTime::from)
+    else {
+        report.skipped += 1;
+        return;
+    };
     let assessment = risk::evaluate(candidate, &signals, at);
     let old_codes: Vec<String> = data["reasons"]
         .as_array()

@@ -96,9 +96,11 @@ impl HistoryStore for SqliteStore {
         };
         let places = async {
             sqlx::query_as::<_, (f64, f64, f64)>(
-                "SELECT lat, lon, MAX(accuracy_km) FROM account_events
-                 WHERE username = ? AND lat IS NOT NULL AND lon IS NOT NULL
-                 GROUP BY COALESCE(city, printf('%.1f,%.1f', lat, lon)) ORDER BY MAX(at) DESC LIMIT ?",
+                "SELECT lat, lon, COALESCE(accuracy_km, 0) FROM account_events WHERE id IN (
+                     SELECT MAX(id) FROM account_events
+                     WHERE username = ?1 AND lat IS NOT NULL AND lon IS NOT NULL
+                     GROUP BY COALESCE(country || '/' || city, printf('%.1f,%.1f', lat, lon)))
+                 ORDER BY id DESC LIMIT ?2",
             )
             .bind(username)
             .bind(MAX_PLACES)
