@@ -47,8 +47,9 @@ impl FromRequestParts<AppState> for Client {
             .get(header::USER_AGENT)
             .and_then(|v: &HeaderValue| v.to_str().ok())
             .map(str::to_owned);
+        let secure = state.config.server.public_url.scheme() == "https";
         let (device_id, had_cookie, new_cookie) =
-            if let Some(id) = device::read(&parts.headers, &state.key) {
+            if let Some(id) = device::read(&parts.headers, &state.key, secure) {
                 (id, true, None)
             } else {
                 let (id, value) = device::issue(&state.key);

@@ -5,8 +5,8 @@
 //! HMAC of the id under the server key, both base64url. It identifies a browser,
 //! not a person; it is bound to an account after a completed reset
 //! (see `signals::account`), and a bound device lowers nothing by itself — its
-//! absence is what raises the risk. `HttpOnly`, `SameSite=Lax`, `Secure` when
-//! `server.public_url` is https, 400 days (the longest browsers keep).
+//! absence is what raises the risk. `HttpOnly`, `SameSite=Lax`, 400 days (the
+//! longest browsers keep); over https it is `__Host-rg_device` and `Secure`.
 
 use axum::http::{HeaderMap, HeaderValue, header};
 use base64::Engine as _;
@@ -14,19 +14,30 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
 use crate::crypto::{self, ServerKey};
 
-/// The cookie's name.
+/// The cookie's name over http (development).
 pub const COOKIE: &str = "rg_device";
+/// The cookie's name over https: browsers accept a `__Host-` cookie only when it
+/// is `Secure`, `Path=/` and has no `Domain`, so a sibling subdomain or a
+/// plain-http page cannot plant (fixate) a device id in the person's browser.
+pub const HOST_COOKIE: &str = "__Host-rg_device";
+
+/// The cookie name for a deployment served over https (`secure`) or not.
+pub fn cookie_name(secure: bool) -> &'static str {
+    if secure { HOST_COOKIE } else { COOKIE }
+}
 /// 400 days, in seconds.
 const MAX_AGE: u64 = 400 * 86_400;
 
-/// The device id a valid cookie carries.
-pub fn read(headers: &HeaderMap, key: &ServerKey) -> Option<String> {
+/// The device id a valid cookie carries (only the name for this deployment:
+/// over https the unprefixed name, which anyone can set, is ignored).
+pub fn read(headers: &HeaderMap, key: &ServerKey, secure: bool) -> Option<String> {
+    let name = cookie_name(secure);
     headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().strip_prefix(COOKIE)?.strip_prefix('='))
+        .filter_map(|pair| pair.trim().strip_prefix(name)?.strip_prefix('='))
         .find_map(|value| verify(value, key))
 }
 
@@ -52,9 +63,10 @@ pub fn issue(key: &ServerKey) -> (String, String) {
 
 /// The `Set-Cookie` header for `value`.
 pub fn set_cookie(value: &str, secure: bool) -> HeaderValue {
+    let name = cookie_name(secure);
     let secure = if secure { "; Secure" } else { "" };
     HeaderValue::from_str(&format!(
-        "{COOKIE}={value}; Max-Age={MAX_AGE}; Path=/; HttpOnly; SameSite=Lax{secure}"
+        "{name}={value}; Max-Age={MAX_AGE}; Path=/; HttpOnly; SameSite=Lax{secure}"
     ))
     .expect("cookie value is base64url and ASCII")
 }
@@ -149,19 +161,33 @@ mod tests {
             header::COOKIE,
             format!("other=1; {COOKIE}={value}").parse().unwrap(),
         );
-        assert_eq!(read(&headers, &key), Some(id));
+        assert_eq!(read(&headers, &key, false), Some(id.clone()));
+        assert_eq!(
+            read(&headers, &key, true),
+            None,
+            "over https only the __Host- name counts"
+        );
         let mut forged = value.clone();
         forged.replace_range(0..1, if value.starts_with('A') { "B" } else { "A" });
         headers.insert(
             header::COOKIE,
             format!("{COOKIE}={forged}").parse().unwrap(),
         );
-        assert_eq!(read(&headers, &key), None);
+        assert_eq!(read(&headers, &key, false), None);
         let other_key = ServerKey::from_master(&[6; 32]);
         headers.insert(header::COOKIE, format!("{COOKIE}={value}").parse().unwrap());
-        assert_eq!(read(&headers, &other_key), None);
+        assert_eq!(read(&headers, &other_key, false), None);
         let set = set_cookie(&value, true);
         let text = set.to_str().unwrap();
+        assert!(
+            text.starts_with("__Host-rg_device=") && text.contains("Path=/"),
+            "{text}"
+        );
+        headers.insert(
+            header::COOKIE,
+            format!("{HOST_COOKIE}={value}").parse().unwrap(),
+        );
+        assert_eq!(read(&headers, &key, true), Some(id));
         assert!(
             text.contains("HttpOnly") && text.contains("Secure") && text.contains("SameSite=Lax")
         );
