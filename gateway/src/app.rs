@@ -43,6 +43,8 @@ pub struct Services {
     pub sms: SmsSender,
     pub hasher: Hasher,
     pub clock: Arc<dyn Clock>,
+    /// The WebAuthn relying party (`server.public_url`).
+    pub webauthn: Arc<webauthn_rs::Webauthn>,
     pub limiter: Arc<crate::http::limits::AddressLimiter>,
     /// `GeoIP` databases (hot-reloaded).
     pub geo: Arc<crate::signals::geo::ReloadingGeo>,
@@ -158,6 +160,9 @@ pub async fn build(config: Config, options: BuildOptions) -> anyhow::Result<AppS
     let audit = AuditLog::spawn(durable.clone(), key.clone());
     let geo = Arc::new(crate::signals::geo::ReloadingGeo::from_config(&config.geo)?);
     geo.spawn_watcher(config.geo.reload_interval);
+    let webauthn = Arc::new(crate::factors::webauthn::relying_party(
+        &config.server.public_url,
+    )?);
     let limiter = crate::http::limits::limiter(config.server.rate_limit_per_second);
     crate::http::limits::spawn_retention(limiter.clone());
     let state = AppState(Arc::new(Services {
@@ -172,6 +177,7 @@ pub async fn build(config: Config, options: BuildOptions) -> anyhow::Result<AppS
         sms,
         hasher,
         clock,
+        webauthn,
         limiter,
         geo,
         outbox: options.demo.then_some(outbox),

@@ -147,6 +147,9 @@ pub struct Reset {
     pub account_failure_limit: u32,
     #[serde(with = "humantime_serde")]
     pub account_failure_window: Duration,
+    /// What a refused reset page tells the person to do instead (plain text,
+    /// e.g. a phone number or an address; never the reason for the refusal).
+    pub help_desk: String,
 }
 
 impl Default for Reset {
@@ -158,6 +161,7 @@ impl Default for Reset {
             max_attempts_per_flow: 5,
             account_failure_limit: 10,
             account_failure_window: Duration::from_mins(15),
+            help_desk: "Contact your IT help desk.".into(),
         }
     }
 }
@@ -292,6 +296,13 @@ impl Config {
         if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
             return Err(invalid("server.public_url", "must be an http(s) origin"));
         }
+        if url.domain().is_none() {
+            return Err(invalid(
+                "server.public_url",
+                "must name a host (e.g. localhost or sspr.example.com), not an IP address: \
+                 its host is the WebAuthn relying party id",
+            ));
+        }
         if self.server.rate_limit_per_second == 0 {
             return Err(invalid(
                 "server.rate_limit_per_second",
@@ -359,6 +370,12 @@ impl Config {
             return Err(invalid(
                 "reset.account_failure_window",
                 "must be between 1m and 24h (longer would let a stranger lock the owner out)",
+            ));
+        }
+        if r.help_desk.trim().is_empty() || r.help_desk.chars().count() > 500 {
+            return Err(invalid(
+                "reset.help_desk",
+                "must be a sentence of 1 to 500 characters",
             ));
         }
         Ok(())
@@ -464,6 +481,18 @@ mod tests {
     }
 
     #[test]
+    fn public_url_must_name_a_host() {
+        let err = load_text("[server]\npublic_url = \"http://127.0.0.1:8080\"\n").unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("server.public_url: must name a host"),
+            "{err}"
+        );
+        let ok = load_text("[server]\npublic_url = \"https://sspr.example.com\"\n").unwrap();
+        assert_eq!(ok.server.public_url.host_str(), Some("sspr.example.com"));
+    }
+
+    #[test]
     fn secret_from_file_and_redacted_debug() {
         let mut token = tempfile::NamedTempFile::new().unwrap();
         writeln!(token, "s3cr3t-token").unwrap();
@@ -489,6 +518,18 @@ mod tests {
             assert_eq!(config.reset.flow_ttl, Duration::from_mins(15));
             Ok(())
         });
+    }
+
+    #[test]
+    fn help_desk_has_a_default_and_can_be_set() {
+        assert_eq!(
+            load_text("").unwrap().reset.help_desk,
+            "Contact your IT help desk."
+        );
+        let config = load_text("[reset]\nhelp_desk = \"Call +1 555 0100, 8am-6pm.\"\n").unwrap();
+        assert_eq!(config.reset.help_desk, "Call +1 555 0100, 8am-6pm.");
+        let err = load_text("[reset]\nhelp_desk = \" \"\n").unwrap_err();
+        assert!(err.to_string().starts_with("reset.help_desk:"), "{err}");
     }
 
     #[test]

@@ -273,7 +273,7 @@ fn record(s: &AppState, who: &AccountName, id: &str, kind: Factor, label: &str) 
     }
 }
 
-async fn changed(
+pub(crate) async fn changed(
     s: &AppState,
     who: &AccountName,
     change: &str,

@@ -4,6 +4,7 @@
 pub mod enrol;
 pub mod sms;
 pub mod totp;
+pub mod webauthn;
 
 use std::time::Duration;
 
@@ -27,16 +28,28 @@ pub fn usable(record: &FactorRecord, now: i64, cooloff: Duration) -> bool {
     record.provisioned || record.created_at.saturating_add(cooloff) <= now
 }
 
-/// The reset options an account's records allow at `now`: one per factor kind
-/// (all TOTP seeds behind one option; the oldest usable phone for SMS).
+/// The reset options an account's records allow at `now`: one per factor kind,
+/// strongest first (all WebAuthn credentials behind one option, all TOTP seeds
+/// behind one; the oldest usable phone for SMS).
 pub fn eligible_options(records: &[FactorRecord], now: i64, cooloff: Duration) -> Vec<FlowOption> {
     let usable: Vec<&FactorRecord> = records.iter().filter(|r| usable(r, now, cooloff)).collect();
     let mut options = Vec::new();
-    let totp_ids: Vec<String> = usable
-        .iter()
-        .filter(|r| r.kind == Factor::Totp.as_str())
-        .map(|r| r.id.clone())
-        .collect();
+    let ids = |factor: Factor| -> Vec<String> {
+        usable
+            .iter()
+            .filter(|r| r.kind == factor.as_str())
+            .map(|r| r.id.clone())
+            .collect()
+    };
+    let webauthn_ids = ids(Factor::Webauthn);
+    if !webauthn_ids.is_empty() {
+        options.push(FlowOption {
+            factor: Factor::Webauthn,
+            hint: webauthn::HINT.into(),
+            factor_ids: webauthn_ids,
+        });
+    }
+    let totp_ids = ids(Factor::Totp);
     if !totp_ids.is_empty() {
         options.push(FlowOption {
             factor: Factor::Totp,
@@ -72,13 +85,22 @@ pub fn decoy_options(key: &ServerKey, name: &AccountName) -> Vec<FlowOption> {
         hint: TOTP_HINT.into(),
         factor_ids: Vec::new(),
     };
-    // Roughly the mix of a real population: phone only, app only, or both. A
-    // decoy with one factor is refused where the policy asks for two, exactly
-    // like a real one-factor account, so "denied" does not single out decoys.
-    match mac[0] % 4 {
+    let key = FlowOption {
+        factor: Factor::Webauthn,
+        hint: webauthn::HINT.into(),
+        factor_ids: Vec::new(),
+    };
+    // Roughly the mix of a real population: phone only, app only, both, and
+    // some with a passkey. A decoy with one factor is refused where the policy
+    // asks for two, exactly like a real one-factor account, so "denied" does
+    // not single out decoys. Same order as `eligible_options`.
+    match mac[0] % 8 {
         0 => vec![totp],
-        1 | 2 => vec![totp, sms],
-        _ => vec![sms],
+        1 | 2 | 7 => vec![totp, sms],
+        3 => vec![sms],
+        4 => vec![key, totp],
+        5 => vec![key, sms],
+        _ => vec![key, totp, sms],
     }
 }
 

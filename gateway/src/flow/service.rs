@@ -17,6 +17,7 @@ use crate::account::AccountName;
 use crate::app::AppState;
 use crate::audit::AuditEvent;
 use crate::crypto;
+use crate::factors::webauthn::{self, Assertion};
 use crate::factors::{self, sms, totp};
 use crate::http::client::Client;
 use crate::http::client_addr::bucket;
@@ -39,6 +40,8 @@ pub enum Challenged {
     Sent { expires_in: u64 },
     /// Nothing to send: the code comes from the person's authenticator.
     NoChallengeNeeded,
+    /// WebAuthn: the `PublicKeyCredentialRequestOptions` for the browser.
+    Webauthn { public_key: serde_json::Value },
 }
 
 /// What a verification led to.
@@ -205,7 +208,27 @@ pub async fn challenge(s: &AppState, flow_id: &str, factor: Factor) -> ApiResult
     match factor {
         Factor::Totp => return Ok(Challenged::NoChallengeNeeded),
         Factor::Sms => {}
-        Factor::Webauthn | Factor::Email => {
+        Factor::Webauthn => {
+            let left = u64::try_from(flow.expires_at - now).unwrap_or(0);
+            let public_key = webauthn::reset_challenge(
+                s,
+                &flow.id,
+                &flow.account,
+                flow.decoy,
+                &option.factor_ids,
+                Duration::from_secs(left),
+            )
+            .await?;
+            audit(
+                s,
+                "factor.challenged",
+                &flow,
+                json!({"flow_id": flow.id, "factor": factor}),
+            )
+            .await?;
+            return Ok(Challenged::Webauthn { public_key });
+        }
+        Factor::Email => {
             return Err(crate::flow::FlowError::FactorNotOffered.into());
         }
     }
@@ -266,6 +289,61 @@ pub async fn verify(
     let (flow, raw) = load(s, flow_id).await?;
     let now = s.now();
     let option = flow.check_factor(factor, now)?.clone();
+    count_attempt(s, &flow).await?;
+    let matched = match factor {
+        Factor::Sms | Factor::Email => flow.pending_code(factor, now).is_some_and(|p| {
+            crypto::ct_eq(
+                p.mac.as_bytes(),
+                code_mac(s, &flow.id, factor, code).as_bytes(),
+            )
+        }),
+        Factor::Totp => check_totp(s, &flow, &option, code, now).await?,
+        Factor::Webauthn => {
+            return Err(ApiError::invalid(
+                "send {\"factor\": \"webauthn\", \"credential\"}",
+            ));
+        }
+    };
+    // A decoy's codes are real MACs of codes nobody received; a lucky guess
+    // must still fail, or a decoy could be told apart by succeeding.
+    let ok = matched && !flow.decoy;
+    if ok {
+        pass(s, flow, &raw, factor, &option.factor_ids).await
+    } else {
+        fail(s, flow, &raw, factor).await
+    }
+}
+
+/// Check a WebAuthn assertion (the answer to this flow's last `challenge`).
+/// Counted like a code: a failed assertion costs one of the flow's tries.
+pub async fn verify_webauthn(
+    s: &AppState,
+    flow_id: &str,
+    credential: &serde_json::Value,
+) -> ApiResult<Verified> {
+    let (flow, raw) = load(s, flow_id).await?;
+    let option = flow.check_factor(Factor::Webauthn, s.now())?.clone();
+    count_attempt(s, &flow).await?;
+    let outcome = webauthn::reset_verify(
+        s,
+        &flow.id,
+        &flow.account,
+        flow.decoy,
+        &option.factor_ids,
+        credential,
+    )
+    .await?;
+    match outcome {
+        Assertion::Valid { factor_id } if !flow.decoy => {
+            pass(s, flow, &raw, Factor::Webauthn, &[factor_id]).await
+        }
+        _ => fail(s, flow, &raw, Factor::Webauthn).await,
+    }
+}
+
+/// Count a verification attempt against the account (across flows and
+/// addresses) before checking it, so parallel guesses cannot slip through.
+async fn count_attempt(s: &AppState, flow: &Flow) -> ApiResult<()> {
     let window = s.config.reset.account_failure_window;
     let attempts =
         velocity::code_attempt(s.ephemeral.as_ref(), &flow.account, window, s.clock.now()).await?;
@@ -276,24 +354,7 @@ pub async fn verify(
             window.as_secs(),
         ));
     }
-    let matched = match factor {
-        Factor::Sms | Factor::Email => flow.pending_code(factor, now).is_some_and(|p| {
-            crypto::ct_eq(
-                p.mac.as_bytes(),
-                code_mac(s, &flow.id, factor, code).as_bytes(),
-            )
-        }),
-        Factor::Totp => check_totp(s, &flow, &option, code, now).await?,
-        Factor::Webauthn => false,
-    };
-    // A decoy's codes are real MACs of codes nobody received; a lucky guess
-    // must still fail, or a decoy could be told apart by succeeding.
-    let ok = matched && !flow.decoy;
-    if ok {
-        pass(s, flow, &raw, factor, &option).await
-    } else {
-        fail(s, flow, &raw, factor).await
-    }
+    Ok(())
 }
 
 async fn pass(
@@ -301,7 +362,7 @@ async fn pass(
     mut flow: Flow,
     raw: &[u8],
     factor: Factor,
-    option: &FlowOption,
+    used: &[String],
 ) -> ApiResult<Verified> {
     let outcome = match flow.record_pass(factor) {
         Progress::Remaining(n) => Verified::Remaining(n),
@@ -312,7 +373,7 @@ async fn pass(
         }
     };
     save(s, raw, &flow).await?;
-    for id in &option.factor_ids {
+    for id in used {
         s.durable.touch_factor(id, s.now()).await?;
     }
     audit(

@@ -12,7 +12,7 @@ use super::error::{ApiError, ApiResult};
 use super::json::Body;
 use crate::account::AccountName;
 use crate::app::AppState;
-use crate::factors::enrol;
+use crate::factors::{enrol, webauthn};
 use crate::session;
 
 /// The signed-in account, from `Authorization: Bearer <token>`.
@@ -108,4 +108,50 @@ pub async fn sms_finish(
 ) -> ApiResult<Json<Value>> {
     let id = enrol::sms_finish(&s, &who, &req.code).await?;
     Ok(Json(json!({"id": id, "factor": "sms", "status": "active"})))
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct WebauthnBeginRequest {
+    name: Option<String>,
+}
+
+/// `POST /v1/me/factors/webauthn`: the body (`{"name"}`) is optional.
+pub async fn webauthn_begin(
+    State(s): State<AppState>,
+    Session(who): Session,
+    body: Result<axum::body::Bytes, axum::extract::rejection::BytesRejection>,
+) -> ApiResult<Json<Value>> {
+    let body = body.map_err(|_| {
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            "the body is too large",
+        )
+    })?;
+    let req: WebauthnBeginRequest = if body.iter().all(u8::is_ascii_whitespace) {
+        WebauthnBeginRequest::default()
+    } else {
+        serde_json::from_slice(&body).map_err(|e| ApiError::invalid(e.to_string()))?
+    };
+    let public_key = webauthn::enrol_begin(&s, &who, req.name).await?;
+    Ok(Json(json!({"public_key": public_key})))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebauthnFinishRequest {
+    credential: Value,
+    name: Option<String>,
+}
+
+pub async fn webauthn_finish(
+    State(s): State<AppState>,
+    Session(who): Session,
+    Body(req): Body<WebauthnFinishRequest>,
+) -> ApiResult<Json<Value>> {
+    let id = webauthn::enrol_finish(&s, &who, req.credential, req.name).await?;
+    Ok(Json(
+        json!({"id": id, "factor": "webauthn", "status": "active"}),
+    ))
 }

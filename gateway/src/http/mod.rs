@@ -8,6 +8,7 @@ pub mod error;
 pub mod json;
 pub mod limits;
 pub mod ops;
+pub mod pages;
 pub mod reset;
 pub mod risk;
 
@@ -55,16 +56,58 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/me/factors/totp/verify", post(enroll::totp_finish))
         .route("/v1/me/factors/sms", post(enroll::sms_begin))
         .route("/v1/me/factors/sms/verify", post(enroll::sms_finish))
+        .route("/v1/me/factors/webauthn", post(enroll::webauthn_begin))
+        .route(
+            "/v1/me/factors/webauthn/finish",
+            post(enroll::webauthn_finish),
+        )
         .route("/v1/risk/evaluate", post(risk::evaluate))
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
             limits::per_address,
         ));
+    // The pages (HTML; not in openapi.json): same per-address limit, their
+    // own CSP. Static files are outside the limit (a page load fetches them).
+    let html = Router::new()
+        .route("/", get(pages::reset::start_page))
+        .route("/reset", get(pages::reset::show).post(pages::reset::start))
+        .route("/reset/challenge", post(pages::reset::choose))
+        .route("/reset/code", get(pages::verify::code_page))
+        .route("/reset/verify", post(pages::verify::verify))
+        .route(
+            "/reset/webauthn/options",
+            post(pages::verify::webauthn_options),
+        )
+        .route("/reset/complete", post(pages::password::complete))
+        .route("/reset/done", get(pages::password::done))
+        .route("/enroll", get(pages::enroll::show))
+        .route("/enroll/login", post(pages::enroll::login))
+        .route("/enroll/logout", post(pages::enroll::logout))
+        .route("/enroll/factors/{id}/remove", post(pages::enroll::remove))
+        .route("/enroll/totp", post(pages::enroll_add::totp_begin))
+        .route("/enroll/totp/verify", post(pages::enroll_add::totp_finish))
+        .route("/enroll/sms", post(pages::enroll_add::sms_begin))
+        .route("/enroll/sms/verify", post(pages::enroll_add::sms_finish))
+        .route(
+            "/enroll/webauthn/options",
+            post(pages::enroll_passkey::webauthn_options),
+        )
+        .route(
+            "/enroll/webauthn/finish",
+            post(pages::enroll_passkey::webauthn_finish),
+        )
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            limits::per_address,
+        ))
+        .route("/static/{file}", get(pages::assets::serve))
+        .layer(pages::csp());
     let security = |name: HeaderName, value: &'static str| {
         SetResponseHeaderLayer::if_not_present(name, HeaderValue::from_static(value))
     };
     Router::new()
         .merge(api)
+        .merge(html)
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
         .route("/openapi.json", get(ops::openapi))

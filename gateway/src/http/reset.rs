@@ -98,6 +98,9 @@ pub async fn challenge(
                 json!({"status": "sent", "factor": req.factor, "expires_in": expires_in})
             }
             Challenged::NoChallengeNeeded => json!({"status": "ready", "factor": req.factor}),
+            Challenged::Webauthn { public_key } => {
+                json!({"status": "ready", "factor": req.factor, "public_key": public_key})
+            }
         },
     ))
 }
@@ -115,24 +118,24 @@ pub async fn verify(
     Path(flow_id): Path<String>,
     Body(req): Body<VerifyRequest>,
 ) -> ApiResult<Json<Value>> {
-    let code = match (req.factor, req.code, req.credential) {
+    let verified = match (req.factor, req.code, req.credential) {
+        (Factor::Webauthn, None, Some(credential)) => {
+            service::verify_webauthn(&s, &flow_id, &credential).await?
+        }
         (Factor::Webauthn, _, _) => {
-            return Err(ApiError::bad_request(
-                "factor_not_offered",
-                "webauthn is not offered by this reset",
+            return Err(ApiError::invalid(
+                "send {\"factor\": \"webauthn\", \"credential\"}",
             ));
         }
-        (_, Some(code), None) => code,
+        (factor, Some(code), None) => service::verify(&s, &flow_id, factor, &code).await?,
         _ => return Err(ApiError::invalid("send {\"factor\", \"code\"}")),
     };
-    Ok(Json(
-        match service::verify(&s, &flow_id, req.factor, &code).await? {
-            Verified::Remaining(n) => json!({"status": "challenge", "factors_remaining": n}),
-            Verified::Done { reset_token } => {
-                json!({"status": "verified", "reset_token": reset_token})
-            }
-        },
-    ))
+    Ok(Json(match verified {
+        Verified::Remaining(n) => json!({"status": "challenge", "factors_remaining": n}),
+        Verified::Done { reset_token } => {
+            json!({"status": "verified", "reset_token": reset_token})
+        }
+    }))
 }
 
 #[derive(Deserialize)]

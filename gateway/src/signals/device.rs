@@ -8,11 +8,12 @@
 //! absence is what raises the risk. `HttpOnly`, `SameSite=Lax`, 400 days (the
 //! longest browsers keep); over https it is `__Host-rg_device` and `Secure`.
 
-use axum::http::{HeaderMap, HeaderValue, header};
+use axum::http::{HeaderMap, HeaderValue};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
 use crate::crypto::{self, ServerKey};
+use crate::http::pages::cookie::Cookie;
 
 /// The cookie's name over http (development).
 pub const COOKIE: &str = "rg_device";
@@ -25,19 +26,23 @@ pub const HOST_COOKIE: &str = "__Host-rg_device";
 pub fn cookie_name(secure: bool) -> &'static str {
     if secure { HOST_COOKIE } else { COOKIE }
 }
+
+/// The cookie's attributes (names and `Set-Cookie` come from the shared helper;
+/// `Lax`, unlike the pages' cookies, so that arriving from a link still counts).
+const DEVICE: Cookie = Cookie {
+    name: COOKIE,
+    path: "/",
+    same_site: "Lax",
+};
+
 /// 400 days, in seconds.
 const MAX_AGE: u64 = 400 * 86_400;
 
 /// The device id a valid cookie carries (only the name for this deployment:
 /// over https the unprefixed name, which anyone can set, is ignored).
 pub fn read(headers: &HeaderMap, key: &ServerKey, secure: bool) -> Option<String> {
-    let name = cookie_name(secure);
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().strip_prefix(name)?.strip_prefix('='))
+    DEVICE
+        .values(headers, secure)
         .find_map(|value| verify(value, key))
 }
 
@@ -63,12 +68,7 @@ pub fn issue(key: &ServerKey) -> (String, String) {
 
 /// The `Set-Cookie` header for `value`.
 pub fn set_cookie(value: &str, secure: bool) -> HeaderValue {
-    let name = cookie_name(secure);
-    let secure = if secure { "; Secure" } else { "" };
-    HeaderValue::from_str(&format!(
-        "{name}={value}; Max-Age={MAX_AGE}; Path=/; HttpOnly; SameSite=Lax{secure}"
-    ))
-    .expect("cookie value is base64url and ASCII")
+    DEVICE.set(value, Some(MAX_AGE), secure)
 }
 
 /// The user agent, parsed.
@@ -149,6 +149,7 @@ fn truncate(s: &str, max: usize) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use axum::http::header;
 
     const CHROME_WIN: &str = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36";
 

@@ -4,9 +4,11 @@
 
 mod bad_input;
 mod openapi;
+mod pages;
 mod reset;
 mod risk;
 mod sessions;
+mod webauthn;
 
 use std::net::SocketAddr;
 

@@ -1,6 +1,7 @@
 //! The `OpenAPI` document at `GET /openapi.json`: it is served, every operation
 //! it documents exists (and answers with a documented status and error code),
-//! and every route the router registers is documented.
+//! and every route the router registers is documented — except the HTML pages,
+//! which are listed here instead.
 
 use std::collections::BTreeSet;
 
@@ -16,6 +17,32 @@ const ROUTER_SOURCE: &str = include_str!("../../src/http/mod.rs");
 const METHODS: [&str; 5] = ["get", "post", "put", "patch", "delete"];
 
 type Operation = (String, String);
+
+/// The HTML pages, their static files and the JSON helpers their scripts call:
+/// not part of the API, so not in openapi.json. Every other route must be
+/// documented; a new route is a choice between the document and this list.
+const PAGE_ROUTES: [(&str, &str); 20] = [
+    ("GET", "/"),
+    ("GET", "/reset"),
+    ("POST", "/reset"),
+    ("POST", "/reset/challenge"),
+    ("GET", "/reset/code"),
+    ("POST", "/reset/verify"),
+    ("POST", "/reset/webauthn/options"),
+    ("POST", "/reset/complete"),
+    ("GET", "/reset/done"),
+    ("GET", "/enroll"),
+    ("POST", "/enroll/login"),
+    ("POST", "/enroll/logout"),
+    ("POST", "/enroll/factors/{id}/remove"),
+    ("POST", "/enroll/totp"),
+    ("POST", "/enroll/totp/verify"),
+    ("POST", "/enroll/sms"),
+    ("POST", "/enroll/sms/verify"),
+    ("POST", "/enroll/webauthn/options"),
+    ("POST", "/enroll/webauthn/finish"),
+    ("GET", "/static/{file}"),
+];
 
 fn document() -> Value {
     serde_json::from_str(include_str!("../../src/http/openapi.json")).expect("openapi.json is JSON")
@@ -39,10 +66,13 @@ fn documented(doc: &Value) -> BTreeSet<Operation> {
 
 /// `(METHOD, path)` of every `.route("…", method(…)…)` call in `source`.
 fn registered(source: &str) -> BTreeSet<Operation> {
-    const CALL: &str = ".route(\"";
+    const CALL: &str = ".route(";
     let mut routes = BTreeSet::new();
     for (at, _) in source.match_indices(CALL) {
-        let rest = &source[at + CALL.len()..];
+        // rustfmt puts a long path on the next line.
+        let Some(rest) = source[at + CALL.len()..].trim_start().strip_prefix('"') else {
+            continue;
+        };
         let end = rest.find('"').expect("the path's closing quote");
         let path = &rest[..end];
         // The call's arguments, up to the parenthesis that closes `.route(`.
@@ -153,7 +183,25 @@ async fn every_registered_route_is_documented() {
             && routes.contains(&("POST".to_owned(), "/v1/reset".to_owned())),
         "the scan of http/mod.rs found {routes:?}"
     );
+    let pages: BTreeSet<Operation> = PAGE_ROUTES
+        .iter()
+        .map(|&(m, p)| (m.to_owned(), p.to_owned()))
+        .collect();
+    let unregistered: Vec<_> = pages.difference(&routes).collect();
+    assert!(
+        unregistered.is_empty(),
+        "listed page routes not in http/mod.rs: {unregistered:?}"
+    );
+    assert!(
+        pages.iter().all(|(_, path)| !path.starts_with("/v1")),
+        "the JSON API under /v1 is documented, never a page"
+    );
+    let routes: BTreeSet<Operation> = routes.difference(&pages).cloned().collect();
     let operations = documented(&document());
+    assert!(
+        operations.is_disjoint(&pages),
+        "pages are not API operations"
+    );
     let undocumented: Vec<_> = routes.difference(&operations).collect();
     let unrouted: Vec<_> = operations.difference(&routes).collect();
     assert!(

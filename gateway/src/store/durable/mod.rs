@@ -88,6 +88,14 @@ pub trait FactorStore: Send + Sync {
     /// Delete one of the account's factors; false when it had no such factor.
     async fn delete_factor(&self, username: &str, id: &str) -> Result<bool, DurableError>;
     async fn touch_factor(&self, id: &str, now: i64) -> Result<(), DurableError>;
+    /// Replace a factor's sealed secret only if it is still `expected` (a
+    /// WebAuthn credential's signature counter moving on); true when replaced.
+    async fn update_factor_secret(
+        &self,
+        id: &str,
+        expected: &[u8],
+        new: &[u8],
+    ) -> Result<bool, DurableError>;
 }
 
 #[async_trait]

@@ -194,6 +194,21 @@ impl FactorStore for SqliteStore {
         Ok(done.rows_affected() == 1)
     }
 
+    async fn update_factor_secret(
+        &self,
+        id: &str,
+        expected: &[u8],
+        new: &[u8],
+    ) -> Result<bool, DurableError> {
+        let done = sqlx::query("UPDATE factors SET secret = ? WHERE id = ? AND secret = ?")
+            .bind(new)
+            .bind(id)
+            .bind(expected)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
     async fn touch_factor(&self, id: &str, now: i64) -> Result<(), DurableError> {
         sqlx::query("UPDATE factors SET last_used_at = ? WHERE id = ?")
             .bind(now)

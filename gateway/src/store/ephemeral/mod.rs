@@ -133,6 +133,9 @@ pub mod keys {
     pub fn password_changed(account: &str) -> String {
         format!("pw-changed:{account}")
     }
+    pub fn webauthn_assertion(flow_id: &str) -> String {
+        format!("webauthn-assert:{flow_id}")
+    }
     pub fn totp_step(account: &str) -> String {
         format!("totp-step:{account}")
     }
