@@ -346,7 +346,11 @@ fn decoy_passkeys(key: &ServerKey, account: &str) -> Vec<Passkey> {
         .filter_map(|i| {
             let index = [u8::try_from(i).unwrap_or(0)];
             let id = key.mac(&[b"decoy-webauthn-id", account.as_bytes(), &index]);
-            let len = if seed[1 + i].is_multiple_of(2) { 16 } else { 32 };
+            let len = if seed[1 + i].is_multiple_of(2) {
+                16
+            } else {
+                32
+            };
             decoy_passkey(&id[..len])
         })
         .collect()
