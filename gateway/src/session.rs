@@ -147,3 +147,14 @@ pub async fn revoke_all(s: &AppState, account: &AccountName) -> ApiResult<()> {
         .await?;
     Ok(())
 }
+
+/// End one session (sign-out): the token stops working at once, not when it
+/// would have expired.
+pub async fn logout(s: &AppState, token: &str) -> ApiResult<()> {
+    if token.len() <= 128 {
+        s.ephemeral
+            .delete(&keys::session(&crypto::sha256_hex(token.as_bytes())))
+            .await?;
+    }
+    Ok(())
+}

@@ -55,12 +55,24 @@ pub async fn per_address(
         Ok(()) => next.run(request).await,
         Err(not_until) => {
             let wait = not_until.wait_time_from(DefaultClock::default().now());
-            ApiError::too_many(
+            let error = ApiError::too_many(
                 "rate_limited",
                 "too many requests from this address; slow down",
                 wait.as_secs().max(1),
-            )
-            .into_response()
+            );
+            // A person on a page gets a page, a client of the API its JSON.
+            if request.uri().path().starts_with("/v1/") {
+                error.into_response()
+            } else {
+                let mut page = super::pages::problem::Problem::of(error)
+                    .await
+                    .page(&state.config.reset.help_desk);
+                page.headers_mut().insert(
+                    axum::http::header::RETRY_AFTER,
+                    axum::http::HeaderValue::from(wait.as_secs().max(1)),
+                );
+                page
+            }
         }
     }
 }

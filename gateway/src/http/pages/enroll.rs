@@ -245,7 +245,16 @@ pub async fn login(
 pub struct Empty {}
 
 /// `POST /enroll/logout`.
-pub async fn logout(State(s): State<AppState>, Posted(Empty {}): Posted<Empty>) -> Response {
+pub async fn logout(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    Posted(Empty {}): Posted<Empty>,
+) -> Response {
+    if let Some(token) = SESSION.get(&headers, cookie::secure(&s))
+        && let Err(e) = session::logout(&s, token).await
+    {
+        return Problem::of(e).await.page(&s.config.reset.help_desk);
+    }
     views::with_cookies(
         views::redirect("/enroll?done=signed_out"),
         [SESSION.clear(cookie::secure(&s))],

@@ -31,7 +31,7 @@ pub mod enroll;
 pub mod enroll_add;
 pub mod enroll_passkey;
 pub mod password;
-mod problem;
+pub(crate) mod problem;
 pub mod reset;
 pub mod verify;
 mod views;

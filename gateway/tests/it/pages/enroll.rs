@@ -145,9 +145,21 @@ async fn an_authenticator_app_is_added_through_the_pages() {
     let list = b.follow(&removed).await;
     assert!(list.has_id("no-factors") && list.text_of("notice") == "Removed.");
 
+    let token = b.jar.get("rg_session").cloned().unwrap();
     let out = b.submit(&list, "/enroll/logout", &[]).await;
     assert_eq!(out.location(), "/enroll?done=signed_out");
     assert!(!b.jar.contains_key("rg_session"));
+    // Signed out on the server too: the old token no longer works.
+    let (status, _) = app
+        .send(crate::request(
+            "GET",
+            "/v1/me/factors",
+            crate::CLIENT,
+            None,
+            Some(&token),
+        ))
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
     let login = b.follow(&out).await;
     assert!(login.has_id("login-form") && login.text_of("notice") == "You're signed out.");
     let after = b.submit(&login, "/enroll/totp", &[]).await;

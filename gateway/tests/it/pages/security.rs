@@ -220,3 +220,23 @@ async fn audited(app: &App, kind: &str) -> usize {
     }
     panic!("no audit record was written");
 }
+
+#[tokio::test]
+async fn a_flooding_address_gets_a_page_with_retry_after() {
+    let app = App::with(|c| c.server.rate_limit_per_second = 1).await;
+    let mut b = Browser::new(&app);
+    let mut last = b.get("/").await;
+    for _ in 0..5 {
+        last = b.get("/").await;
+    }
+    assert_eq!(last.status, StatusCode::TOO_MANY_REQUESTS);
+    assert!(last.has_id("too-many"), "{}", last.body);
+    assert!(last.headers.contains_key(header::RETRY_AFTER));
+    assert_html(&last);
+    // The API's clients still get the API's JSON.
+    let (status, body) = app.get("/v1/reset/x").await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::TOO_MANY_REQUESTS, Some("rate_limited"))
+    );
+}
