@@ -162,6 +162,39 @@ pub fn two_factor_policy() -> String {
     toml::to_string(&policy).expect("a TOML table serialises")
 }
 
+/// The bundled policy where every passable level asks for exactly one factor out of
+/// passkeys (`webauthn`), TOTP and SMS, and only a score of 100 is refused: a reset's factor
+/// count does not depend on how risky the test's client looks (a headless browser
+/// counts as automation). For the browser tests, which enrol one factor.
+pub fn one_factor_policy() -> String {
+    let mut policy: toml::Table = bundled_policy()
+        .parse()
+        .expect("data/policy.toml is valid TOML");
+    let ladder = policy
+        .get_mut("ladder")
+        .and_then(toml::Value::as_table_mut)
+        .expect("data/policy.toml has a [ladder] table");
+    for level in ["low", "medium", "high"] {
+        let mut rung = toml::Table::new();
+        rung.insert("factors".into(), toml::Value::Integer(1));
+        rung.insert(
+            "allowed".into(),
+            toml::Value::Array(vec!["webauthn".into(), "totp".into(), "sms".into()]),
+        );
+        ladder.insert(level.into(), toml::Value::Table(rung));
+    }
+    let levels = policy
+        .get_mut("levels")
+        .and_then(toml::Value::as_table_mut)
+        .expect("data/policy.toml has a [levels] table");
+    levels.insert("deny".into(), toml::Value::Integer(100));
+    policy.insert(
+        "version".into(),
+        toml::Value::String("tests-one-factor".into()),
+    );
+    toml::to_string(&policy).expect("a TOML table serialises")
+}
+
 /// The bundled policy with `[levels] medium` lowered (or raised) to `threshold`
 /// and its `version` marked as a candidate.
 pub fn policy_with_medium_threshold(threshold: i64) -> String {
@@ -217,6 +250,17 @@ mod tests {
         assert_eq!(policy["levels"]["high"], bundled["levels"]["high"]);
         assert_eq!(policy["signals"], bundled["signals"]);
         assert_ne!(policy["version"], bundled["version"]);
+    }
+
+    #[test]
+    fn one_factor_policy_asks_one_factor_at_every_level() {
+        let policy: toml::Table = one_factor_policy().parse().unwrap();
+        for level in ["low", "medium", "high"] {
+            let rung = &policy["ladder"][level];
+            assert_eq!(rung["factors"].as_integer(), Some(1), "{level}");
+            assert!(rung.get("require_one_of").is_none(), "{level}");
+        }
+        assert_eq!(policy["levels"]["deny"].as_integer(), Some(100));
     }
 
     #[test]

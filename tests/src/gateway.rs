@@ -12,6 +12,11 @@
 //! [`Gateway::set_geo`] and a restart, for databases built with
 //! [`Gateway::build_geo`] after the start).
 //!
+//! Every gateway's `server.public_url` is `http://localhost:{port}` for the port it
+//! listens on ([`Gateway::public_url`]): the origin a browser visits, and so the
+//! origin and relying-party id of passkeys. `reset.factor_cooloff` is `0s`, so a factor
+//! enrolled in a test authorises a reset at once.
+//!
 //! The port: the binary takes its address from `server.listen`, so the fixture binds
 //! `127.0.0.1:0`, reads the port and drops the listener before starting the child.
 //! Another process could take the port in between; when the child exits saying the
@@ -147,6 +152,7 @@ impl GatewayBuilder {
             sms: SmsReceiver::start().await,
             child: None,
             api: Api::new("http://127.0.0.1:0"),
+            port: 0,
             root,
             dir,
         };
@@ -168,6 +174,7 @@ pub struct Gateway {
     sms: SmsReceiver,
     child: Option<Child>,
     api: Api,
+    port: u16,
 }
 
 /// What a CLI verb did.
@@ -215,6 +222,18 @@ impl Gateway {
     /// The HTTP client for this gateway (its port changes on [`Self::restart`]).
     pub fn api(&self) -> &Api {
         &self.api
+    }
+
+    /// The port `serve` listens on (on 127.0.0.1; it changes on [`Self::restart`]).
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// `server.public_url` as the config says: `http://localhost:{port}`. A browser
+    /// must visit the pages at this origin: it is the passkeys' origin and `localhost`
+    /// its relying-party id (and browsers treat localhost as a secure context).
+    pub fn public_url(&self) -> String {
+        public_url(self.port)
     }
 
     pub fn sms(&self) -> &SmsReceiver {
@@ -334,6 +353,7 @@ impl Gateway {
         for attempt in 1..=START_ATTEMPTS {
             let port = free_port();
             self.api = Api::new(format!("http://127.0.0.1:{port}"));
+            self.port = port;
             write(&self.config_path, &self.render_config(port));
             let log_len = self.log().len();
             self.child = Some(self.spawn_serve(port));
@@ -415,7 +435,7 @@ impl Gateway {
             self.root.join("resetgate.db").display()
         ));
         let listen = quote(&format!("127.0.0.1:{port}"));
-        let public_url = quote(&format!("http://localhost:{port}"));
+        let public_url = quote(&public_url(port));
         let risk = if self.has_policy {
             format!("\n[risk]\npolicy = {}\n", path("policy.toml"))
         } else {
@@ -469,6 +489,11 @@ impl Drop for Gateway {
             );
         }
     }
+}
+
+/// `server.public_url` of a gateway on `port`.
+fn public_url(port: u16) -> String {
+    format!("http://localhost:{port}")
 }
 
 /// A port that was free a moment ago.

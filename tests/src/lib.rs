@@ -18,6 +18,9 @@
 //!
 //! # Layout
 //!
+//! - [`browser`]: runs the browser scenarios of `tests/browser/` (Node.js,
+//!   playwright-core, headless Chromium) against a gateway; screenshots go to
+//!   `target/test-artifacts/browser/<scenario>/`.
 //! - [`binary`]: finds the binary under test and the workspace root.
 //! - [`gateway`]: the [`Gateway`] fixture: a tempdir with config, key, `SQLite` file,
 //!   breached-password list and log; `serve` on a free port, readiness by polling
@@ -42,6 +45,7 @@
 pub mod api;
 pub mod audit;
 pub mod binary;
+pub mod browser;
 pub mod fixtures;
 pub mod flows;
 pub mod gateway;

@@ -10,6 +10,11 @@
 //! - `reset`: the reset journey: TOTP, the password policy, two factors, one token.
 //! - `decoy`: an unknown account looks like a known one and never succeeds.
 //! - `limits`: wrong codes lock a flow; an SMS code is single use.
+//! - `browser`: the reset and enrolment pages in headless Chromium (playwright-core,
+//!   `tests/browser/`): a passkey and an authenticator app enrolled on `/enroll`
+//!   each reset the password on `/`. Needs Node.js, Chromium and
+//!   `tests/browser/node_modules` (`.ci/run` installs them); screenshots in
+//!   `target/test-artifacts/browser/<scenario>/`.
 //! - `audit`: the audit hash chain verifies, and detects an altered or deleted row.
 //! - `geo`: `GeoIP` databases built with `geo build`, the device cookie and account
 //!   history score resets (home stays low, a Tor exit abroad is refused, every reason
@@ -17,6 +22,7 @@
 //! - `logs`: no secret used in the journeys reaches the log.
 
 mod audit;
+mod browser;
 mod decoy;
 mod geo;
 mod limits;

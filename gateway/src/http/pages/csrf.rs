@@ -4,7 +4,11 @@
 //! A GET page gets (or reuses) the `rg_csrf` cookie, a random value; its forms
 //! carry the hidden field `csrf` = hex HMAC of that value under the server key.
 //! A POST is accepted only when the field matches the cookie (constant time)
-//! and, when the browser sent an `Origin`, it is `server.public_url`'s origin.
+//! and, when the browser sent an `Origin`, it is `server.public_url`'s origin
+//! or `null`. (`null` must pass: under the pages' `Referrer-Policy:
+//! no-referrer` Chromium sends `Origin: null` on our own form posts. It is
+//! also what sandboxed frames send, which is why the token, not the origin,
+//! is the defence; the origin check only turns away named foreign sites.)
 //! Only our server can make a field for a cookie value, and a page elsewhere
 //! can neither read our cookie nor (over https, with the `__Host-` prefix)
 //! plant one. The pages' state cookies are `SameSite=Strict` on top.
@@ -71,16 +75,17 @@ fn field_for(s: &AppState, cookie_value: &str) -> String {
     hex::encode(s.key.mac(&[b"csrf", cookie_value.as_bytes()]))
 }
 
-/// No `Origin`, or ours.
+/// No `Origin`, `null` (see the module doc), or ours.
 fn origin_ok(s: &AppState, headers: &HeaderMap) -> bool {
     headers.get(header::ORIGIN).is_none_or(|origin| {
-        origin.as_bytes()
-            == s.config
-                .server
-                .public_url
-                .origin()
-                .ascii_serialization()
-                .as_bytes()
+        origin.as_bytes() == b"null"
+            || origin.as_bytes()
+                == s.config
+                    .server
+                    .public_url
+                    .origin()
+                    .ascii_serialization()
+                    .as_bytes()
     })
 }
 
