@@ -167,6 +167,18 @@ pub async fn run_scenario(
     user: &User,
     new_password: &str,
 ) -> ScenarioRun {
+    run_scenario_with_env(gateway, scenario, user, new_password, &[]).await
+}
+
+/// [`run_scenario`] with more environment variables for the script (e.g.
+/// `RG_HELP_DESK`, what the gateway's `reset.help_desk` says, for `refusal`).
+pub async fn run_scenario_with_env(
+    gateway: &Gateway,
+    scenario: &str,
+    user: &User,
+    new_password: &str,
+    env: &[(&str, &str)],
+) -> ScenarioRun {
     require_prerequisites();
     let script = scripts_dir().join(format!("{scenario}.mjs"));
     assert!(script.is_file(), "no scenario script {}", script.display());
@@ -187,6 +199,7 @@ pub async fn run_scenario(
         .env("RG_PASSWORD", user.password)
         .env("RG_NEW_PASSWORD", new_password)
         .env("CHROMIUM_PATH", chromium_path())
+        .envs(env.iter().copied())
         .current_dir(workspace_root())
         .stdin(Stdio::null())
         .stdout(create(&stdout_path))

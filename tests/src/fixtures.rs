@@ -195,6 +195,40 @@ pub fn one_factor_policy() -> String {
     toml::to_string(&policy).expect("a TOML table serialises")
 }
 
+/// The bundled policy made to refuse every reset: `[levels]` medium 1, high 2 and
+/// deny 3, and the `account_attempts_1h` rule firing from the first attempt
+/// (`above = 0`), so any start scores at least its weight and is denied.
+pub fn deny_all_policy() -> String {
+    let mut policy: toml::Table = bundled_policy()
+        .parse()
+        .expect("data/policy.toml is valid TOML");
+    let levels = policy
+        .get_mut("levels")
+        .and_then(toml::Value::as_table_mut)
+        .expect("data/policy.toml has a [levels] table");
+    for (level, threshold) in [("medium", 1), ("high", 2), ("deny", 3)] {
+        levels.insert(level.into(), toml::Value::Integer(threshold));
+    }
+    let rule = policy
+        .get_mut("rules")
+        .and_then(toml::Value::as_array_mut)
+        .and_then(|rules| {
+            rules
+                .iter_mut()
+                .filter_map(toml::Value::as_table_mut)
+                .find(|rule| {
+                    rule.get("signal").and_then(toml::Value::as_str) == Some("account_attempts_1h")
+                })
+        })
+        .expect("data/policy.toml has an account_attempts_1h rule");
+    rule.insert("above".into(), toml::Value::Integer(0));
+    policy.insert(
+        "version".into(),
+        toml::Value::String("tests-deny-all".into()),
+    );
+    toml::to_string(&policy).expect("a TOML table serialises")
+}
+
 /// The bundled policy with `[levels] medium` lowered (or raised) to `threshold`
 /// and its `version` marked as a candidate.
 pub fn policy_with_medium_threshold(threshold: i64) -> String {
@@ -261,6 +295,20 @@ mod tests {
             assert!(rung.get("require_one_of").is_none(), "{level}");
         }
         assert_eq!(policy["levels"]["deny"].as_integer(), Some(100));
+    }
+
+    #[test]
+    fn deny_all_policy_denies_from_the_first_attempt() {
+        let policy: toml::Table = deny_all_policy().parse().unwrap();
+        assert_eq!(policy["levels"]["deny"].as_integer(), Some(3));
+        let rule = policy["rules"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|rule| rule["signal"].as_str() == Some("account_attempts_1h"))
+            .unwrap();
+        assert_eq!(rule["above"].as_integer(), Some(0));
+        assert!(rule["weight"].as_integer().unwrap() >= 3);
     }
 
     #[test]

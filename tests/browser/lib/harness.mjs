@@ -5,7 +5,9 @@
 // `Scenario`: `s.page` is the Playwright page, `s.goto(path, step)` and
 // `s.submit(selector, step)` navigate and take a full-page screenshot named
 // `NN-<scenario>-<step>.png` in the artifacts folder, `s.expectVisible` asserts an
-// element of the page contract. On any failure a last screenshot
+// element of the page contract. `s.press(key, step)` navigates with the keyboard,
+// `s.expectFocused`, `s.setViewport` and `s.expectNoHorizontalScroll` check what a
+// keyboard or small-screen user meets. On any failure a last screenshot
 // (`NN-<scenario>-failure.png`) and the page's HTML are saved, the message names
 // the page and what it showed, and the process exits with status 1.
 //
@@ -15,6 +17,7 @@
 //   --username NAME       RG_USERNAME       the test account
 //   --password PASS       RG_PASSWORD       its current password
 //   --new-password PASS   RG_NEW_PASSWORD   the password the reset sets (has a default)
+//   --help-desk TEXT      RG_HELP_DESK      the gateway's reset.help_desk (scenario "refusal")
 //   CHROMIUM_PATH (env)   the browser (default /usr/bin/chromium)
 //   RG_HEADED=1 (env)     show the browser window (debugging on a desktop)
 
@@ -53,6 +56,7 @@ function readOptions() {
       username: { type: 'string' },
       password: { type: 'string' },
       'new-password': { type: 'string' },
+      'help-desk': { type: 'string' },
     },
     strict: true,
   });
@@ -63,6 +67,7 @@ function readOptions() {
     username: values.username ?? env.RG_USERNAME,
     password: values.password ?? env.RG_PASSWORD,
     newPassword: values['new-password'] ?? env.RG_NEW_PASSWORD ?? DEFAULT_NEW_PASSWORD,
+    helpDesk: values['help-desk'] ?? env.RG_HELP_DESK,
     chromiumPath: env.CHROMIUM_PATH || '/usr/bin/chromium',
     headed: env.RG_HEADED === '1',
   };
@@ -147,16 +152,40 @@ export class Scenario {
    * shows a new `#error` in place; then takes the screenshot `step`.
    */
   async submit(selector, step, { timeout = NAV_TIMEOUT_MS } = {}) {
+    await this.expectVisible(selector);
+    await this.navigate(`click ${selector}`, () => this.page.locator(selector).click(), step, {
+      timeout,
+      doing: `clicking ${selector}`,
+    });
+  }
+
+  /**
+   * Presses `key` (e.g. `Enter` in a form field: no mouse) and waits for the next
+   * page as `submit` does; then takes the screenshot `step`.
+   */
+  async press(key, step, { timeout = NAV_TIMEOUT_MS } = {}) {
+    const on = await this.describeFocus();
+    await this.navigate(`press ${key} on ${on}`, () => this.page.keyboard.press(key), step, {
+      timeout,
+      doing: `pressing ${key} on ${on}`,
+    });
+  }
+
+  /**
+   * Runs `action` (logged as `what`; `doing` names it in the failure message) and
+   * waits until the next page has loaded, or until the current page shows a new
+   * `#error` in place; then takes the screenshot `step`.
+   */
+  async navigate(what, action, step, { timeout = NAV_TIMEOUT_MS, doing = what } = {}) {
     const page = this.page;
     this.marks += 1;
     const mark = `${this.name}-${this.marks}`;
-    await this.expectVisible(selector);
     const errorBefore = await page.evaluate((m) => {
       window.__resetgateMark = m;
       return document.querySelector('#error')?.textContent.trim() ?? '';
     }, mark);
-    this.log(`click ${selector}`);
-    await page.locator(selector).click();
+    this.log(what);
+    await action();
     try {
       await page.waitForFunction(
         ([m, before]) => {
@@ -172,11 +201,104 @@ export class Scenario {
     } catch (err) {
       if (!/Timeout/i.test(String(err))) throw err;
       throw new ScenarioError(
-        `after clicking ${selector} on ${this.path()} no page loaded within ${timeout / 1000}s` +
-          (await this.statusSummary()),
+        `after ${doing} on ${this.path()} no page loaded within ${timeout / 1000}s` + (await this.statusSummary()),
       );
     }
     await this.shot(step);
+  }
+
+  /**
+   * Clicks `selector` expecting the page to stay (e.g. the browser's own form
+   * validation stops the submission): fails when a page loads within `waitMs`.
+   * Takes the screenshot `step`.
+   */
+  async clickExpectingNoNavigation(selector, step, { waitMs = 1_500 } = {}) {
+    const page = this.page;
+    await this.expectVisible(selector);
+    this.marks += 1;
+    const mark = `${this.name}-${this.marks}`;
+    const before = this.path();
+    await page.evaluate((m) => {
+      window.__resetgateMark = m;
+    }, mark);
+    this.log(`click ${selector} (expecting the page to stay)`);
+    await page.locator(selector).click();
+    await page.waitForTimeout(waitMs);
+    const stayed = await page.evaluate((m) => window.__resetgateMark === m, mark).catch(() => false);
+    check(
+      stayed,
+      `clicking ${selector} on ${before} loaded ${this.path()}, expected the page to stay` + (await this.statusSummary()),
+    );
+    await this.shot(step);
+  }
+
+  /** The HTTP status the current page was served with (Navigation Timing). */
+  async status() {
+    return this.page.evaluate(() => performance.getEntriesByType('navigation')[0]?.responseStatus ?? 0);
+  }
+
+  /** Resizes the viewport (CSS pixels). */
+  async setViewport(width, height) {
+    this.log(`viewport ${width}x${height}`);
+    await this.page.setViewportSize({ width, height });
+  }
+
+  /** Fails when the page scrolls sideways at the current viewport width. */
+  async expectNoHorizontalScroll(what) {
+    const { scrollWidth, innerWidth, wide } = await this.page.evaluate(() => {
+      const limit = window.innerWidth;
+      // The elements sticking out on the right, for the failure message.
+      const wide = [...document.body.querySelectorAll('*')]
+        .filter((el) => el.getBoundingClientRect().right > limit + 0.5)
+        .slice(0, 5)
+        .map((el) => {
+          const id = el.id ? `#${el.id}` : '';
+          const cls = typeof el.className === 'string' && el.className ? `.${el.className.split(' ').join('.')}` : '';
+          return `${el.tagName.toLowerCase()}${id}${cls} (right edge ${Math.round(el.getBoundingClientRect().right)})`;
+        });
+      return { scrollWidth: document.documentElement.scrollWidth, innerWidth: limit, wide };
+    });
+    check(
+      scrollWidth <= innerWidth,
+      `${what} scrolls sideways: scrollWidth ${scrollWidth} > innerWidth ${innerWidth}` +
+        (wide.length > 0 ? `; wider than the viewport: ${wide.join(', ')}` : ''),
+    );
+    this.log(`${what}: no horizontal scrolling (scrollWidth ${scrollWidth} <= innerWidth ${innerWidth})`);
+  }
+
+  /** The focused element as `tag#id.class "text"` (for logs and messages). */
+  async describeFocus() {
+    return this.page.evaluate(() => {
+      const el = document.activeElement;
+      if (!el || el === document.body) return 'the page (nothing focused)';
+      const id = el.id ? `#${el.id}` : '';
+      const cls = el.className && typeof el.className === 'string' ? `.${el.className.split(' ').join('.')}` : '';
+      const text = (el.innerText ?? '').trim().replace(/\s+/g, ' ').slice(0, 40);
+      return `${el.tagName.toLowerCase()}${id}${cls}${text ? ` "${text}"` : ''}`;
+    });
+  }
+
+  /** Whether the focused element matches `selector`. */
+  async isFocused(selector) {
+    return this.page.evaluate((sel) => document.activeElement?.matches(sel) ?? false, selector);
+  }
+
+  /** Waits (briefly) until `selector` has the focus; fails naming what has it instead. */
+  async expectFocused(selector, what = selector) {
+    try {
+      await this.page.waitForFunction((sel) => document.activeElement?.matches(sel) ?? false, selector, {
+        timeout: ELEMENT_TIMEOUT_MS,
+        polling: 100,
+      });
+    } catch (err) {
+      if (!/Timeout/i.test(String(err))) throw err;
+      throw new ScenarioError(`expected ${what} to have the focus on ${this.path()}, but ${await this.describeFocus()} has it`);
+    }
+  }
+
+  /** The text a person sees: the title and the body's rendered text. */
+  async visibleText() {
+    return `${await this.page.title()}\n${await this.page.locator('body').innerText()}`;
   }
 
   /** Fills the input `selector` with `value`. */

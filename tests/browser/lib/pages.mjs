@@ -4,6 +4,7 @@
 // with a `ScenarioError` naming what the page showed instead.
 
 import { check } from './harness.mjs';
+import { base32Decode, stepAt, totpCode } from './totp.mjs';
 
 /** The factor kinds the reset page may offer, as in `#choose-<factor>`. */
 export const FACTORS = ['webauthn', 'totp', 'sms'];
@@ -113,4 +114,68 @@ export async function setNewPassword(s, password) {
 export async function expectPasswordChanged(s, username, oldPassword, newPassword) {
   await expectSignInRefused(s, username, oldPassword, 'old-password-refused');
   await signIn(s, username, newPassword, 'new-password-signed-in');
+}
+
+/**
+ * Enrols an authenticator app: signs in on /enroll, adds TOTP, reads the secret
+ * under the QR code, confirms with a code and signs out. Returns the secret's
+ * bytes and the time step the confirmation used (the gateway accepts each step
+ * once per account).
+ */
+export async function enrollTotp(s, username, password) {
+  await signIn(s, username, password);
+  await s.submit('#totp-add-submit', 'totp-setup');
+  await s.expectVisible('#totp-qr', 'the QR code figure #totp-qr');
+  const shown = await s.text('#totp-secret');
+  check(shown, 'the setup page shows no #totp-secret');
+  const secret = base32Decode(shown.replace(/\s+/g, ''));
+  const step = stepAt();
+  await s.fill('#totp-code', totpCode(secret, step));
+  await s.submit('#totp-verify-submit', 'totp-enrolled');
+  await expectFactorListed(s, 'totp');
+  await signOut(s);
+  return { secret, step };
+}
+
+/**
+ * Expects a message page: the `<section id="section">` shown, and the `#error`
+ * above it. Returns `{ error, text }` (whitespace collapsed).
+ */
+export async function expectMessage(s, section, what = `#${section}`) {
+  await s.expectVisible(`#${section}`, what);
+  await s.expectVisible('#error', `the #error above ${what}`);
+  const error = (await s.text('#error')).replace(/\s+/g, ' ');
+  const text = (await s.text(`#${section}`)).replace(/\s+/g, ' ');
+  s.log(`#${section} (HTTP ${await s.status()}): ${error} | ${text}`);
+  return { error, text };
+}
+
+/** Expects the message page's "Start again" link (`#start-again`, to `/`). */
+export async function expectStartAgainLink(s) {
+  await s.expectVisible('#start-again', 'the "Start again" link #start-again');
+  const link = s.page.locator('#start-again');
+  const text = (await link.innerText()).trim();
+  const href = await link.getAttribute('href');
+  check(text === 'Start again', `#start-again says ${JSON.stringify(text)}, expected "Start again"`);
+  check(href === '/', `#start-again goes to ${JSON.stringify(href)}, expected "/"`);
+}
+
+/**
+ * The entries of `#password-errors`, each checked to be a sentence for a person
+ * (a capital first, a full stop last, no machine code like `too_short`).
+ */
+export async function passwordErrors(s) {
+  await s.expectVisible('#password-errors', 'the list of reasons #password-errors');
+  const items = await s.page
+    .locator('#password-errors li')
+    .evaluateAll((lis) => lis.map((li) => li.textContent.replace(/\s+/g, ' ').trim()));
+  check(items.length > 0, '#password-errors lists nothing');
+  for (const item of items) {
+    check(
+      /^[A-Z]/.test(item) && /[.!]$/.test(item) && !/\b[a-z]+_[a-z_]+\b/.test(item) && item.split(' ').length >= 3,
+      `#password-errors has ${JSON.stringify(item)}, which is not a sentence for a person`,
+    );
+  }
+  s.log(`#password-errors: ${items.map((item) => JSON.stringify(item)).join(', ')}`);
+  return items;
 }

@@ -53,3 +53,16 @@ export async function waitForStepAfter(step) {
     await new Promise((resolve) => setTimeout(resolve, nextBegins - now + 50));
   }
 }
+
+/**
+ * A 6-digit code that is not the code of any step within `window` steps of
+ * `step` (default: now), so no clock drift allowance can accept it.
+ */
+export function wrongCode(secret, step = stepAt(), window = 2) {
+  const near = new Set();
+  for (let s = step - window; s <= step + window; s += 1) near.add(totpCode(secret, s));
+  for (let n = 0; ; n += 1) {
+    const candidate = String((Number(totpCode(secret, step)) + 111_111 * (n + 1)) % 1_000_000).padStart(6, '0');
+    if (!near.has(candidate)) return candidate;
+  }
+}

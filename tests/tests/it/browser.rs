@@ -10,15 +10,24 @@
 //!   signs in, the old one does not.
 //! - `totp`: the same with an authenticator app: the scenario reads the secret
 //!   under the QR code and computes RFC 6238 codes.
+//! - `messages`: the pages when things go wrong: no or an unknown reset
+//!   (`#expired`), a wrong code, rejected new passwords, five wrong codes
+//!   (`#too-many`); the start and challenge pages at 320x640 and by keyboard.
+//! - `refusal`: on a gateway whose policy denies every reset, `#refused` shows the
+//!   configured help-desk text and no reason.
 //!
 //! Afterwards the API confirms what the pages did. Screenshots of every page land
 //! in `target/test-artifacts/browser/<scenario>/`. A missing Node.js, Chromium or
 //! `tests/browser/node_modules` fails the test with the command that installs it.
 
 use resetgate_tests::Gateway;
+use resetgate_tests::audit;
 use resetgate_tests::browser::{self, ScenarioRun};
-use resetgate_tests::fixtures::{self, ALICE, BOB, NEW_PASSWORD, User};
+use resetgate_tests::fixtures::{self, ALICE, BOB, CAROL, NEW_PASSWORD, User};
 use resetgate_tests::flows;
+
+/// `reset.help_desk` of the gateway in `refusal`, which its page must show.
+const HELP_DESK: &str = "Call the service desk on 555-0100.";
 
 /// A gateway for the pages: one factor per reset whatever the risk (a headless
 /// browser counts as automation), and new factors count at once.
@@ -76,4 +85,47 @@ async fn an_authenticator_app_added_on_the_enrolment_page_resets_the_password() 
     // Alice also has an SMS phone: the reset page offers both, the scenario picks TOTP.
     let run = run("totp", ALICE, "totp").await;
     assert!(!run.screenshots().is_empty(), "no screenshots were taken");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_pages_say_what_went_wrong_and_how_to_go_on() {
+    // Carol also has an SMS phone: the challenge page offers two ways, the
+    // longest label ("Text a code to …") is there for the 320 px check.
+    let run = run("messages", CAROL, "totp").await;
+    assert!(!run.screenshots().is_empty(), "no screenshots were taken");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_reset_names_the_help_desk_and_no_reason() {
+    browser::require_prerequisites();
+    let gw = Gateway::builder()
+        .policy(fixtures::deny_all_policy())
+        .env("RESETGATE__RESET__HELP_DESK", HELP_DESK)
+        .start()
+        .await;
+    gw.import_users(&[ALICE]).await;
+
+    let run = browser::run_scenario_with_env(
+        &gw,
+        "refusal",
+        &ALICE,
+        NEW_PASSWORD,
+        &[("RG_HELP_DESK", HELP_DESK)],
+    )
+    .await;
+    run.assert_success();
+    assert!(!run.screenshots().is_empty(), "no screenshots were taken");
+
+    // The policy refused it (not a decoy or an error), and nothing changed.
+    let records = audit::records(&gw.audit_export().await);
+    let starts: Vec<_> = records
+        .iter()
+        .filter(|record| record["kind"] == "reset.started")
+        .collect();
+    assert!(!starts.is_empty(), "no reset.started record");
+    for start in starts {
+        assert_eq!(start["data"]["level"], "deny", "{start}");
+        assert_eq!(start["data"]["decoy"], false, "{start}");
+    }
+    flows::login(gw.api(), ALICE.name, ALICE.password).await;
 }

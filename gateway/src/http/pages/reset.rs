@@ -121,10 +121,15 @@ pub async fn state_page(
                 password::page(s, &token.field, alerts, Vec::new(), status)
             }
             FlowState::Done => password::done_page(),
-            FlowState::Denied => {
-                views::page(StatusCode::OK, &Message::refused(&s.config.reset.help_desk))
-            }
-            FlowState::Locked => views::page(StatusCode::OK, &Message::too_many(false, None)),
+            // The same statuses as when the step that ended the flow answered.
+            FlowState::Denied => views::page(
+                StatusCode::FORBIDDEN,
+                &Message::refused(&s.config.reset.help_desk),
+            ),
+            FlowState::Locked => views::page(
+                StatusCode::TOO_MANY_REQUESTS,
+                &Message::too_many(false, None),
+            ),
         }
     };
     token.attach(page)

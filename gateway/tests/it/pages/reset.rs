@@ -244,6 +244,7 @@ async fn too_many_wrong_codes_show_the_too_many_page() {
     );
     let state = b.get("/reset").await;
     assert!(state.has_id("too-many"));
+    assert_eq!(state.status, StatusCode::TOO_MANY_REQUESTS);
 }
 
 #[tokio::test]
@@ -259,6 +260,7 @@ async fn a_denied_reset_shows_the_help_desk_and_never_why() {
     }
     assert_html(&page);
     assert!(page.has_id("refused"), "{}", page.body);
+    assert_eq!(page.status, StatusCode::FORBIDDEN);
     assert!(page.plain().contains("Call the service desk on 555-0100."));
     assert!(page.plain().contains("can't reset your password online"));
     let lower = page.body.to_lowercase();
