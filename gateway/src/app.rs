@@ -84,9 +84,12 @@ impl Services {
 }
 
 /// Options that are not configuration.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct BuildOptions {
     pub demo: bool,
+    /// Where "now" comes from (default: the system clock). Replays of
+    /// recorded traffic pass a clock they move themselves.
+    pub clock: Option<Arc<dyn Clock>>,
 }
 
 /// Load the policy named by `risk.policy`, or the bundled one.
@@ -145,9 +148,12 @@ pub async fn build(config: Config, options: BuildOptions) -> anyhow::Result<AppS
     let passwords = load_passwords(&config)?;
     let durable: Arc<dyn Durable> = Arc::new(open_durable(&config).await?);
     let memory = Arc::new(MemoryStore::new());
-    spawn_purger(memory.clone());
+    let clock: Arc<dyn Clock> = options
+        .clock
+        .clone()
+        .unwrap_or_else(|| Arc::new(SystemClock));
+    spawn_purger(memory.clone(), clock.clone());
     let ephemeral: Arc<dyn Ephemeral> = memory;
-    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let hasher = Hasher::new();
     let directory: Arc<dyn Directory> = Arc::new(Builtin::new(
         durable.clone(),
@@ -236,12 +242,14 @@ pub fn spawn_policy_watcher(state: &AppState) {
     });
 }
 
-fn spawn_purger(store: Arc<MemoryStore>) {
+/// Drop expired entries every minute, by the services' clock (so a replay at
+/// its own times does not lose its windows).
+fn spawn_purger(store: Arc<MemoryStore>, clock: Arc<dyn Clock>) {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_mins(1));
         loop {
             tick.tick().await;
-            store.purge(std::time::SystemTime::now());
+            store.purge(clock.now());
         }
     });
 }

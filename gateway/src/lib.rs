@@ -34,6 +34,7 @@ pub mod factors;
 pub mod flow;
 pub mod http;
 pub mod notify;
+pub mod replay;
 pub mod reset_core;
 pub mod session;
 pub mod signals;

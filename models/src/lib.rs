@@ -1,15 +1,25 @@
 //! The resetgate anomaly model: features shared by training and serving,
-//! training with linfa, evaluation, save/load and scoring.
+//! training with linfa, calibration, save/load and scoring — and the seeded
+//! generator of realistic reset/sign-in traffic it is trained and evaluated on.
 //!
-//! # Status
+//! # Layout
 //!
-//! Empty on purpose: the model arrives with its own issue ("The ML anomaly
-//! model"). Until then the gateway decides on the velocity signals alone and
-//! `serve` loads no model. Nothing here pretends to score.
+//! - [`dataset`]: one attempt ([`dataset::Attempt`]) and its CSV formats: the
+//!   project's own and the public RBA dataset of Wiefling et al.
+//! - [`generate`]: the seeded traffic generator (accounts, habits, travel,
+//!   labelled attacks).
+//! - [`features`]: [`risk::Signals`] → a fixed feature vector; the one code path
+//!   for training and serving.
+//! - [`model`], [`train`], [`calibrate`]: estimators, training, the score in
+//!   `[0, 1]`, the saved file with its schema.
 //!
-//! # Layout (planned, see `../shared/DESIGN.md`)
-//!
-//! `features`, `model`, `train`, `calibrate`, `evaluate`, `dataset/{attempts,rba}`,
-//! `generate`. Like `risk`, this crate never reads the clock or an unseeded RNG
-//! (enforced by `clippy.toml`'s `disallowed-methods`).
+//! Like `risk`, this crate never reads the clock or an unseeded RNG (enforced by
+//! `clippy.toml`'s `disallowed-methods`): time and randomness are arguments.
 #![deny(clippy::disallowed_methods)]
+
+pub mod calibrate;
+pub mod dataset;
+pub mod features;
+pub mod generate;
+pub mod model;
+pub mod train;

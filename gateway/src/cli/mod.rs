@@ -2,6 +2,7 @@
 //! the exact problem when something is wrong.
 
 mod audit;
+mod generate;
 pub mod geo;
 mod serve;
 pub mod simulate;
@@ -64,6 +65,8 @@ pub enum Verb {
         #[command(subcommand)]
         verb: geo::GeoVerb,
     },
+    /// Write seeded synthetic reset/sign-in traffic (labelled attacks) as an attempts CSV.
+    Generate(generate::GenerateArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -93,6 +96,7 @@ pub async fn run(cli: Cli) -> ExitCode {
             verb: PolicyVerb::Validate { file },
         } => policy_validate(&file),
         Verb::Geo { verb } => geo::run(verb, cli.config.as_deref()),
+        Verb::Generate(args) => generate::run(&args),
         verb => match Config::load(cli.config.as_deref()) {
             Err(e) => Err(anyhow::anyhow!("configuration: {e}")),
             Ok(config) => match verb {
@@ -110,7 +114,9 @@ pub async fn run(cli: Cli) -> ExitCode {
                 Verb::Users {
                     verb: UsersVerb::Import { csv },
                 } => users::import(&config, &csv).await,
-                Verb::Policy { .. } | Verb::Geo { .. } => unreachable!("handled above"),
+                Verb::Policy { .. } | Verb::Geo { .. } | Verb::Generate(_) => {
+                    unreachable!("handled above")
+                }
             },
         },
     };

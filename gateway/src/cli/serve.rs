@@ -22,7 +22,14 @@ pub async fn run(config: Config, demo: bool) -> anyhow::Result<ExitCode> {
             "sms.provider = \"log\": SMS codes are not delivered to anyone (development only)"
         );
     }
-    let state = app::build(config, BuildOptions { demo }).await?;
+    let state = app::build(
+        config,
+        BuildOptions {
+            demo,
+            ..BuildOptions::default()
+        },
+    )
+    .await?;
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .with_context(|| format!("server.listen {listen}"))?;

@@ -71,8 +71,20 @@ pub async fn assess(
     client: &Client,
     record: bool,
 ) -> ApiResult<Assessed> {
-    let now = s.clock.now();
     let context = Context::of(client, s.geo.as_ref());
+    assess_context(s, name, context, client.ip, record, s.clock.now()).await
+}
+
+/// [`assess`] for a context already built (the replay of recorded traffic
+/// builds it from the record), at `now`.
+pub async fn assess_context(
+    s: &AppState,
+    name: AccountName,
+    context: Context,
+    ip: std::net::IpAddr,
+    record: bool,
+    now: std::time::SystemTime,
+) -> ApiResult<Assessed> {
     // Every store call happens for known and unknown names alike.
     let (account, records, past) = tokio::try_join!(
         async { Ok::<_, ApiError>(s.directory.lookup(&name).await?) },
@@ -81,11 +93,11 @@ pub async fn assess(
             Ok::<_, ApiError>(account::read(s.durable.as_ref(), name.as_str(), &context).await?)
         },
     )?;
-    let address = bucket(client.ip).to_string();
+    let address = bucket(ip).to_string();
     let origin = velocity::Origin {
         account: name.as_str(),
         address: &address,
-        subnet: &velocity::subnet(client.ip),
+        subnet: &velocity::subnet(ip),
         asn: context.asn,
     };
     let velocity = velocity::gather(s.ephemeral.as_ref(), &origin, record, now).await?;

@@ -54,7 +54,15 @@ impl App {
         config.secrets.key_file = dir.path().join("key");
         config.server.rate_limit_per_second = 1000;
         tweak(&mut config);
-        let state = app::build(config, BuildOptions { demo }).await.unwrap();
+        let state = app::build(
+            config,
+            BuildOptions {
+                demo,
+                ..BuildOptions::default()
+            },
+        )
+        .await
+        .unwrap();
         App {
             router: resetgate::http::router(state.clone()),
             state,

@@ -49,7 +49,31 @@ async fn unknown_account_is_indistinguishable_and_never_verifies() {
     let api = gw.api();
 
     let known = flows::try_start_reset(api, ALICE.name).await;
-    let unknown = flows::try_start_reset(api, UNKNOWN_NAME).await;
+    // Decoy factors derive from the server key, which is new for every
+    // gateway: take the first unknown name whose decoy offers a factor Alice
+    // has (as an attacker comparing with a known account would), so that the
+    // steps after the start can be compared one for one.
+    let known_factors = flows::option_factors(&known.body);
+    let mut candidates = Vec::new();
+    for i in 0..20 {
+        candidates.push(if i == 0 {
+            UNKNOWN_NAME.to_owned()
+        } else {
+            format!("{UNKNOWN_NAME}{i}")
+        });
+    }
+    let mut found = None;
+    for name in candidates {
+        let start = flows::try_start_reset(api, &name).await;
+        if flows::option_factors(&start.body)
+            .iter()
+            .any(|f| known_factors.contains(f))
+        {
+            found = Some((name, start));
+            break;
+        }
+    }
+    let (unknown_name, unknown) = found.expect("some decoy offers a factor Alice has");
     assert_eq!(known.status, 200, "{known}");
     assert_same_shape(&known, &unknown, "POST /v1/reset");
     assert_eq!(known.body["status"], "challenge", "{known}");
@@ -63,7 +87,7 @@ async fn unknown_account_is_indistinguishable_and_never_verifies() {
         "the decoy offers no factor: {unknown}"
     );
 
-    let again = flows::try_start_reset(api, UNKNOWN_NAME).await;
+    let again = flows::try_start_reset(api, &unknown_name).await;
     assert_eq!(
         unknown.body["options"], again.body["options"],
         "decoy hints change between starts"
@@ -75,9 +99,6 @@ async fn unknown_account_is_indistinguishable_and_never_verifies() {
 
     let known_flow = flows::flow_id(&known.body);
     let decoy_flow = flows::flow_id(&unknown.body);
-    // A code factor both offer (a decoy may also offer a passkey; WebAuthn's
-    // decoys are compared in the gateway's router tests).
-    let known_factors = flows::option_factors(&known.body);
     let factor = flows::option_factors(&unknown.body)
         .into_iter()
         .find(|f| known_factors.contains(f))
@@ -94,7 +115,7 @@ async fn unknown_account_is_indistinguishable_and_never_verifies() {
     assert_ne!(decoy_status.body["status"], "verified", "{decoy_status}");
 
     gw.restart().await;
-    let after_restart = flows::try_start_reset(gw.api(), UNKNOWN_NAME).await;
+    let after_restart = flows::try_start_reset(gw.api(), &unknown_name).await;
     assert_eq!(
         unknown.body["options"], after_restart.body["options"],
         "decoy hints change across a restart (a real account's would not)"
