@@ -6,6 +6,7 @@ mod generate;
 pub mod geo;
 mod serve;
 pub mod simulate;
+mod train;
 pub mod users;
 
 use std::path::PathBuf;
@@ -67,6 +68,8 @@ pub enum Verb {
     },
     /// Write seeded synthetic reset/sign-in traffic (labelled attacks) as an attempts CSV.
     Generate(generate::GenerateArgs),
+    /// Train the anomaly model on attempts (the project's CSV or the RBA dataset's).
+    Train(train::TrainArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -97,6 +100,7 @@ pub async fn run(cli: Cli) -> ExitCode {
         } => policy_validate(&file),
         Verb::Geo { verb } => geo::run(verb, cli.config.as_deref()),
         Verb::Generate(args) => generate::run(&args),
+        Verb::Train(args) => train::run(&args).await,
         verb => match Config::load(cli.config.as_deref()) {
             Err(e) => Err(anyhow::anyhow!("configuration: {e}")),
             Ok(config) => match verb {
@@ -114,7 +118,7 @@ pub async fn run(cli: Cli) -> ExitCode {
                 Verb::Users {
                     verb: UsersVerb::Import { csv },
                 } => users::import(&config, &csv).await,
-                Verb::Policy { .. } | Verb::Geo { .. } | Verb::Generate(_) => {
+                Verb::Policy { .. } | Verb::Geo { .. } | Verb::Generate(_) | Verb::Train(_) => {
                     unreachable!("handled above")
                 }
             },

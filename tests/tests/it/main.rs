@@ -27,4 +27,5 @@ mod decoy;
 mod geo;
 mod limits;
 mod logs;
+mod model;
 mod reset;
