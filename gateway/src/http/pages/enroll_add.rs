@@ -239,10 +239,9 @@ pub async fn sms_finish(
     };
     let problem = Problem::of(e).await;
     let error = match (problem.code, problem.attempts_left) {
-        ("invalid_code", Some(left)) => format!(
-            "That code isn't right. {left} {} left.",
-            if left == 1 { "try" } else { "tries" }
-        ),
+        ("invalid_code", Some(left)) => {
+            format!("That code isn't right. {}", views::tries_left(left))
+        }
         ("invalid_request", _) => "Enter the 6-digit code.".into(),
         ("too_many_attempts" | "no_pending_enrolment", _) => {
             let error = if problem.code == "too_many_attempts" {

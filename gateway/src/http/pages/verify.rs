@@ -157,10 +157,10 @@ pub async fn verify(
             }
             let message = match (problem.code, problem.attempts_left) {
                 ("invalid_code", Some(left)) if factor == Factor::Webauthn => {
-                    format!("That passkey didn't work. {left} {} left.", tries(left))
+                    format!("That passkey didn't work. {}", views::tries_left(left))
                 }
                 ("invalid_code", Some(left)) => {
-                    format!("That code isn't right. {left} {} left.", tries(left))
+                    format!("That code isn't right. {}", views::tries_left(left))
                 }
                 ("invalid_request", _) if factor == Factor::Webauthn => {
                     "Your passkey's answer couldn't be read. Try again.".into()
@@ -171,10 +171,6 @@ pub async fn verify(
             again(message, StatusCode::BAD_REQUEST).await
         }
     }
-}
-
-fn tries(n: u64) -> &'static str {
-    if n == 1 { "try" } else { "tries" }
 }
 
 /// `POST /reset/webauthn/options` (`X-CSRF-Token`): `{"public_key": …}`, the

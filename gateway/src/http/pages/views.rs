@@ -185,6 +185,11 @@ pub fn retry_sentence(secs: u64) -> String {
     }
 }
 
+/// "4 tries left." / "1 try left."
+pub fn tries_left(left: u64) -> String {
+    format!("{left} {} left.", if left == 1 { "try" } else { "tries" })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
