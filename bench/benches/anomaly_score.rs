@@ -27,7 +27,7 @@ use risk::Signals;
 fn replayed() -> Vec<(Signals, SystemTime)> {
     let runtime = tokio::runtime::Runtime::new().expect("a runtime");
     runtime.block_on(async {
-        let replay = Replay::new(None).await.expect("replay services");
+        let replay = Replay::new(None, None).await.expect("replay services");
         let config = GenerateConfig {
             seed: 7,
             accounts: 300,

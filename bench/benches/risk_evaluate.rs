@@ -110,7 +110,8 @@ fn all_signals(now: SystemTime) -> Signals {
                 novel("user_agent", &["ua", "browser", "os", "class"]),
             ],
         },
-        anomaly: Some(0.7),
+        anomaly: Some(0.97),
+        anomaly_model: Some("gmm16-0123456789ab".into()),
     }
 }
 

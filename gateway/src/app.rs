@@ -38,6 +38,7 @@ pub struct Services {
     pub directory: Arc<dyn Directory>,
     pub audit: AuditLog,
     policy: RwLock<Arc<risk::Policy>>,
+    model: RwLock<Arc<models::model::Model>>,
     pub passwords: PasswordPolicy,
     pub key: ServerKey,
     pub sms: SmsSender,
@@ -77,6 +78,31 @@ impl Services {
         Ok(version)
     }
 
+    /// The live anomaly model.
+    pub fn model(&self) -> Arc<models::model::Model> {
+        self.model
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Re-read `models.anomaly`: as [`Self::reload_policy`], a model that loads
+    /// is swapped in atomically, one that does not (unreadable, another
+    /// feature schema, edited after training) is refused with the exact
+    /// problem and the live model stays. Returns the live version.
+    pub fn reload_model(&self) -> anyhow::Result<String> {
+        let fresh = load_model(&self.config)?;
+        let version = fresh.version().to_owned();
+        let mut live = self
+            .model
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if live.version() != version {
+            *live = Arc::new(fresh);
+        }
+        Ok(version)
+    }
+
     /// Unix seconds now.
     pub fn now(&self) -> i64 {
         crate::time::unix(self.clock.now())
@@ -84,12 +110,25 @@ impl Services {
 }
 
 /// Options that are not configuration.
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub struct BuildOptions {
     pub demo: bool,
     /// Where "now" comes from (default: the system clock). Replays of
     /// recorded traffic pass a clock they move themselves.
     pub clock: Option<Arc<dyn Clock>>,
+    /// A durable store to use instead of `store.durable` (replays use an
+    /// in-memory one).
+    pub durable: Option<Arc<dyn Durable>>,
+}
+
+impl std::fmt::Debug for BuildOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BuildOptions")
+            .field("demo", &self.demo)
+            .field("clock", &self.clock)
+            .field("durable", &self.durable.as_ref().map(|_| "set"))
+            .finish()
+    }
 }
 
 /// Load the policy named by `risk.policy`, or the bundled one.
@@ -101,6 +140,21 @@ pub fn load_policy(config: &Config) -> anyhow::Result<risk::Policy> {
                 .with_context(|| format!("risk.policy {}", path.display()))?;
             risk::Policy::parse(&text)
                 .map_err(|e| anyhow::anyhow!("risk.policy {}: {e}", path.display()))
+        }
+    }
+}
+
+/// Load the anomaly model named by `models.anomaly`, or the bundled one.
+pub fn load_model(config: &Config) -> anyhow::Result<models::model::Model> {
+    match &config.models.anomaly {
+        None => {
+            models::model::bundled().map_err(|e| anyhow::anyhow!("the bundled anomaly model: {e}"))
+        }
+        Some(path) => {
+            let bytes = std::fs::read(path)
+                .with_context(|| format!("models.anomaly {}", path.display()))?;
+            models::model::load(&bytes)
+                .map_err(|e| anyhow::anyhow!("models.anomaly {}: {e}", path.display()))
         }
     }
 }
@@ -144,9 +198,13 @@ pub async fn open_durable(config: &Config) -> anyhow::Result<SqliteStore> {
 /// Assemble the services from a validated config.
 pub async fn build(config: Config, options: BuildOptions) -> anyhow::Result<AppState> {
     let policy = load_policy(&config)?;
+    let model = load_model(&config)?;
     let key = load_key(&config)?;
     let passwords = load_passwords(&config)?;
-    let durable: Arc<dyn Durable> = Arc::new(open_durable(&config).await?);
+    let durable: Arc<dyn Durable> = match options.durable.clone() {
+        Some(durable) => durable,
+        None => Arc::new(open_durable(&config).await?),
+    };
     let memory = Arc::new(MemoryStore::new());
     let clock: Arc<dyn Clock> = options
         .clock
@@ -178,6 +236,7 @@ pub async fn build(config: Config, options: BuildOptions) -> anyhow::Result<AppS
         directory,
         audit,
         policy: RwLock::new(Arc::new(policy)),
+        model: RwLock::new(Arc::new(model)),
         passwords,
         key,
         sms,
@@ -192,11 +251,25 @@ pub async fn build(config: Config, options: BuildOptions) -> anyhow::Result<AppS
     Ok(state)
 }
 
-/// Watch `risk.policy` and hot-reload it when its modification time changes.
+/// Watch `risk.policy` and `models.anomaly` (when set) and hot-reload each
+/// when its file changes.
 pub fn spawn_policy_watcher(state: &AppState) {
-    let Some(path) = state.config.risk.policy.clone() else {
-        return;
-    };
+    if let Some(path) = state.config.risk.policy.clone() {
+        spawn_file_watcher(state, path, "risk policy", Services::reload_policy);
+    }
+    if let Some(path) = state.config.models.anomaly.clone() {
+        spawn_file_watcher(state, path, "anomaly model", Services::reload_model);
+    }
+}
+
+/// Poll `path` every `risk.reload_interval` and call `reload` once a change
+/// has settled; a refused change is logged and the live one stays.
+fn spawn_file_watcher(
+    state: &AppState,
+    path: std::path::PathBuf,
+    what: &'static str,
+    reload: fn(&Services) -> anyhow::Result<String>,
+) {
     let weak = Arc::downgrade(&state.0);
     let every = state
         .config
@@ -232,10 +305,10 @@ pub fn spawn_policy_watcher(state: &AppState) {
             }
             live = now;
             pending = None;
-            match services.reload_policy() {
-                Ok(version) => tracing::info!(%version, "risk policy reloaded"),
+            match reload(&services) {
+                Ok(version) => tracing::info!(%version, "{what} reloaded"),
                 Err(e) => {
-                    tracing::error!(error = %format!("{e:#}"), "risk policy change refused; the previous policy stays live");
+                    tracing::error!(error = %format!("{e:#}"), "{what} change refused; the previous one stays live");
                 }
             }
         }

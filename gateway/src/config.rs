@@ -47,6 +47,7 @@ pub struct Config {
     pub sms: Sms,
     pub directory: Directory,
     pub geo: Geo,
+    pub models: Models,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -251,6 +252,17 @@ impl Default for Geo {
             reload_interval: Duration::from_secs(10),
         }
     }
+}
+
+/// The anomaly model.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Models {
+    /// Trained model file (`resetgate train`); `None` = the default model from
+    /// `models/`, compiled in. Hot-reloaded like `risk.policy` (checked every
+    /// `risk.reload_interval`); a file that does not load is refused and the
+    /// live model stays.
+    pub anomaly: Option<PathBuf>,
 }
 
 impl Config {

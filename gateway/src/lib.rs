@@ -30,6 +30,7 @@ pub mod config;
 pub mod crypto;
 pub mod demo;
 pub mod directory;
+pub mod evaluate;
 pub mod factors;
 pub mod flow;
 pub mod http;

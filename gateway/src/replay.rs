@@ -1,8 +1,8 @@
 //! Replaying recorded or generated traffic through the gateway's own signal
 //! gathering, at the attempts' own times — what `train` and `evaluate` score.
 //!
-//! A [`Replay`] is a private set of services (the memory ephemeral store, a
-//! `SQLite` file in a temporary directory, a clock the replay moves) driven by
+//! A [`Replay`] is a private set of services (the memory ephemeral store, the
+//! in-process durable store [`MemoryDurable`], a clock the replay moves) driven by
 //! the same code as live traffic: [`service::assess_context`] gathers the
 //! velocity windows (counting the attempt), the account's history and
 //! factors, exactly as `POST /v1/reset` does, and [`Replay::observe`] records
@@ -30,8 +30,30 @@ use crate::flow::service::{self, Assessed};
 use crate::http::client_addr::bucket;
 use crate::signals::context::Context;
 use crate::signals::{device, velocity};
-use crate::store::durable::{FactorRecord, UserRecord};
+use crate::store::durable::{FactorRecord, MemoryDurable, UserRecord};
 use crate::time::{Clock, from_unix};
+
+/// One replayed attempt's decision and its parts ([`Replay::decide`]).
+#[derive(Debug, Clone)]
+pub struct Decided {
+    pub index: u64,
+    pub label: models::dataset::Label,
+    pub success: bool,
+    /// The account's successes recorded before this attempt.
+    pub prior_successes: u32,
+    /// What `serve` decides: score `0..=100` and level.
+    pub score: u8,
+    pub level: risk::Level,
+    /// The score of the policy without the history model and the anomaly model.
+    pub rules_score: u8,
+    /// log10 of the Freeman et al. likelihood ratio (higher = less like the
+    /// account's own history).
+    pub freeman_log10: f64,
+    /// The anomaly model's score, `[0, 1]`.
+    pub anomaly: f64,
+    /// The features the model read (`models::features::SCHEMA` order).
+    pub features: [f64; models::features::N],
+}
 
 /// A clock the replay sets to each attempt's time.
 #[derive(Debug)]
@@ -48,24 +70,34 @@ pub struct Replay {
     state: AppState,
     clock: Arc<ReplayClock>,
     known: Mutex<HashSet<String>>,
+    /// The latest attempt time replayed (time only moves forward).
+    last_at: Mutex<i64>,
     _dir: tempfile::TempDir,
 }
 
 impl Replay {
-    /// Services with `policy` (or the bundled one), new factors usable at once.
-    pub async fn new(policy: Option<std::path::PathBuf>) -> anyhow::Result<Self> {
+    /// Services with `policy` and the anomaly model `model` (or the bundled
+    /// ones), new factors usable at once.
+    pub async fn new(
+        policy: Option<std::path::PathBuf>,
+        model: Option<std::path::PathBuf>,
+    ) -> anyhow::Result<Self> {
         let dir = tempfile::tempdir().context("a temporary directory for the replay")?;
         let mut config = Config::default();
-        config.store.durable = format!("sqlite://{}", dir.path().join("replay.db").display());
         config.secrets.key_file = dir.path().join("key");
         config.reset.factor_cooloff = std::time::Duration::ZERO;
         config.risk.policy = policy;
+        config.models.anomaly = model;
         let clock = Arc::new(ReplayClock(Mutex::new(SystemTime::UNIX_EPOCH)));
         let state = app::build(
             config,
             BuildOptions {
                 demo: false,
                 clock: Some(clock.clone()),
+                // In process: nothing of a replay outlives it, and `SQLite`'s
+                // round trips to its worker thread would dominate the time
+                // per attempt.
+                durable: Some(Arc::new(MemoryDurable::new())),
             },
         )
         .await?;
@@ -73,6 +105,7 @@ impl Replay {
             state,
             clock,
             known: Mutex::new(HashSet::new()),
+            last_at: Mutex::new(i64::MIN),
             _dir: dir,
         })
     }
@@ -98,6 +131,71 @@ impl Replay {
         )
         .await
         .map_err(|e| anyhow::anyhow!("replay of row {}: {e:?}", attempt.index))
+    }
+
+    /// Replay every attempt of `attempts` (read from `source`) in order: a
+    /// sign-in or reset is decided ([`Self::decide`]) and handed to `each`,
+    /// then its outcome observed; a contact change is only observed. Attempts
+    /// must not go back in time, within a file or from one file to the next
+    /// (`evaluate` replays its history, then its input). Returns how many
+    /// attempts were decided.
+    pub async fn replay_all<I>(
+        &self,
+        attempts: I,
+        source: &std::path::Path,
+        mut each: impl FnMut(&Attempt, Decided),
+    ) -> anyhow::Result<u64>
+    where
+        I: IntoIterator<Item = Result<Attempt, models::dataset::Error>>,
+    {
+        let mut decided = 0;
+        for attempt in attempts {
+            let attempt = attempt?;
+            {
+                let mut last = self.last_at.lock().unwrap_or_else(PoisonError::into_inner);
+                if attempt.at < *last {
+                    anyhow::bail!(
+                        "{}: row {} is earlier than the attempt replayed before it; attempts \
+                         must be in time order (and --input after --history)",
+                        source.display(),
+                        attempt.index
+                    );
+                }
+                *last = attempt.at;
+            }
+            if attempt.kind != Kind::ContactChange {
+                each(&attempt, self.decide(&attempt).await?);
+                decided += 1;
+            }
+            self.observe(&attempt).await?;
+        }
+        Ok(decided)
+    }
+
+    /// [`Self::assess`], and the scores of the decision's parts beside the
+    /// served one, for evaluation: the policy's rules alone, the Freeman
+    /// history model alone, the anomaly model alone; and the feature vector
+    /// the model read.
+    pub async fn decide(&self, attempt: &Attempt) -> anyhow::Result<Decided> {
+        let assessed = self.assess(attempt).await?;
+        let now = from_unix(attempt.at);
+        let signals = &assessed.signals;
+        let mut rules_only = signals.clone();
+        rules_only.anomaly = None;
+        rules_only.history.features.clear();
+        let rules = risk::evaluate(&self.state.policy(), &rules_only, now);
+        Ok(Decided {
+            index: attempt.index,
+            label: attempt.label,
+            success: attempt.success,
+            prior_successes: signals.history.events,
+            score: assessed.assessment.score.get(),
+            level: assessed.assessment.level,
+            rules_score: rules.score.get(),
+            freeman_log10: risk::history::log10_ratio(&signals.history.features),
+            anomaly: signals.anomaly.unwrap_or(f64::NAN),
+            features: models::features::features(signals, now),
+        })
     }
 
     /// Record what `attempt` led to, as the live paths do.
@@ -243,7 +341,7 @@ mod tests {
 
     #[tokio::test]
     async fn history_and_windows_build_up_as_live() {
-        let replay = Replay::new(None).await.unwrap();
+        let replay = Replay::new(None, None).await.unwrap();
         let day = 86_400;
         let t0 = 1_780_000_000;
         for i in 0..5 {

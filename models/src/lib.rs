@@ -12,6 +12,9 @@
 //!   for training and serving.
 //! - [`model`], [`train`], [`calibrate`]: estimators, training, the score in
 //!   `[0, 1]`, the saved file with its schema.
+//! - [`evaluate`]: detection figures of scored attempts (ROC AUC, TPR at a
+//!   fixed FPR, the legitimate step-up cost of catching 99 % of attacks) and
+//!   ROC plots as SVG.
 //!
 //! Like `risk`, this crate never reads the clock or an unseeded RNG (enforced by
 //! `clippy.toml`'s `disallowed-methods`): time and randomness are arguments.
@@ -19,6 +22,7 @@
 
 pub mod calibrate;
 pub mod dataset;
+pub mod evaluate;
 pub mod features;
 pub mod generate;
 pub mod model;

@@ -132,6 +132,15 @@ pub struct Model {
     eval: Eval,
 }
 
+/// The default model's file, compiled in: trained by `resetgate train` on the
+/// generator's default traffic (`models/README.md` has the command).
+pub const BUNDLED: &[u8] = include_bytes!("../default-model.json");
+
+/// The default model ([`BUNDLED`]), loaded and checked like any other file.
+pub fn bundled() -> Result<Model, ModelError> {
+    load(BUNDLED)
+}
+
 /// Reads a model file, refusing anything this build cannot score faithfully.
 pub fn load(bytes: &[u8]) -> Result<Model, ModelError> {
     #[derive(Deserialize)]

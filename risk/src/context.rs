@@ -13,7 +13,7 @@
 //! | `distance` | nearest usual location > 100 km away | `distance_per_1000km` per 1000 km beyond, ≤ `distance_max` |
 //! | `recent_contact_change` | `contact_changed_at` within `contact_change_window` (or in the future) | weight |
 //! | `history_lr` | see [`crate::history`] | up to weight |
-//! | `anomaly` | `anomaly` is a number | weight × clamp(anomaly, 0, 1) |
+//! | `anomaly` | `anomaly` is a number (always explained, 0 points too) | weight × `SignalWeights::anomaly_share` (0 up to `anomaly_from`, then log-scaled in the tail's rarity, all at 0.999) |
 //!
 //! "History" means `history.events > 0`: an account with none has nothing to be
 //! new against. Country and browser names compare without regard to ASCII case.
@@ -63,21 +63,25 @@ pub fn score(
     }
     reasons.extend(history::score(weights.history_lr, history));
     if let Some(anomaly) = signals.anomaly.filter(|a| !a.is_nan()) {
+        // Always explained when the model answered, with 0 points too: which
+        // model scored the attempt, and how far it is from adding anything.
         let share = anomaly.clamp(0.0, 1.0);
-        let points =
-            u8::try_from(whole(f64::from(weights.anomaly) * share)).unwrap_or(weights.anomaly);
-        if points > 0 {
-            reasons.push(Reason::new(
-                "anomaly",
-                points,
-                sentence(format_args!(
-                    "the anomaly model scores this attempt {} (1.00 = most unusual; \
-                     {} points at 1.00)",
-                    Centi(share),
-                    weights.anomaly
-                )),
-            ));
-        }
+        let points = u8::try_from(whole(
+            f64::from(weights.anomaly) * weights.anomaly_share(share),
+        ))
+        .unwrap_or(weights.anomaly);
+        let model = signals.anomaly_model.as_deref().unwrap_or("(unnamed)");
+        reasons.push(Reason::new(
+            "anomaly",
+            points,
+            sentence(format_args!(
+                "the anomaly model {model} scores this attempt {} (the share of its training \
+                 attempts less unusual; none up to {}, {} points from 0.999)",
+                Centi(share),
+                Centi(f64::from(weights.anomaly_from) / 10_000.0),
+                weights.anomaly,
+            )),
+        ));
     }
     reasons[before..]
         .iter()

@@ -120,6 +120,11 @@ pub fn evaluate(policy: &Policy, signals: &Signals, now: SystemTime) -> Assessme
         required,
         reasons,
         policy_version: policy.version().to_owned(),
+        model_version: signals
+            .anomaly
+            .is_some()
+            .then(|| signals.anomaly_model.clone())
+            .flatten(),
     }
 }
 
@@ -136,6 +141,9 @@ pub struct Assessment {
     pub reasons: Vec<Reason>,
     /// The version of the policy that decided: `"<version>+<hash>"` ([`Policy::version`]).
     pub policy_version: String,
+    /// The version of the anomaly model that scored the attempt, if one did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model_version: Option<String>,
 }
 
 /// A risk score, `0..=100`. Serialised as a bare number; deserialising a number

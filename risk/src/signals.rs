@@ -43,9 +43,14 @@ pub struct Signals {
     pub device: Device,
     /// What the account's own past says.
     pub history: History,
-    /// The ML anomaly score in `[0, 1]` (issue 5). `None` = not available: neutral,
-    /// adds nothing.
+    /// The ML anomaly score in `[0, 1]`: the share of the model's training
+    /// attempts that were less unusual. `None` = not available: neutral, adds
+    /// nothing.
     pub anomaly: Option<f64>,
+    /// The version of the model that gave [`Self::anomaly`] (shown in its
+    /// reason and in the assessment).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub anomaly_model: Option<String>,
 }
 
 /// Where the attempt comes from: the client address and what GeoIP says about it.

@@ -69,6 +69,7 @@ fn a_quiet_attempt_is_low_and_asks_for_one_enrolled_factor() {
             },
             reasons: vec![],
             policy_version: policy.version().to_owned(),
+            model_version: None,
         }
     );
 }

@@ -2,7 +2,8 @@
 //!
 //! Every key is optional. A weight left out is 0, which disables its signal, so a
 //! policy written before a signal existed keeps deciding as it did;
-//! `contact_change_window` defaults to `"7d"` and `[travel]` to 900 km/h and 50 km.
+//! `contact_change_window` defaults to `"7d"`, `anomaly_from` to 0 and `[travel]`
+//! to 900 km/h and 50 km.
 //! Each weight is at most 100 (it is a number of points); `distance_max` must be
 //! at least `distance_per_1000km` when that is set (as a rule's `max` is at least
 //! its `weight`); a duration is a whole number and a unit, `s`, `m`, `h` or `d`
@@ -51,8 +52,13 @@ pub struct SignalWeights {
     pub distance_max: u8,
     /// The most points the Freeman likelihood ratio adds.
     pub history_lr: u8,
-    /// Points at anomaly = 1.0 (linear).
+    /// Points at an anomaly score of 0.999 or more; see [`Self::anomaly_share`].
     pub anomaly: u8,
+    /// The anomaly score below which the model adds nothing, in ten-thousandths
+    /// (`anomaly_from = 0.9` is 9000): the model's score is its training
+    /// distribution's CDF, so without a floor the median attempt would add half
+    /// the weight. [`Self::anomaly_share`] applies it.
+    pub anomaly_from: u16,
 }
 
 impl Default for SignalWeights {
@@ -76,14 +82,42 @@ impl Default for SignalWeights {
             distance_max: 0,
             history_lr: 0,
             anomaly: 0,
+            anomaly_from: 0,
         }
     }
 }
+
+/// The tail (`1 − anomaly score`) at which the anomaly weight is earned in
+/// full: 1 in 1,000.
+pub const ANOMALY_FULL_TAIL: f64 = 1e-3;
 
 /// `contact_change_window` when the policy leaves it out: 7 days.
 pub const DEFAULT_CONTACT_CHANGE_WINDOW: Duration = Duration::from_hours(7 * 24);
 
 impl SignalWeights {
+    /// The share of [`Self::anomaly`] an anomaly score earns. The score is the
+    /// share of the model's training attempts less unusual, so what matters
+    /// is its tail, `1 − score` ("1 in 100", "1 in 1,000"): nothing up to
+    /// `anomaly_from`, then growing with the logarithm of the tail's rarity,
+    /// all of it at a tail of 1 in 1,000 ([`ANOMALY_FULL_TAIL`]) or rarer. With
+    /// `anomaly_from = 0.9`: 0.95 earns 15 %, 0.99 half, 0.999 all. A linear
+    /// scale would spend its range where ordinary attempts live and squeeze
+    /// the rare ones, where takeovers are, into its last few points.
+    /// Out-of-range scores are clamped to `[0, 1]`; NaN earns nothing.
+    pub fn anomaly_share(&self, score: f64) -> f64 {
+        if score.is_nan() {
+            return 0.0;
+        }
+        let from_tail = (1.0 - f64::from(self.anomaly_from) / 10_000.0).max(ANOMALY_FULL_TAIL);
+        let tail = (1.0 - score.clamp(0.0, 1.0)).max(ANOMALY_FULL_TAIL);
+        let span = (from_tail / ANOMALY_FULL_TAIL).log10();
+        if span <= 0.0 {
+            // `anomaly_from` at or past 0.999: all or nothing.
+            return if tail <= ANOMALY_FULL_TAIL { 1.0 } else { 0.0 };
+        }
+        ((from_tail / tail).log10() / span).clamp(0.0, 1.0)
+    }
+
     /// The weight of `anonymous_<kind>`.
     pub fn anonymous(&self, kind: AnonymousKind) -> u8 {
         match kind {
@@ -118,6 +152,7 @@ pub(crate) struct RawSignals {
     distance_max: u32,
     history_lr: u32,
     anomaly: u32,
+    anomaly_from: Option<f64>,
 }
 
 impl RawSignals {
@@ -160,6 +195,21 @@ impl RawSignals {
             distance_max: weight("distance_max", self.distance_max)?,
             history_lr: weight("history_lr", self.history_lr)?,
             anomaly: weight("anomaly", self.anomaly)?,
+            anomaly_from: match self.anomaly_from {
+                None => 0,
+                Some(from) if (0.0..1.0).contains(&from) => {
+                    // In [0, 1): at most 9999.99…, rounded to at most 10000.
+                    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+                    let from = (from * 10_000.0).round().min(9_999.0) as u16;
+                    from
+                }
+                Some(from) => {
+                    return Err(PolicyError::invalid(
+                        "signals.anomaly_from",
+                        format!("must be at least 0 and less than 1, is {from}"),
+                    ));
+                }
+            },
         };
         if weights.distance_max < weights.distance_per_1000km {
             return Err(PolicyError::invalid(

@@ -144,6 +144,14 @@ pub fn bundled_policy() -> String {
         .unwrap_or_else(|err| panic!("cannot read {}: {err}", path.display()))
 }
 
+/// The bundled policy with the anomaly model's points off (`anomaly = 0`):
+/// the model is still served and explained with 0 points, but tests that
+/// predict exact scores from rules and geo do not depend on how unusual a
+/// made-up network looks to it.
+pub fn quiet_policy() -> String {
+    quieten(&bundled_policy())
+}
+
 /// The bundled policy with `[ladder.low]` asking for two factors out of TOTP and SMS.
 pub fn two_factor_policy() -> String {
     let mut policy: toml::Table = bundled_policy()
@@ -250,6 +258,24 @@ pub fn policy_with_medium_threshold(threshold: i64) -> String {
         toml::Value::String(format!("{version}-medium-{threshold}")),
     );
     toml::to_string(&policy).expect("a TOML table serialises")
+}
+
+/// `policy` with its `anomaly = N` line set to `anomaly = 0`.
+fn quieten(policy: &str) -> String {
+    let mut found = false;
+    let quiet: Vec<&str> = policy
+        .lines()
+        .map(|line| {
+            if line.starts_with("anomaly = ") {
+                found = true;
+                "anomaly = 0"
+            } else {
+                line
+            }
+        })
+        .collect();
+    assert!(found, "the policy has no `anomaly = ` line");
+    quiet.join("\n") + "\n"
 }
 
 #[cfg(test)]

@@ -2,6 +2,7 @@
 //! the exact problem when something is wrong.
 
 mod audit;
+mod evaluate;
 mod generate;
 pub mod geo;
 mod serve;
@@ -70,6 +71,9 @@ pub enum Verb {
     Generate(generate::GenerateArgs),
     /// Train the anomaly model on attempts (the project's CSV or the RBA dataset's).
     Train(train::TrainArgs),
+    /// Replay history, then score attempts with the served decision: ROC AUC,
+    /// TPR at fixed FPR, legitimate step-up rates, per-row scores, ROC plot.
+    Evaluate(evaluate::EvaluateArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -101,6 +105,7 @@ pub async fn run(cli: Cli) -> ExitCode {
         Verb::Geo { verb } => geo::run(verb, cli.config.as_deref()),
         Verb::Generate(args) => generate::run(&args),
         Verb::Train(args) => train::run(&args).await,
+        Verb::Evaluate(args) => evaluate::run(&args).await,
         verb => match Config::load(cli.config.as_deref()) {
             Err(e) => Err(anyhow::anyhow!("configuration: {e}")),
             Ok(config) => match verb {
@@ -118,7 +123,11 @@ pub async fn run(cli: Cli) -> ExitCode {
                 Verb::Users {
                     verb: UsersVerb::Import { csv },
                 } => users::import(&config, &csv).await,
-                Verb::Policy { .. } | Verb::Geo { .. } | Verb::Generate(_) | Verb::Train(_) => {
+                Verb::Policy { .. }
+                | Verb::Geo { .. }
+                | Verb::Generate(_)
+                | Verb::Train(_)
+                | Verb::Evaluate(_) => {
                     unreachable!("handled above")
                 }
             },
@@ -154,6 +163,7 @@ fn policy_validate(file: &std::path::Path) -> anyhow::Result<ExitCode> {
 
 fn check_config(config: &Config) -> anyhow::Result<ExitCode> {
     let policy = crate::app::load_policy(config)?;
+    let model = crate::app::load_model(config)?;
     if config.secrets.key.is_some() || config.secrets.key_file.exists() {
         crate::app::load_key(config)?;
     }
@@ -167,6 +177,15 @@ fn check_config(config: &Config) -> anyhow::Result<ExitCode> {
         config.store.ephemeral, config.store.durable
     );
     println!("  risk policy     version {}", policy.version());
+    println!(
+        "  anomaly model   version {} ({})",
+        model.version(),
+        config
+            .models
+            .anomaly
+            .as_ref()
+            .map_or_else(|| "bundled".to_owned(), |p| p.display().to_string())
+    );
     println!("  sms provider    {:?}", config.sms.provider);
     for line in geo::describe(&geo) {
         println!("{line}");

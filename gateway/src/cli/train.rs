@@ -9,12 +9,11 @@ use std::time::Instant;
 
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
-use models::dataset::{Kind, read_any};
-use models::features::{N, features};
+use models::dataset::read_any;
+use models::features::N;
 use models::train::{TrainConfig, train};
 
 use crate::replay::Replay;
-use crate::time::from_unix;
 
 /// Options of `train`.
 #[derive(Debug, Args)]
@@ -35,7 +34,7 @@ pub struct TrainArgs {
 
 pub async fn run(args: &TrainArgs) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
-    let replay = Replay::new(args.policy.clone()).await?;
+    let replay = Replay::new(args.policy.clone(), None).await?;
     let reader = read_any(&args.input)?;
     let progress = ProgressBar::new_spinner().with_style(
         ProgressStyle::with_template("{spinner} replaying {human_pos} attempts ({per_sec}) {msg}")
@@ -43,25 +42,13 @@ pub async fn run(args: &TrainArgs) -> anyhow::Result<ExitCode> {
     );
     let mut data: Vec<f64> = Vec::new();
     let mut labels = Vec::new();
-    let mut last_at = i64::MIN;
-    for attempt in reader {
-        let attempt = attempt?;
-        if attempt.at < last_at {
-            anyhow::bail!(
-                "{}: row {} is earlier than the row before it; attempts must be in time order",
-                args.input.display(),
-                attempt.index
-            );
-        }
-        last_at = attempt.at;
-        if attempt.kind != Kind::ContactChange {
-            let assessed = replay.assess(&attempt).await?;
-            data.extend_from_slice(&features(&assessed.signals, from_unix(attempt.at)));
-            labels.push(attempt.label.is_attack());
-        }
-        replay.observe(&attempt).await?;
-        progress.inc(1);
-    }
+    replay
+        .replay_all(reader, &args.input, |_, decided| {
+            data.extend_from_slice(&decided.features);
+            labels.push(decided.label.is_attack());
+            progress.inc(1);
+        })
+        .await?;
     progress.finish_and_clear();
     let rows = ndarray::Array2::from_shape_vec((labels.len(), N), data)?;
     let attacks = labels.iter().filter(|a| **a).count();

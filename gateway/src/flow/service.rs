@@ -115,7 +115,7 @@ pub async fn assess_context(
     } else {
         usable
     };
-    let signals = Signals {
+    let mut signals = Signals {
         velocity,
         enrolled: options.iter().map(|o| o.factor).collect(),
         geo: context.geo(),
@@ -131,7 +131,13 @@ pub async fn assess_context(
             account::history(&past, &records)
         },
         anomaly: None,
+        anomaly_model: None,
     };
+    // The model reads every other signal (one code path with training:
+    // `models::features`), then its score joins them.
+    let model = s.model();
+    signals.anomaly = Some(model.score(&signals, now));
+    signals.anomaly_model = Some(model.version().to_owned());
     let assessment = risk::evaluate(&s.policy(), &signals, now);
     Ok(Assessed {
         name,
@@ -205,6 +211,7 @@ pub async fn start(s: &AppState, raw_name: &str, client: &Client) -> ApiResult<F
                 "factors_required": flow.required,
                 "options": flow.options.iter().map(|o| o.factor).collect::<Vec<_>>(),
                 "policy_version": assessment.policy_version,
+                "model_version": assessment.model_version,
                 "signals": signals,
             }),
         ))

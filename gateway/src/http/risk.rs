@@ -91,7 +91,8 @@ pub async fn evaluate(
             "risk.evaluated",
             assessed.name.as_str(),
             json!({"address": req.ip.to_string(), "score": a.score.get(), "level": a.level,
-                   "reasons": a.reasons, "policy_version": a.policy_version, "signals": assessed.signals}),
+                   "reasons": a.reasons, "policy_version": a.policy_version,
+                   "model_version": a.model_version, "signals": assessed.signals}),
         ))
         .await?;
     Ok(Json(json!({
@@ -102,5 +103,6 @@ pub async fn evaluate(
         "require_one_of": a.required.require_one_of,
         "reasons": a.reasons,
         "policy_version": a.policy_version,
+        "model_version": a.model_version,
     })))
 }

@@ -296,3 +296,10 @@ fn serving_equals_linfa_for_k_means() {
         assert!((ours - to_nearest).abs() <= 1e-9 * ours.max(1.0));
     }
 }
+
+#[test]
+fn the_bundled_model_loads_with_this_builds_features() {
+    let model = bundled().expect("models/default-model.json loads: retrain it (models/README.md)");
+    assert_eq!(model.saved().schema, SCHEMA);
+    assert_eq!(model.version(), content_version(model.saved()));
+}

@@ -8,7 +8,14 @@
 //! - Gaussian mixture: linfa's only covariance type is full; EM from a k-means
 //!   start, one run, a small ridge ([`GMM_REG_COVARIANCE`], in standard units)
 //!   on the diagonal so that a component sitting on a flag that never varies
-//!   stays invertible.
+//!   stays invertible. linfa 0.8's E-step takes `ln Σ exp` without subtracting
+//!   the maximum first, so a row far from every component (log-density below
+//!   about −745) underflows to `ln 0` and the fit fails with "Undefined
+//!   ordering between a tested pair of values". On the generator's default
+//!   traffic (64 k rows) every mixture fails this way; a ridge of 0.1 lets the
+//!   16-component one through but skews the calibration of small fits, so the
+//!   ridge stays small and a failed candidate is reported as failed, never
+//!   used. Fixing it needs the shift in linfa (or our own EM).
 //! - K-means: k-means++ starts, best of [`KMEANS_RUNS`] by inertia. It has no
 //!   likelihood of its own; for label-free selection and the report, its
 //!   clusters define a spherical Gaussian mixture ([`Spherical`]: weights = the
@@ -25,7 +32,7 @@ use rand_xoshiro::rand_core::SeedableRng;
 use crate::features::N;
 use crate::model::{Estimator, Eval, Gmm, KMeans};
 
-/// Ridge added to each covariance's diagonal (standard units).
+/// Ridge added to each covariance's diagonal (standard units; see the module doc).
 pub const GMM_REG_COVARIANCE: f64 = 1e-4;
 /// EM stops when the mean log-likelihood gains less than this per iteration.
 pub const GMM_TOLERANCE: f64 = 1e-3;

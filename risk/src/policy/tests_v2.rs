@@ -36,10 +36,19 @@ fn bundled_policy_has_the_documented_signals_travel_and_ladder() {
     assert_eq!(
         weights,
         [
-            20, 10, 15, 10, 40, 20, 50, 25, 25, 30, 50, 30, 5, 25, 20, 30
+            20, 10, 15, 10, 40, 20, 50, 25, 25, 30, 50, 30, 5, 25, 20, 70
         ]
     );
     assert_eq!(w.contact_change_window, Duration::from_hours(7 * 24));
+    assert_eq!(w.anomaly_from, 5000);
+    // Log-scaled in the tail from 1 in 2 (0.5, nothing) to 1 in 1,000 (all):
+    // 1 in 10 earns log 5 / log 500, 1 in 100 log 50 / log 500.
+    assert!(w.anomaly_share(0.5).abs() < 1e-12);
+    assert!(w.anomaly_share(0.2).abs() < 1e-12);
+    assert!((w.anomaly_share(0.9) - 5_f64.log10() / 500_f64.log10()).abs() < 1e-9);
+    assert!((w.anomaly_share(0.99) - 50_f64.log10() / 500_f64.log10()).abs() < 1e-9);
+    assert!((w.anomaly_share(0.999) - 1.0).abs() < 1e-9);
+    assert!((w.anomaly_share(0.9999) - 1.0).abs() < 1e-12);
     let travel = policy.travel();
     assert_eq!((travel.max_speed_kmh, travel.min_distance_km), (900, 50));
     assert!(
@@ -139,8 +148,16 @@ fn signals_and_travel_keys_are_validated_against_their_names() {
             "signals.anonymous_tor: must be at most 100, is 300",
         ),
         (
-            edited("anomaly = 30", "anomaly = 1000"),
+            edited("anomaly = 70", "anomaly = 1000"),
             "signals.anomaly: must be at most 100, is 1000",
+        ),
+        (
+            edited("anomaly_from = 0.5", "anomaly_from = 1.0"),
+            "signals.anomaly_from: must be at least 0 and less than 1, is 1",
+        ),
+        (
+            edited("anomaly_from = 0.5", "anomaly_from = -0.1"),
+            "signals.anomaly_from: must be at least 0 and less than 1, is -0.1",
         ),
         (
             edited("history_lr = 20", "history_lr = 200"),

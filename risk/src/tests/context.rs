@@ -339,27 +339,36 @@ fn other_cases() -> Vec<Case> {
             vec![],
         ),
         (
-            "anomaly 0.5",
-            |s| s.anomaly = Some(0.5),
-            vec![("anomaly", 15)],
+            "anomaly 0.4: below anomaly_from (0.5), explained with 0 points",
+            |s| s.anomaly = Some(0.4),
+            vec![("anomaly", 0)],
+        ),
+        (
+            "anomaly 0.99: 1 in 100, log 50 / log 500 of the way from 1 in 2 to 1 in 1,000",
+            |s| s.anomaly = Some(0.99),
+            vec![("anomaly", 44)],
         ),
         (
             "anomaly 1.0",
             |s| s.anomaly = Some(1.0),
-            vec![("anomaly", 30)],
+            vec![("anomaly", 70)],
         ),
         (
             "anomaly 3.0 is clamped",
             |s| s.anomaly = Some(3.0),
-            vec![("anomaly", 30)],
+            vec![("anomaly", 70)],
         ),
         (
-            "anomaly 0.01 rounds to nothing",
-            |s| s.anomaly = Some(0.01),
-            vec![],
+            "anomaly 0.501 rounds to nothing",
+            |s| s.anomaly = Some(0.501),
+            vec![("anomaly", 0)],
         ),
         ("anomaly NaN", |s| s.anomaly = Some(f64::NAN), vec![]),
-        ("anomaly negative", |s| s.anomaly = Some(-1.0), vec![]),
+        (
+            "anomaly negative is clamped to 0",
+            |s| s.anomaly = Some(-1.0),
+            vec![("anomaly", 0)],
+        ),
     ]
 }
 

@@ -80,9 +80,13 @@ fn details_read_as_sentences_for_an_analyst() {
              (a SIM swap or account takeover shows this way)",
         ),
         (
-            |s| s.anomaly = Some(0.82),
+            |s| {
+                s.anomaly = Some(0.96);
+                s.anomaly_model = Some("gmm16-0123456789ab".into());
+            },
             "anomaly",
-            "the anomaly model scores this attempt 0.82 (1.00 = most unusual; 30 points at 1.00)",
+            "the anomaly model gmm16-0123456789ab scores this attempt 0.96 (the share of its \
+             training attempts less unusual; none up to 0.50, 70 points from 0.999)",
         ),
     ];
     for (edit, code, expected) in cases {

@@ -56,6 +56,7 @@ network,country,city,latitude,longitude,accuracy_radius,asn,asn_org,anonymous
 /// configured, then restarted: nothing has happened yet, so nothing is lost).
 async fn geo_gateway() -> (Gateway, GeoDbs) {
     let mut gw = Gateway::builder()
+        .policy(fixtures::quiet_policy())
         .trusted_proxies(["127.0.0.0/8"])
         .start()
         .await;
@@ -125,10 +126,12 @@ fn assert_bundled_weights() {
     );
 }
 
-/// `(code, weight)` pairs as the audit lists them.
+/// `(code, weight)` pairs as the audit lists them: these, then the anomaly
+/// model's, always explained, with 0 points under the quiet policy.
 fn expected(reasons: &[(&str, u64)]) -> Vec<(String, u64)> {
     reasons
         .iter()
+        .chain(&[("anomaly", 0)])
         .map(|(code, weight)| ((*code).to_owned(), *weight))
         .collect()
 }
@@ -411,9 +414,9 @@ async fn simulate_shows_decisions_a_lower_medium_threshold_steps_up() {
     std::fs::write(&export_path, &export).expect("the export file is writable");
     let export_path = export_path.to_str().expect("UTF-8 path");
 
-    // The bundled policy replays every decision unchanged.
+    // The live policy replays every decision unchanged.
     let bundled = gw.root().join("bundled-policy.toml");
-    std::fs::write(&bundled, fixtures::bundled_policy()).expect("writable");
+    std::fs::write(&bundled, fixtures::quiet_policy()).expect("writable");
     let bundled = bundled.to_str().expect("UTF-8 path");
     let same = gw
         .cli_ok(&["simulate", "--policy", bundled, "--from", export_path])
@@ -426,7 +429,12 @@ async fn simulate_shows_decisions_a_lower_medium_threshold_steps_up() {
     // medium at 10 instead of 30: alice_3's 15 points now reach medium; the
     // zero scores stay low, alice_tor stays refused. Only thresholds differ, so reasons do not.
     let candidate = gw.root().join("candidate-policy.toml");
-    std::fs::write(&candidate, fixtures::policy_with_medium_threshold(10)).expect("writable");
+    // (With the live policy's anomaly weight: 0.)
+    let mut text: toml::Table = fixtures::policy_with_medium_threshold(10)
+        .parse()
+        .expect("TOML");
+    text["signals"]["anomaly"] = 0.into();
+    std::fs::write(&candidate, text.to_string()).expect("writable");
     let candidate = candidate.to_str().expect("UTF-8 path");
     gw.cli_ok(&["policy", "validate", candidate]).await;
     let shifted = gw

@@ -96,7 +96,7 @@ impl HistoryStore for SqliteStore {
         };
         let places = async {
             sqlx::query_as::<_, (f64, f64, f64)>(
-                "SELECT lat, lon, COALESCE(accuracy_km, 0) FROM account_events WHERE id IN (
+                "SELECT lat, lon, COALESCE(accuracy_km, 0.0) FROM account_events WHERE id IN (
                      SELECT MAX(id) FROM account_events
                      WHERE username = ?1 AND lat IS NOT NULL AND lon IS NOT NULL
                      GROUP BY COALESCE(country || '/' || city, printf('%.1f,%.1f', lat, lon)))
@@ -170,16 +170,18 @@ async fn level_counts(
             .iter()
             .filter_map(|(l, v)| v.as_deref().map(|v| (*l, v))),
     );
-    // One query: every (scope, level, value) row that matters.
-    let mut sql =
-        String::from("SELECT scope, level, count FROM feature_counts WHERE scope IN (?, '') AND (");
-    sql.push_str(&vec!["(level = ? AND value = ?)"; wanted.len()].join(" OR "));
-    sql.push(')');
+    // One statement: a primary-key lookup per (scope, level, value) that
+    // matters. (An `OR` of the pairs made SQLite scan every global row — one
+    // per address, network and browser ever seen — so each read grew with
+    // the history.)
+    let lookup = "SELECT scope, level, count FROM feature_counts WHERE scope = ? AND level = ? AND value = ?";
+    let sql = vec![lookup; 2 * wanted.len()].join(" UNION ALL ");
     // Only fixed fragments are joined; every value is bound.
-    let mut query =
-        sqlx::query_as::<_, (String, String, i64)>(sqlx::AssertSqlSafe(sql)).bind(username);
-    for (level, value) in &wanted {
-        query = query.bind(*level).bind(*value);
+    let mut query = sqlx::query_as::<_, (String, String, i64)>(sqlx::AssertSqlSafe(sql));
+    for scope in [username, ""] {
+        for (level, value) in &wanted {
+            query = query.bind(scope).bind(*level).bind(*value);
+        }
     }
     let rows = query.fetch_all(store.pool()).await?;
     let count = |scope_is_account: bool, level: &str| {

@@ -3,13 +3,16 @@
 //!
 //! Narrow traits per capability ([`UserStore`], [`FactorStore`], [`AuditStore`]);
 //! [`Durable`] is all of them. `SQLite` is the implementation today (sqlx, embedded
-//! migrations); `PostgreSQL` will implement the same traits.
+//! migrations); `PostgreSQL` will implement the same traits. [`MemoryDurable`]
+//! keeps them in process memory, for replays of recorded traffic only.
 
 mod history;
+mod memory;
 mod sqlite;
 
 use async_trait::async_trait;
 
+pub use memory::MemoryDurable;
 pub use sqlite::SqliteStore;
 
 /// The durable store failed (unreachable, I/O, constraint). Callers fail closed.
