@@ -11,7 +11,7 @@ use crate::ladder::Factor::{Totp, Webauthn};
 #[test]
 fn bundled_policy_has_the_documented_signals_travel_and_ladder() {
     let policy = Policy::bundled();
-    assert_eq!(policy.declared_version(), "2026-11-27.1");
+    assert_eq!(policy.declared_version(), "2026-11-27.2");
     assert_eq!(policy.ladder().high.require_one_of, [Webauthn, Totp]);
     assert!(policy.ladder().low.require_one_of.is_empty());
     let w = policy.signals();
@@ -65,7 +65,7 @@ fn content_hash_is_the_sha256_prefix_of_the_text() {
     assert_eq!(policy.content_hash(), content_hash(Policy::BUNDLED_TOML));
     assert_eq!(
         policy.version(),
-        format!("2026-11-27.1+{}", policy.content_hash())
+        format!("2026-11-27.2+{}", policy.content_hash())
     );
 }
 
