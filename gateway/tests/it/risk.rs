@@ -283,3 +283,39 @@ async fn under_the_bundled_policy_the_anomaly_score_adds_its_points() {
     let sum: u64 = reasons.iter().map(|r| r["weight"].as_u64().unwrap()).sum();
     assert_eq!(reply["score"].as_u64().unwrap(), sum.min(100), "{reply}");
 }
+
+#[tokio::test]
+async fn under_the_bundled_policy_unknown_names_score_like_known_ones() {
+    // The anomaly model reads the history signals, which a decoy fabricates:
+    // its score must not tell a decoy from a real account without history.
+    let app = App::with(|c| {
+        c.risk.api_key = Some("sspr-key-123".into());
+        c.risk.policy = None;
+    })
+    .await;
+    for name in ["ann", "bob", "carol"] {
+        app.user(name, "an-initial-passphrase", Some("+15550100042"))
+            .await;
+        app.totp(name, 0, false).await;
+    }
+    let mut known = Vec::new();
+    let mut unknown = Vec::new();
+    for (i, name) in ["ann", "nobody-1", "bob", "nobody-2", "carol", "nobody-3"]
+        .iter()
+        .enumerate()
+    {
+        let body = json!({"username": name, "ip": format!("198.51.100.{}", 10 + i), "user_agent": super::BROWSER_UA});
+        let (status, reply) = app.send(evaluate(Some("sspr-key-123"), &body)).await;
+        assert_eq!(status, StatusCode::OK, "{reply}");
+        // The score, not the level: a level the account's factors cannot
+        // meet becomes `deny`, for a real account as for a decoy whose
+        // (made-up) factors cannot.
+        let score = reply["score"].as_u64().unwrap();
+        if name.starts_with("nobody") {
+            unknown.push(score);
+        } else {
+            known.push(score);
+        }
+    }
+    assert_eq!(known, unknown, "scores of known vs unknown names");
+}
