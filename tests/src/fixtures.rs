@@ -152,9 +152,10 @@ pub fn quiet_policy() -> String {
     quieten(&bundled_policy())
 }
 
-/// The bundled policy with `[ladder.low]` asking for two factors out of TOTP and SMS.
+/// The quiet policy ([`quiet_policy`]) with `[ladder.low]` asking for two factors
+/// out of TOTP and SMS.
 pub fn two_factor_policy() -> String {
-    let mut policy: toml::Table = bundled_policy()
+    let mut policy: toml::Table = quiet_policy()
         .parse()
         .expect("data/policy.toml is valid TOML");
     let low = policy
@@ -170,12 +171,12 @@ pub fn two_factor_policy() -> String {
     toml::to_string(&policy).expect("a TOML table serialises")
 }
 
-/// The bundled policy where every passable level asks for exactly one factor out of
+/// The quiet policy ([`quiet_policy`]) where every passable level asks for exactly one factor out of
 /// passkeys (`webauthn`), TOTP and SMS, and only a score of 100 is refused: a reset's factor
 /// count does not depend on how risky the test's client looks (a headless browser
 /// counts as automation). For the browser tests, which enrol one factor.
 pub fn one_factor_policy() -> String {
-    let mut policy: toml::Table = bundled_policy()
+    let mut policy: toml::Table = quiet_policy()
         .parse()
         .expect("data/policy.toml is valid TOML");
     let ladder = policy
@@ -203,11 +204,11 @@ pub fn one_factor_policy() -> String {
     toml::to_string(&policy).expect("a TOML table serialises")
 }
 
-/// The bundled policy made to refuse every reset: `[levels]` medium 1, high 2 and
+/// The quiet policy ([`quiet_policy`]) made to refuse every reset: `[levels]` medium 1, high 2 and
 /// deny 3, and the `account_attempts_1h` rule firing from the first attempt
 /// (`above = 0`), so any start scores at least its weight and is denied.
 pub fn deny_all_policy() -> String {
-    let mut policy: toml::Table = bundled_policy()
+    let mut policy: toml::Table = quiet_policy()
         .parse()
         .expect("data/policy.toml is valid TOML");
     let levels = policy
@@ -237,10 +238,10 @@ pub fn deny_all_policy() -> String {
     toml::to_string(&policy).expect("a TOML table serialises")
 }
 
-/// The bundled policy with `[levels] medium` lowered (or raised) to `threshold`
+/// The quiet policy ([`quiet_policy`]) with `[levels] medium` lowered (or raised) to `threshold`
 /// and its `version` marked as a candidate.
 pub fn policy_with_medium_threshold(threshold: i64) -> String {
-    let mut policy: toml::Table = bundled_policy()
+    let mut policy: toml::Table = quiet_policy()
         .parse()
         .expect("data/policy.toml is valid TOML");
     let levels = policy
@@ -305,7 +306,7 @@ mod tests {
     #[test]
     fn medium_threshold_policy_changes_only_that_threshold() {
         let policy: toml::Table = policy_with_medium_threshold(10).parse().unwrap();
-        let bundled: toml::Table = bundled_policy().parse().unwrap();
+        let bundled: toml::Table = quiet_policy().parse().unwrap();
         assert_eq!(policy["levels"]["medium"].as_integer(), Some(10));
         assert_eq!(policy["levels"]["high"], bundled["levels"]["high"]);
         assert_eq!(policy["signals"], bundled["signals"]);

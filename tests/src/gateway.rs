@@ -96,7 +96,11 @@ impl GeoDbs {
 }
 
 impl GatewayBuilder {
-    /// Use this risk policy (TOML text) instead of the bundled one.
+    /// Use this risk policy (TOML text) instead of the default,
+    /// [`fixtures::quiet_policy`] (the bundled one with the anomaly model's
+    /// points off, so that levels do not hang on how a test network and a
+    /// headless browser look to the model; `tests/it/model.rs` and the
+    /// gateway's router tests cover the model's points).
     #[must_use]
     pub fn policy(mut self, policy: impl Into<String>) -> Self {
         self.policy = Some(policy.into());
@@ -139,13 +143,11 @@ impl GatewayBuilder {
             .expect("a temporary directory");
         let root = dir.path().to_path_buf();
         write(&root.join("pwned.txt"), &fixtures::pwned_txt());
-        if let Some(policy) = &self.policy {
-            write(&root.join("policy.toml"), policy);
-        }
+        let policy = self.policy.clone().unwrap_or_else(fixtures::quiet_policy);
+        write(&root.join("policy.toml"), &policy);
         let mut gateway = Gateway {
             config_path: root.join("resetgate.toml"),
             log_path: root.join("resetgate.log"),
-            has_policy: self.policy.is_some(),
             env: self.env,
             trusted_proxies: self.trusted_proxies,
             geo: self.geo,
@@ -167,7 +169,6 @@ pub struct Gateway {
     root: PathBuf,
     config_path: PathBuf,
     log_path: PathBuf,
-    has_policy: bool,
     env: Vec<(String, String)>,
     trusted_proxies: Vec<String>,
     geo: Option<GeoDbs>,
@@ -436,11 +437,7 @@ impl Gateway {
         ));
         let listen = quote(&format!("127.0.0.1:{port}"));
         let public_url = quote(&public_url(port));
-        let risk = if self.has_policy {
-            format!("\n[risk]\npolicy = {}\n", path("policy.toml"))
-        } else {
-            String::new()
-        };
+        let risk = format!("\n[risk]\npolicy = {}\n", path("policy.toml"));
         let proxies = if self.trusted_proxies.is_empty() {
             String::new()
         } else {
