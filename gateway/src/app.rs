@@ -37,8 +37,8 @@ pub struct Services {
     pub durable: Arc<dyn Durable>,
     pub directory: Arc<dyn Directory>,
     pub audit: AuditLog,
-    policy: RwLock<Arc<risk::Policy>>,
-    model: RwLock<Arc<models::model::Model>>,
+    policy: Live<risk::Policy>,
+    model: Live<models::model::Model>,
     pub passwords: PasswordPolicy,
     pub key: ServerKey,
     pub sms: SmsSender,
@@ -53,37 +53,54 @@ pub struct Services {
     pub outbox: Option<Outbox>,
 }
 
-impl Services {
-    /// The live policy.
-    pub fn policy(&self) -> Arc<risk::Policy> {
-        self.policy
+/// A hot-swappable value (the policy, the model): readers take the current
+/// `Arc`, a swap replaces it for later readers only.
+struct Live<T>(RwLock<Arc<T>>);
+
+impl<T> Live<T> {
+    fn new(value: T) -> Self {
+        Self(RwLock::new(Arc::new(value)))
+    }
+
+    fn get(&self) -> Arc<T> {
+        self.0
             .read()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .clone()
+    }
+
+    /// Puts `fresh` in unless the live value has the same version; returns it.
+    fn swap(&self, fresh: T, version: fn(&T) -> &str) -> String {
+        let fresh_version = version(&fresh).to_owned();
+        let mut live = self
+            .0
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if version(&live) != fresh_version {
+            *live = Arc::new(fresh);
+        }
+        fresh_version
+    }
+}
+
+impl Services {
+    /// The live policy.
+    pub fn policy(&self) -> Arc<risk::Policy> {
+        self.policy.get()
     }
 
     /// Re-read `risk.policy`: a valid file is swapped in atomically (requests
     /// in flight keep the `Arc` they hold); an invalid one is refused with the
     /// exact problem and the live policy stays. Returns the live version.
     pub fn reload_policy(&self) -> anyhow::Result<String> {
-        let fresh = load_policy(&self.config)?;
-        let version = fresh.version().to_owned();
-        let mut live = self
+        Ok(self
             .policy
-            .write()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if live.version() != version {
-            *live = Arc::new(fresh);
-        }
-        Ok(version)
+            .swap(load_policy(&self.config)?, risk::Policy::version))
     }
 
     /// The live anomaly model.
     pub fn model(&self) -> Arc<models::model::Model> {
-        self.model
-            .read()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .clone()
+        self.model.get()
     }
 
     /// Re-read `models.anomaly`: as [`Self::reload_policy`], a model that loads
@@ -91,16 +108,9 @@ impl Services {
     /// feature schema, edited after training) is refused with the exact
     /// problem and the live model stays. Returns the live version.
     pub fn reload_model(&self) -> anyhow::Result<String> {
-        let fresh = load_model(&self.config)?;
-        let version = fresh.version().to_owned();
-        let mut live = self
+        Ok(self
             .model
-            .write()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if live.version() != version {
-            *live = Arc::new(fresh);
-        }
-        Ok(version)
+            .swap(load_model(&self.config)?, models::model::Model::version))
     }
 
     /// Unix seconds now.
@@ -235,8 +245,8 @@ pub async fn build(config: Config, options: BuildOptions) -> anyhow::Result<AppS
         durable,
         directory,
         audit,
-        policy: RwLock::new(Arc::new(policy)),
-        model: RwLock::new(Arc::new(model)),
+        policy: Live::new(policy),
+        model: Live::new(model),
         passwords,
         key,
         sms,
