@@ -19,8 +19,12 @@
 //!    candidate, i.e. list order); without, the highest mean held-out
 //!    log-likelihood (k-means read as a spherical mixture) — for mixtures this
 //!    is the usual way of choosing k. Every candidate's figures are reported.
-//! 5. Calibration ([`crate::calibrate`]) on the winner's anomaly values of every
-//!    legitimate row.
+//! 5. Calibration ([`crate::calibrate`]) on the winner's anomaly values of the
+//!    legitimate rows its fit never saw (the held-out rows and those left out of
+//!    the fit's sample): a model scores the rows it was fitted on as more typical
+//!    than new ones, most of all a full-covariance mixture, so calibrating on
+//!    them would put a new legitimate attempt's score above the uniform one it
+//!    should have.
 //!
 //! One-class SVM (linfa-svm) is not a candidate: its kernel matrix is quadratic
 //! in the rows (a few thousand rows at most, against 50 000 for the others), its
@@ -46,7 +50,9 @@ use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
 use sha2::{Digest, Sha256};
 
-pub use fit::{GMM_MAX_ITERATIONS, GMM_REG_COVARIANCE, GMM_TOLERANCE, KMEANS_RUNS, Spec};
+pub use fit::{
+    GMM_FIT_CLIP, GMM_MAX_ITERATIONS, GMM_REG_COVARIANCE, GMM_TOLERANCE, KMEANS_RUNS, Spec,
+};
 pub use metrics::{roc_auc, tpr_at_fpr};
 
 use select::{anomalies, candidate, pick, row_of};
@@ -133,7 +139,8 @@ pub fn train(
         }
         z
     };
-    let fit_z = standard(&fitting[..fitting.len().min(config.max_fit_rows)]);
+    let (fitted_rows, unfitted) = fitting.split_at(fitting.len().min(config.max_fit_rows));
+    let fit_z = standard(fitted_rows);
     let (validation_z, attack_z) = (standard(validation), standard(&attacks));
 
     let specs: Vec<Spec> = config
@@ -172,7 +179,8 @@ pub fn train(
     let (report, fitted) = &results[winner];
     let fitted = fitted.as_ref().expect("the winner was fitted");
 
-    let mut values = anomalies(&fitted.eval, (&mean, &inv_std), rows.view(), &legit);
+    let unseen: Vec<usize> = validation.iter().chain(unfitted).copied().collect();
+    let mut values = anomalies(&fitted.eval, (&mean, &inv_std), rows.view(), &unseen);
     let calibration = Calibration::fit(&mut values, QUANTILES)?;
     let candidates: Vec<CandidateReport> = results.iter().map(|(r, _)| r.clone()).collect();
     let mut saved = SavedModel {

@@ -317,10 +317,10 @@ async fn a_decoy_offers_plausible_options_and_never_verifies() {
     );
 }
 
-/// The bundled policy, with every attempt at `high` and `high` asking for
-/// WebAuthn alone.
+/// The quiet policy (bundled, anomaly points off), with every attempt at
+/// `high` and `high` asking for WebAuthn alone.
 fn webauthn_at_high_policy(dir: &std::path::Path) -> std::path::PathBuf {
-    let text = risk::Policy::BUNDLED_TOML.to_owned()
+    let text = crate::quiet_policy()
         .replace(
             "medium = 30\nhigh = 60\ndeny = 90",
             "medium = 1\nhigh = 2\ndeny = 100",

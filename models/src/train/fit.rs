@@ -6,16 +6,20 @@
 //! run on separate threads and still give the same bytes every time.
 //!
 //! - Gaussian mixture: linfa's only covariance type is full; EM from a k-means
-//!   start, one run, a small ridge ([`GMM_REG_COVARIANCE`], in standard units)
-//!   on the diagonal so that a component sitting on a flag that never varies
-//!   stays invertible. linfa 0.8's E-step takes `ln Σ exp` without subtracting
-//!   the maximum first, so a row far from every component (log-density below
-//!   about −745) underflows to `ln 0` and the fit fails with "Undefined
-//!   ordering between a tested pair of values". On the generator's default
-//!   traffic (64 k rows) every mixture fails this way; a ridge of 0.1 lets the
-//!   16-component one through but skews the calibration of small fits, so the
-//!   ridge stays small and a failed candidate is reported as failed, never
-//!   used. Fixing it needs the shift in linfa (or our own EM).
+//!   start, one run, a ridge ([`GMM_REG_COVARIANCE`], in standard units) on the
+//!   diagonal so that a component sitting on a flag that never varies stays
+//!   invertible. linfa 0.8's E-step takes `ln Σ exp` without subtracting the
+//!   maximum first, so a row far from every component (log-density below about
+//!   −745) underflows to `ln 0` and the fit fails with "Undefined ordering
+//!   between a tested pair of values"; with the first version's tiny ridge
+//!   (1e-4) every mixture failed that way on the generator's default traffic.
+//!   So the mixture is fitted on the standardised rows clipped to
+//!   ±[`GMM_FIT_CLIP`] (a handful of extreme rows — a burst of retries, a
+//!   sign-in from the far side of the world — no longer pull a component of
+//!   their own, and no row is far enough to underflow), with a ridge of 0.05
+//!   (covariances are correlations here; 0.05 keeps every component's
+//!   density finite at the clip). Serving scores the unclipped row with a
+//!   shifted `ln Σ exp`, so an extreme attempt still scores as extreme.
 //! - K-means: k-means++ starts, best of [`KMEANS_RUNS`] by inertia. It has no
 //!   likelihood of its own; for label-free selection and the report, its
 //!   clusters define a spherical Gaussian mixture ([`Spherical`]: weights = the
@@ -33,7 +37,9 @@ use crate::features::N;
 use crate::model::{Estimator, Eval, Gmm, KMeans};
 
 /// Ridge added to each covariance's diagonal (standard units; see the module doc).
-pub const GMM_REG_COVARIANCE: f64 = 1e-4;
+pub const GMM_REG_COVARIANCE: f64 = 0.05;
+/// Standardised values are clipped to `±GMM_FIT_CLIP` for the mixture's fit.
+pub const GMM_FIT_CLIP: f64 = 4.0;
 /// EM stops when the mean log-likelihood gains less than this per iteration.
 pub const GMM_TOLERANCE: f64 = 1e-3;
 /// EM iterations before a mixture counts as not converged.
@@ -80,10 +86,11 @@ impl Fitted {
 
 /// Fits `spec` on the standardised rows `z` with a generator seeded by `seed`.
 pub(crate) fn fit(spec: Spec, z: ArrayView2<'_, f64>, seed: u64) -> Result<Fitted, String> {
-    let dataset = DatasetBase::from(z);
     let rng = Xoshiro256Plus::seed_from_u64(seed);
     let (estimator, centroids) = match spec {
         Spec::Gmm(k) => {
+            let clipped = z.mapv(|v| v.clamp(-GMM_FIT_CLIP, GMM_FIT_CLIP));
+            let dataset = DatasetBase::from(clipped.view());
             let gmm = GaussianMixtureModel::params_with_rng(k, rng)
                 .n_runs(1)
                 .tolerance(GMM_TOLERANCE)
@@ -100,6 +107,7 @@ pub(crate) fn fit(spec: Spec, z: ArrayView2<'_, f64>, seed: u64) -> Result<Fitte
             (Estimator::Gmm(gmm), None)
         }
         Spec::KMeans(k) => {
+            let dataset = DatasetBase::from(z);
             let kmeans = LinfaKMeans::params_with_rng(k, rng)
                 .n_runs(KMEANS_RUNS)
                 .fit(&dataset)

@@ -31,7 +31,7 @@ fn line_of(needle: &str) -> usize {
 #[test]
 fn bundled_policy_parses_with_the_documented_values() {
     let policy = Policy::bundled();
-    assert_eq!(policy.declared_version(), "2026-11-27.2");
+    assert_eq!(policy.declared_version(), "2026-11-27.3");
     let t = policy.thresholds();
     assert_eq!((t.medium.get(), t.high.get(), t.deny.get()), (30, 60, 90));
     let ladder = policy.ladder();
@@ -162,7 +162,7 @@ const RUNG_HIGH: &str = "[ladder.high]\nfactors = 2\nallowed = [\"webauthn\", \"
 fn semantic_errors_name_the_key_and_the_problem() {
     let cases: Vec<(String, &str)> = vec![
         (
-            edited("version = \"2026-11-27.2\"", "version = \" \""),
+            edited("version = \"2026-11-27.3\"", "version = \" \""),
             "version: must not be empty",
         ),
         (

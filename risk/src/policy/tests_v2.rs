@@ -11,7 +11,7 @@ use crate::ladder::Factor::{Totp, Webauthn};
 #[test]
 fn bundled_policy_has_the_documented_signals_travel_and_ladder() {
     let policy = Policy::bundled();
-    assert_eq!(policy.declared_version(), "2026-11-27.2");
+    assert_eq!(policy.declared_version(), "2026-11-27.3");
     assert_eq!(policy.ladder().high.require_one_of, [Webauthn, Totp]);
     assert!(policy.ladder().low.require_one_of.is_empty());
     let w = policy.signals();
@@ -36,17 +36,17 @@ fn bundled_policy_has_the_documented_signals_travel_and_ladder() {
     assert_eq!(
         weights,
         [
-            20, 10, 15, 10, 40, 20, 50, 25, 25, 30, 50, 30, 5, 25, 20, 70
+            20, 10, 15, 10, 40, 20, 50, 25, 25, 30, 50, 30, 5, 25, 10, 85
         ]
     );
     assert_eq!(w.contact_change_window, Duration::from_hours(7 * 24));
-    assert_eq!(w.anomaly_from, 5000);
-    // Log-scaled in the tail from 1 in 2 (0.5, nothing) to 1 in 1,000 (all):
-    // 1 in 10 earns log 5 / log 500, 1 in 100 log 50 / log 500.
+    assert_eq!(w.anomaly_from, 7500);
+    // Log-scaled in the tail from 1 in 4 (0.75, nothing) to 1 in 1,000 (all):
+    // 1 in 10 earns log 2.5 / log 250, 1 in 100 log 25 / log 250.
+    assert!(w.anomaly_share(0.75).abs() < 1e-12);
     assert!(w.anomaly_share(0.5).abs() < 1e-12);
-    assert!(w.anomaly_share(0.2).abs() < 1e-12);
-    assert!((w.anomaly_share(0.9) - 5_f64.log10() / 500_f64.log10()).abs() < 1e-9);
-    assert!((w.anomaly_share(0.99) - 50_f64.log10() / 500_f64.log10()).abs() < 1e-9);
+    assert!((w.anomaly_share(0.9) - 2.5_f64.log10() / 250_f64.log10()).abs() < 1e-9);
+    assert!((w.anomaly_share(0.99) - 25_f64.log10() / 250_f64.log10()).abs() < 1e-9);
     assert!((w.anomaly_share(0.999) - 1.0).abs() < 1e-9);
     assert!((w.anomaly_share(0.9999) - 1.0).abs() < 1e-12);
     let travel = policy.travel();
@@ -65,7 +65,7 @@ fn content_hash_is_the_sha256_prefix_of_the_text() {
     assert_eq!(policy.content_hash(), content_hash(Policy::BUNDLED_TOML));
     assert_eq!(
         policy.version(),
-        format!("2026-11-27.2+{}", policy.content_hash())
+        format!("2026-11-27.3+{}", policy.content_hash())
     );
 }
 
@@ -148,19 +148,19 @@ fn signals_and_travel_keys_are_validated_against_their_names() {
             "signals.anonymous_tor: must be at most 100, is 300",
         ),
         (
-            edited("anomaly = 70", "anomaly = 1000"),
+            edited("anomaly = 85", "anomaly = 1000"),
             "signals.anomaly: must be at most 100, is 1000",
         ),
         (
-            edited("anomaly_from = 0.5", "anomaly_from = 1.0"),
+            edited("anomaly_from = 0.75", "anomaly_from = 1.0"),
             "signals.anomaly_from: must be at least 0 and less than 1, is 1",
         ),
         (
-            edited("anomaly_from = 0.5", "anomaly_from = -0.1"),
+            edited("anomaly_from = 0.75", "anomaly_from = -0.1"),
             "signals.anomaly_from: must be at least 0 and less than 1, is -0.1",
         ),
         (
-            edited("history_lr = 20", "history_lr = 200"),
+            edited("history_lr = 10", "history_lr = 200"),
             "signals.history_lr: must be at most 100, is 200",
         ),
         (

@@ -325,7 +325,7 @@ fn other_cases() -> Vec<Case> {
                     feature("user_agent", &["ua", "browser"], 0),
                 ];
             },
-            vec![("history_lr", 14)],
+            vec![("history_lr", 7)],
         ),
         (
             "novel context, no history",
@@ -339,28 +339,28 @@ fn other_cases() -> Vec<Case> {
             vec![],
         ),
         (
-            "anomaly 0.4: below anomaly_from (0.5), explained with 0 points",
-            |s| s.anomaly = Some(0.4),
+            "anomaly 0.7: below anomaly_from (0.75), explained with 0 points",
+            |s| s.anomaly = Some(0.7),
             vec![("anomaly", 0)],
         ),
         (
-            "anomaly 0.99: 1 in 100, log 50 / log 500 of the way from 1 in 2 to 1 in 1,000",
+            "anomaly 0.99: 1 in 100, log 25 / log 250 of the way from 1 in 4 to 1 in 1,000",
             |s| s.anomaly = Some(0.99),
-            vec![("anomaly", 44)],
+            vec![("anomaly", 50)],
         ),
         (
             "anomaly 1.0",
             |s| s.anomaly = Some(1.0),
-            vec![("anomaly", 70)],
+            vec![("anomaly", 85)],
         ),
         (
             "anomaly 3.0 is clamped",
             |s| s.anomaly = Some(3.0),
-            vec![("anomaly", 70)],
+            vec![("anomaly", 85)],
         ),
         (
-            "anomaly 0.501 rounds to nothing",
-            |s| s.anomaly = Some(0.501),
+            "anomaly 0.751 rounds to nothing",
+            |s| s.anomaly = Some(0.751),
             vec![("anomaly", 0)],
         ),
         ("anomaly NaN", |s| s.anomaly = Some(f64::NAN), vec![]),

@@ -86,7 +86,7 @@ fn details_read_as_sentences_for_an_analyst() {
             },
             "anomaly",
             "the anomaly model gmm16-0123456789ab scores this attempt 0.96 (the share of its \
-             training attempts less unusual; none up to 0.50, 70 points from 0.999)",
+             training attempts less unusual; none up to 0.75, 85 points from 0.999)",
         ),
     ];
     for (edit, code, expected) in cases {

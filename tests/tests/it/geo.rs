@@ -100,7 +100,7 @@ fn assert_bundled_weights() {
         ("new_browser", 10),
         ("distance_per_1000km", 5),
         ("distance_max", 25),
-        ("history_lr", 20),
+        ("history_lr", 10),
     ] {
         assert_eq!(
             bundled_points(code),
@@ -281,8 +281,8 @@ fn assert_tor_exit_decision(records: &[Value], flow: &str) {
     //   new_browser        Firefox, the account knows Chrome       10
     //   history_lr         one success on record: network new at every level
     //                      (x2), agent: class pc seen 1 of 1, the UA new (x2);
-    //                      LR = 4, 20 x log10(4)/3 = 4.01                4
-    //   sum 199, capped at 100 >= deny 90: level deny, refused outright (the high
+    //                      LR = 4, 10 x log10(4)/3 = 2.01                2
+    //   sum 197, capped at 100 >= deny 90: level deny, refused outright (the high
     //   rung's two factors never come into play). Reasons by weight, then code.
     let data = audit::reset_started(records, flow);
     assert_eq!(data["address"], TOR_IP, "{data}");
@@ -301,7 +301,7 @@ fn assert_tor_exit_decision(records: &[Value], flow: &str) {
             ("new_device", 15),
             ("new_asn", 10),
             ("new_browser", 10),
-            ("history_lr", 4),
+            ("history_lr", 2),
         ]),
         "{data}"
     );
