@@ -10,14 +10,14 @@ use secrecy::ExposeSecret;
 use tokio::net::TcpListener;
 
 use crate::audit::AuditLog;
-use crate::config::Config;
+use crate::config::{Config, StoreKind};
 use crate::crypto::ServerKey;
 use crate::directory::hasher::Hasher;
 use crate::directory::{Builtin, Directory};
 use crate::factors::sms::{Outbox, SmsSender};
 use crate::reset_core::password::{PasswordPolicy, PasswordRules};
-use crate::store::durable::{Durable, SqliteStore};
-use crate::store::ephemeral::{Ephemeral, MemoryStore};
+use crate::store::durable::{Durable, PostgresStore, SqliteStore};
+use crate::store::ephemeral::{Ephemeral, MemoryStore, RedisStore};
 use crate::time::{Clock, SystemClock};
 
 /// Everything a request needs. Cheap to clone.
@@ -198,11 +198,56 @@ pub fn load_passwords(config: &Config) -> anyhow::Result<PasswordPolicy> {
     PasswordPolicy::load(&rules).map_err(|e| anyhow::anyhow!("password: {e}"))
 }
 
-/// Open the durable store named by `store.durable`.
-pub async fn open_durable(config: &Config) -> anyhow::Result<SqliteStore> {
-    SqliteStore::open(&config.store.durable)
-        .await
-        .with_context(|| format!("store.durable {}", config.store.durable))
+/// Open the durable store named by `store.durable` (`SQLite` or `PostgreSQL`;
+/// both migrate on open).
+pub async fn open_durable(config: &Config) -> anyhow::Result<Arc<dyn Durable>> {
+    let url = &config.store.durable;
+    let context = || format!("store.durable {}", redacted(url));
+    Ok(match StoreKind::durable(url) {
+        Some(StoreKind::Postgres) => {
+            Arc::new(PostgresStore::open(url).await.with_context(context)?)
+        }
+        _ => Arc::new(SqliteStore::open(url).await.with_context(context)?),
+    })
+}
+
+/// Open the ephemeral store named by `store.ephemeral`: the in-process one
+/// (purged of expired entries every minute by `clock`) or Redis, which must
+/// answer now (a node that cannot reach it does not start).
+pub async fn open_ephemeral(
+    config: &Config,
+    clock: Arc<dyn Clock>,
+) -> anyhow::Result<Arc<dyn Ephemeral>> {
+    let url = &config.store.ephemeral;
+    if let Some(StoreKind::Redis | StoreKind::RedisCluster) = StoreKind::ephemeral(url) {
+        let redis = RedisStore::connect(url)
+            .await
+            .with_context(|| format!("store.ephemeral {}", redacted(url)))?;
+        return Ok(Arc::new(redis));
+    }
+    let memory = Arc::new(MemoryStore::new());
+    spawn_purger(memory.clone(), clock);
+    Ok(memory)
+}
+
+/// A store URL fit for messages and logs: any password replaced by `***`.
+pub fn redacted(url: &str) -> String {
+    // `redis+cluster://a:1,b:2` is not a URL the `url` crate takes apart;
+    // the user-info, if any, sits between `://` and the last `@`.
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    match rest.rsplit_once('@') {
+        Some((user_info, host)) => {
+            let user = user_info.split(':').next().unwrap_or_default();
+            if user_info.contains(':') {
+                format!("{scheme}://{user}:***@{host}")
+            } else {
+                format!("{scheme}://{user}@{host}")
+            }
+        }
+        None => url.to_owned(),
+    }
 }
 
 /// Assemble the services from a validated config.
@@ -213,15 +258,13 @@ pub async fn build(config: Config, options: BuildOptions) -> anyhow::Result<AppS
     let passwords = load_passwords(&config)?;
     let durable: Arc<dyn Durable> = match options.durable.clone() {
         Some(durable) => durable,
-        None => Arc::new(open_durable(&config).await?),
+        None => open_durable(&config).await?,
     };
-    let memory = Arc::new(MemoryStore::new());
     let clock: Arc<dyn Clock> = options
         .clock
         .clone()
         .unwrap_or_else(|| Arc::new(SystemClock));
-    spawn_purger(memory.clone(), clock.clone());
-    let ephemeral: Arc<dyn Ephemeral> = memory;
+    let ephemeral = open_ephemeral(&config, clock.clone()).await?;
     let hasher = Hasher::new();
     let directory: Arc<dyn Directory> = Arc::new(Builtin::new(
         durable.clone(),
@@ -337,17 +380,39 @@ fn spawn_purger(store: Arc<MemoryStore>, clock: Arc<dyn Clock>) {
     });
 }
 
-/// Serve until `shutdown` resolves, then drain in-flight requests.
+/// Serve until `shutdown` resolves, then stop accepting and let in-flight
+/// requests finish for at most `server.shutdown_grace`. Nothing acknowledged
+/// is left to flush: an audit record is committed before its response is
+/// sent, and the stores hold everything else.
 pub async fn serve(
     listener: TcpListener,
     state: AppState,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    let grace = state.config.server.shutdown_grace;
+    let (stopping, mut stopped) = tokio::sync::watch::channel(false);
+    let signal = async move {
+        shutdown.await;
+        let _ = stopping.send(true);
+    };
     let app = crate::http::router(state);
-    axum::serve(
+    let server = axum::serve(
         listener,
         app.into_make_service_with_connect_info::<SocketAddr>(),
     )
-    .with_graceful_shutdown(shutdown)
-    .await
+    .with_graceful_shutdown(signal)
+    .into_future();
+    let deadline = async move {
+        if stopped.wait_for(|stopping| *stopping).await.is_err() {
+            std::future::pending::<()>().await;
+        }
+        tokio::time::sleep(grace).await;
+    };
+    tokio::select! {
+        result = server => result,
+        () = deadline => {
+            tracing::warn!(grace = ?grace, "requests still in flight after server.shutdown_grace; stopping anyway");
+            Ok(())
+        }
+    }
 }

@@ -12,6 +12,10 @@
 //! Appends go through one writer task that commits whatever has queued up in one
 //! transaction (group commit): callers await the commit, so an acknowledged
 //! record is durable, and a burst of requests costs one fsync, not one each.
+//! Several gateway processes sharing a database have a writer each: the store
+//! appends a batch only right after the head it was chained on, and a writer
+//! that lost the race re-chains its batch on the new head under the store's
+//! append lock, so the log stays one chain and every writer gets its turn.
 
 use std::sync::Arc;
 
@@ -103,29 +107,52 @@ async fn writer(
 
 /// Chain `batch` onto the head and commit it. On failure the head is forgotten
 /// and re-read next time, since nothing of the batch was written.
+///
+/// Several processes may append to one store (gateway nodes sharing a
+/// database), each with its own writer and cached head. The batch is first
+/// chained on the cached head and appended optimistically, which costs no
+/// lock and no read while this writer is the only one appending. When another
+/// writer appended since (the store writes nothing and says so), the batch is
+/// chained again under the store's append lock on the head as it then is:
+/// that cannot lose, so a busy writer elsewhere cannot starve this one.
 async fn commit(
     store: &dyn AuditStore,
     key: &ServerKey,
     head: &mut Option<(i64, String)>,
     batch: &[(AuditEvent, Reply)],
 ) -> Result<(), DurableError> {
-    let (mut seq, mut prev) = match head.take() {
-        Some(h) => h,
-        None => store
-            .audit_head()
-            .await?
-            .unwrap_or_else(|| (0, GENESIS.to_owned())),
+    let events: Vec<&AuditEvent> = batch.iter().map(|(event, _)| event).collect();
+    let known = match head.take() {
+        Some(h) => Some(h),
+        None => store.audit_head().await?,
     };
-    let mut records = Vec::with_capacity(batch.len());
-    for (event, _) in batch {
+    let records = chain_batch(key, known, &events);
+    if store.audit_append(&records).await? {
+        *head = records.last().map(|r| (r.seq, r.hash.clone()));
+        return Ok(());
+    }
+    tracing::debug!("the audit chain moved on under this writer; re-chaining under the lock");
+    *head = store
+        .audit_append_exclusive(&|head| chain_batch(key, head, &events))
+        .await?;
+    Ok(())
+}
+
+/// Records for `events`, chained on `head` (`None`: the empty log).
+fn chain_batch(
+    key: &ServerKey,
+    head: Option<(i64, String)>,
+    events: &[&AuditEvent],
+) -> Vec<AuditRecord> {
+    let (mut seq, mut prev) = head.unwrap_or_else(|| (0, GENESIS.to_owned()));
+    let mut records = Vec::with_capacity(events.len());
+    for event in events {
         seq += 1;
         let record = chain(key, seq, &prev, event);
         prev.clone_from(&record.hash);
         records.push(record);
     }
-    store.audit_append(&records).await?;
-    *head = Some((seq, prev));
-    Ok(())
+    records
 }
 
 fn chain(key: &ServerKey, seq: i64, prev: &str, event: &AuditEvent) -> AuditRecord {
@@ -247,64 +274,206 @@ fn check(key: &ServerKey, r: &AuditRecord, expected_seq: i64, prev: &str) -> Opt
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::durable::SqliteStore;
+    use crate::store::durable::{MemoryDurable, PostgresStore, SqliteStore, postgres_test_store};
     use std::time::SystemTime;
 
     fn key() -> ServerKey {
         ServerKey::from_master(&[9; 32])
     }
 
-    async fn store_with(n: usize) -> SqliteStore {
-        let store = SqliteStore::open("sqlite::memory:").await.unwrap();
-        let log = AuditLog::spawn(Arc::new(store.clone()), key());
-        let mut waits = Vec::new();
-        for i in 0..n {
-            let log = log.clone();
-            waits.push(tokio::spawn(async move {
-                log.record(AuditEvent::new(
-                    SystemTime::UNIX_EPOCH,
-                    "test.event",
-                    format!("s{i}"),
-                    serde_json::json!({"i": i}),
-                ))
-                .await
-            }));
-        }
-        for w in waits {
-            w.await.unwrap().unwrap();
-        }
-        store
+    /// The stores the chain is tested on, with a way to tamper with rows.
+    #[derive(Clone)]
+    enum Store {
+        Sqlite(SqliteStore),
+        Postgres(PostgresStore),
     }
 
-    #[tokio::test]
-    async fn concurrent_appends_form_one_chain() {
-        let store = store_with(50).await;
-        match verify(&store, &key()).await.unwrap() {
-            Verdict::Intact { count, .. } => assert_eq!(count, 50),
+    impl Store {
+        async fn sqlite() -> Self {
+            Self::Sqlite(SqliteStore::open("sqlite::memory:").await.unwrap())
+        }
+
+        async fn postgres() -> Self {
+            Self::Postgres(postgres_test_store().await)
+        }
+
+        fn audit(&self) -> Arc<dyn AuditStore> {
+            match self {
+                Self::Sqlite(s) => Arc::new(s.clone()),
+                Self::Postgres(s) => Arc::new(s.clone()),
+            }
+        }
+
+        async fn execute(&self, sql: &'static str) {
+            match self {
+                Self::Sqlite(s) => drop(sqlx::query(sql).execute(s.pool()).await.unwrap()),
+                Self::Postgres(s) => drop(sqlx::query(sql).execute(s.pool()).await.unwrap()),
+            }
+        }
+    }
+
+    /// Append `n` events through one writer over `store`, in waves of `wave`
+    /// concurrent events (each wave makes at least one batch).
+    async fn append_waves(store: Arc<dyn AuditStore>, n: usize, wave: usize, tag: &str) {
+        let log = AuditLog::spawn(store, key());
+        for start in (0..n).step_by(wave) {
+            let mut waits = Vec::new();
+            for i in start..n.min(start + wave) {
+                let log = log.clone();
+                let subject = format!("{tag}{i}");
+                waits.push(tokio::spawn(async move {
+                    log.record(AuditEvent::new(
+                        SystemTime::UNIX_EPOCH,
+                        "test.event",
+                        subject,
+                        serde_json::json!({"i": i}),
+                    ))
+                    .await
+                }));
+            }
+            for w in waits {
+                w.await.unwrap().unwrap();
+            }
+        }
+    }
+
+    /// Append `n` events concurrently through one writer over `store`.
+    async fn append(store: Arc<dyn AuditStore>, n: usize, tag: &str) {
+        append_waves(store, n, n, tag).await;
+    }
+
+    async fn intact(store: &dyn AuditStore) -> u64 {
+        match verify(store, &key()).await.unwrap() {
+            Verdict::Intact { count, .. } => count,
             broken @ Verdict::Broken { .. } => panic!("{broken:?}"),
         }
     }
 
+    async fn concurrent_appends_form_one_chain(store: Store) {
+        append(store.audit(), 50, "s").await;
+        assert_eq!(intact(store.audit().as_ref()).await, 50);
+    }
+
     #[tokio::test]
-    async fn altered_and_deleted_rows_are_found() {
-        let store = store_with(5).await;
-        sqlx::query("UPDATE audit_log SET data = '{\"i\":99}' WHERE seq = 3")
-            .execute(store.pool())
-            .await
-            .unwrap();
+    async fn concurrent_appends_form_one_chain_sqlite() {
+        concurrent_appends_form_one_chain(Store::sqlite().await).await;
+    }
+
+    #[tokio::test]
+    async fn concurrent_appends_form_one_chain_postgres() {
+        concurrent_appends_form_one_chain(Store::postgres().await).await;
+    }
+
+    async fn altered_and_deleted_rows_are_found(fresh: impl AsyncFn() -> Store) {
+        let store = fresh().await;
+        append(store.audit(), 5, "s").await;
+        store
+            .execute("UPDATE audit_log SET data = '{\"i\":99}' WHERE seq = 3")
+            .await;
         assert!(matches!(
-            verify(&store, &key()).await.unwrap(),
+            verify(store.audit().as_ref(), &key()).await.unwrap(),
             Verdict::Broken { seq: 3, .. }
         ));
 
-        let store = store_with(5).await;
-        sqlx::query("DELETE FROM audit_log WHERE seq = 2")
-            .execute(store.pool())
-            .await
-            .unwrap();
+        let store = fresh().await;
+        append(store.audit(), 5, "s").await;
+        store.execute("DELETE FROM audit_log WHERE seq = 2").await;
         assert!(matches!(
-            verify(&store, &key()).await.unwrap(),
+            verify(store.audit().as_ref(), &key()).await.unwrap(),
             Verdict::Broken { seq: 3, .. }
         ));
+    }
+
+    #[tokio::test]
+    async fn altered_and_deleted_rows_are_found_sqlite() {
+        altered_and_deleted_rows_are_found(Store::sqlite).await;
+    }
+
+    #[tokio::test]
+    async fn altered_and_deleted_rows_are_found_postgres() {
+        altered_and_deleted_rows_are_found(Store::postgres).await;
+    }
+
+    /// Two writers (two gateway processes, each with its own connections and
+    /// cached head) appending to one log at once: one chain of every record.
+    /// Waves of 5 make many small batches, so the writers collide often.
+    async fn two_writers_form_one_chain(a: Arc<dyn AuditStore>, b: Arc<dyn AuditStore>) {
+        tokio::join!(
+            append_waves(a.clone(), 200, 5, "a"),
+            append_waves(b, 200, 5, "b")
+        );
+        assert_eq!(intact(a.as_ref()).await, 400);
+        let mut subjects = Vec::new();
+        for_each(a.as_ref(), |r| {
+            subjects.push(r.subject);
+            Ok::<_, DurableError>(())
+        })
+        .await
+        .unwrap();
+        subjects.sort();
+        subjects.dedup();
+        assert_eq!(subjects.len(), 400, "every event once");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn two_writers_form_one_chain_sqlite() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("audit.db").display());
+        let a = SqliteStore::open(&url).await.unwrap();
+        let b = SqliteStore::open(&url).await.unwrap();
+        two_writers_form_one_chain(Arc::new(a), Arc::new(b)).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn two_writers_form_one_chain_postgres() {
+        let url = crate::store::durable::postgres_test_database().await;
+        let a = PostgresStore::open(&url).await.unwrap();
+        let b = PostgresStore::open(&url).await.unwrap();
+        two_writers_form_one_chain(Arc::new(a), Arc::new(b)).await;
+    }
+
+    /// A store that always reports a lost race on the optimistic path: the
+    /// writer re-chains under the lock, on the head it finds there.
+    #[tokio::test]
+    async fn a_lost_race_rechains_under_the_lock() {
+        let inner = MemoryDurable::new();
+        let store = Arc::new(Racing(inner));
+        let log = AuditLog::spawn(store.clone(), key());
+        for i in 0..3 {
+            let event = AuditEvent::new(SystemTime::UNIX_EPOCH, "test.event", format!("s{i}"), ());
+            log.record(event).await.unwrap();
+        }
+        assert_eq!(intact(store.as_ref()).await, 3 + 3);
+    }
+
+    /// Appends one record of another writer before every optimistic append,
+    /// which therefore loses.
+    struct Racing(MemoryDurable);
+
+    #[async_trait::async_trait]
+    impl AuditStore for Racing {
+        async fn audit_head(&self) -> Result<Option<(i64, String)>, DurableError> {
+            self.0.audit_head().await
+        }
+        async fn audit_append(&self, records: &[AuditRecord]) -> Result<bool, DurableError> {
+            let other = AuditEvent::new(SystemTime::UNIX_EPOCH, "other.writer", "x", ());
+            self.0
+                .audit_append_exclusive(&|head| chain_batch(&key(), head, &[&other]))
+                .await?;
+            self.0.audit_append(records).await
+        }
+        async fn audit_append_exclusive(
+            &self,
+            chain: &crate::store::durable::ChainFn<'_>,
+        ) -> Result<Option<(i64, String)>, DurableError> {
+            self.0.audit_append_exclusive(chain).await
+        }
+        async fn audit_page(
+            &self,
+            after: i64,
+            limit: i64,
+        ) -> Result<Vec<AuditRecord>, DurableError> {
+            self.0.audit_page(after, limit).await
+        }
     }
 }

@@ -58,6 +58,10 @@ pub struct Server {
     pub trusted_proxies: Vec<IpNet>,
     /// Requests per second allowed per client address on the public API (burst = 3x).
     pub rate_limit_per_second: u32,
+    /// After SIGTERM/SIGINT: how long in-flight requests may take to finish
+    /// before the process exits anyway (new connections are refused at once).
+    #[serde(with = "humantime_serde")]
+    pub shutdown_grace: Duration,
 }
 
 impl Default for Server {
@@ -67,6 +71,7 @@ impl Default for Server {
             public_url: url::Url::parse("http://localhost:8080").expect("static URL"),
             trusted_proxies: Vec::new(),
             rate_limit_per_second: 20,
+            shutdown_grace: Duration::from_secs(10),
         }
     }
 }
@@ -83,6 +88,44 @@ impl Default for Store {
         Self {
             ephemeral: "memory".into(),
             durable: "sqlite://var/resetgate.db".into(),
+        }
+    }
+}
+
+/// Which implementation a `store.*` URL names (by its scheme; the store
+/// itself checks the rest when it connects).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StoreKind {
+    Memory,
+    Redis,
+    RedisCluster,
+    Sqlite,
+    Postgres,
+}
+
+impl StoreKind {
+    /// `store.ephemeral`: `memory`, `redis://`, `rediss://`, `redis+cluster://`,
+    /// `redis+cluster+tls://`.
+    pub fn ephemeral(url: &str) -> Option<Self> {
+        if url == "memory" {
+            Some(Self::Memory)
+        } else if url.starts_with("redis+cluster://") || url.starts_with("redis+cluster+tls://") {
+            Some(Self::RedisCluster)
+        } else if url.starts_with("redis://") || url.starts_with("rediss://") {
+            Some(Self::Redis)
+        } else {
+            None
+        }
+    }
+
+    /// `store.durable`: `sqlite:…`, `postgres://`, `postgresql://`.
+    pub fn durable(url: &str) -> Option<Self> {
+        if url.starts_with("sqlite:") {
+            Some(Self::Sqlite)
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Some(Self::Postgres)
+        } else {
+            None
         }
     }
 }
@@ -321,19 +364,17 @@ impl Config {
                 "must be at least 1",
             ));
         }
-        if self.store.ephemeral != "memory" {
+        if StoreKind::ephemeral(&self.store.ephemeral).is_none() {
             return Err(invalid(
                 "store.ephemeral",
-                format!(
-                    "unsupported store {:?}: this build supports \"memory\"",
-                    self.store.ephemeral
-                ),
+                "unsupported store: use \"memory\", redis://HOST:PORT[/DB], rediss://… or \
+                 redis+cluster://HOST:PORT,HOST:PORT,…",
             ));
         }
-        if !self.store.durable.starts_with("sqlite:") {
+        if StoreKind::durable(&self.store.durable).is_none() {
             return Err(invalid(
                 "store.durable",
-                "unsupported store: this build supports sqlite://PATH",
+                "unsupported store: use sqlite://PATH or postgres://USER@HOST:PORT/DB",
             ));
         }
         self.validate_reset()?;

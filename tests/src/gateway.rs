@@ -36,6 +36,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
+use resetgate_services::postgres::PostgresServer;
+use resetgate_services::redis::{RedisCluster, RedisServer};
 use tempfile::TempDir;
 
 use crate::api::Api;
@@ -57,6 +59,53 @@ pub struct GatewayBuilder {
     env: Vec<(String, String)>,
     trusted_proxies: Vec<String>,
     geo: Option<GeoDbs>,
+    stores: Option<StoreUrls>,
+    key_file: Option<PathBuf>,
+}
+
+/// Which stores a gateway of [`Gateway::builder`] runs on when the test does
+/// not say ([`GatewayBuilder::stores`]): `RESETGATE_TEST_STORES` =
+/// `memory-sqlite` (the default), `redis-postgres` or `cluster-postgres`. With
+/// the last two, every gateway gets its own private Redis (or 3-node Redis
+/// Cluster) and `PostgreSQL`, started on free ports and stopped with it; `.ci/run`
+/// runs the reset suite once more in each mode.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StoreSetup {
+    MemorySqlite,
+    RedisPostgres,
+    ClusterPostgres,
+}
+
+impl StoreSetup {
+    /// The setup `RESETGATE_TEST_STORES` names (unset or empty: memory + `SQLite`).
+    pub fn from_env() -> Self {
+        match std::env::var("RESETGATE_TEST_STORES")
+            .unwrap_or_default()
+            .as_str()
+        {
+            "" | "memory-sqlite" => Self::MemorySqlite,
+            "redis-postgres" => Self::RedisPostgres,
+            "cluster-postgres" => Self::ClusterPostgres,
+            other => panic!(
+                "RESETGATE_TEST_STORES={other:?}: use memory-sqlite, redis-postgres or cluster-postgres"
+            ),
+        }
+    }
+}
+
+/// `store.ephemeral` and `store.durable` for a gateway.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoreUrls {
+    pub ephemeral: String,
+    pub durable: String,
+}
+
+/// The private servers a gateway started for itself (dropped with it).
+#[derive(Default)]
+struct OwnedServers {
+    _redis: Option<RedisServer>,
+    _cluster: Option<RedisCluster>,
+    _postgres: Option<PostgresServer>,
 }
 
 /// The three `MaxMind` DB files the `[geo]` keys point at.
@@ -134,6 +183,37 @@ impl GatewayBuilder {
         self
     }
 
+    /// Run on these stores (servers the test started and controls) instead of
+    /// the [`StoreSetup::from_env`] default.
+    #[must_use]
+    pub fn stores(mut self, ephemeral: impl Into<String>, durable: impl Into<String>) -> Self {
+        self.stores = Some(StoreUrls {
+            ephemeral: ephemeral.into(),
+            durable: durable.into(),
+        });
+        self
+    }
+
+    /// `secrets.key_file`: this file instead of one in the gateway's own
+    /// directory. Nodes of one deployment share the key (it seals TOTP seeds and
+    /// keys the code MACs and the audit chain).
+    #[must_use]
+    pub fn key_file(mut self, path: impl Into<PathBuf>) -> Self {
+        self.key_file = Some(path.into());
+        self
+    }
+
+    /// A second node of `first`'s deployment: the same stores, server key and
+    /// policy. (Its own directory, port, log and SMS receiver.)
+    #[must_use]
+    pub fn node_of(self, first: &Gateway) -> Self {
+        let policy = fs::read_to_string(first.root.join("policy.toml"))
+            .expect("the first node's policy file");
+        self.stores(first.stores.ephemeral.clone(), first.stores.durable.clone())
+            .key_file(first.key_path())
+            .policy(policy)
+    }
+
     /// Creates the directory, starts the SMS receiver and the gateway, and waits
     /// until it is ready.
     pub async fn start(self) -> Gateway {
@@ -145,7 +225,15 @@ impl GatewayBuilder {
         write(&root.join("pwned.txt"), &fixtures::pwned_txt());
         let policy = self.policy.clone().unwrap_or_else(fixtures::quiet_policy);
         write(&root.join("policy.toml"), &policy);
+        let (stores, servers) = match self.stores {
+            Some(urls) => (urls, OwnedServers::default()),
+            None => own_stores(StoreSetup::from_env(), &root),
+        };
+        let key_path = self.key_file.unwrap_or_else(|| root.join("resetgate.key"));
         let mut gateway = Gateway {
+            stores,
+            _servers: servers,
+            key_path,
             config_path: root.join("resetgate.toml"),
             log_path: root.join("resetgate.log"),
             env: self.env,
@@ -165,6 +253,9 @@ impl GatewayBuilder {
 
 /// A running gateway in its own directory (see the module docs).
 pub struct Gateway {
+    stores: StoreUrls,
+    _servers: OwnedServers,
+    key_path: PathBuf,
     dir: TempDir,
     root: PathBuf,
     config_path: PathBuf,
@@ -250,9 +341,42 @@ impl Gateway {
         &self.config_path
     }
 
-    /// The durable store's `SQLite` file.
+    /// The durable store's `SQLite` file (when it runs on `SQLite`).
     pub fn sqlite_path(&self) -> PathBuf {
         self.root.join("resetgate.db")
+    }
+
+    /// The stores it runs on.
+    pub fn stores(&self) -> &StoreUrls {
+        &self.stores
+    }
+
+    /// `secrets.key_file`.
+    pub fn key_path(&self) -> &Path {
+        &self.key_path
+    }
+
+    /// Sends SIGTERM (a graceful stop) and waits at most `timeout` for the
+    /// process to exit; its exit status, or `None` if it was still running
+    /// (then it is killed).
+    pub fn terminate(&mut self, timeout: Duration) -> Option<ExitStatus> {
+        let mut child = self.child.take()?;
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(child.id().to_string())
+            .status();
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Ok(Some(status)) = child.try_wait() {
+                return Some(status);
+            }
+            if Instant::now() >= deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
 
     /// Everything `serve` wrote to stdout and stderr so far.
@@ -431,10 +555,8 @@ impl Gateway {
     /// The config file; only keys the gateway documents, since unknown keys are errors.
     fn render_config(&self, port: u16) -> String {
         let path = |name: &str| quote(&self.root.join(name).to_string_lossy());
-        let durable = quote(&format!(
-            "sqlite://{}",
-            self.root.join("resetgate.db").display()
-        ));
+        let ephemeral = quote(&self.stores.ephemeral);
+        let durable = quote(&self.stores.durable);
         let listen = quote(&format!("127.0.0.1:{port}"));
         let public_url = quote(&public_url(port));
         let risk = format!("\n[risk]\npolicy = {}\n", path("policy.toml"));
@@ -455,12 +577,12 @@ impl Gateway {
         });
         format!(
             "[server]\nlisten = {listen}\npublic_url = {public_url}\n{proxies}\n\
-             [store]\nephemeral = \"memory\"\ndurable = {durable}\n\n\
+             [store]\nephemeral = {ephemeral}\ndurable = {durable}\n\n\
              [secrets]\nkey_file = {key}\n{risk}\n\
              [reset]\nfactor_cooloff = \"0s\"\n\n\
              [sms]\nprovider = \"webhook\"\nwebhook_url = {sms}\n\n\
              [password]\nbreached_file = {pwned}\n{geo}",
-            key = path("resetgate.key"),
+            key = quote(&self.key_path.to_string_lossy()),
             sms = quote(&self.sms.url()),
             pwned = path("pwned.txt"),
         )
@@ -484,6 +606,49 @@ impl Drop for Gateway {
                 self.log_path.display(),
                 self.log_tail()
             );
+        }
+    }
+}
+
+/// Start the servers `setup` needs; memory + `SQLite` needs none (the
+/// database file lives in `root`).
+fn own_stores(setup: StoreSetup, root: &Path) -> (StoreUrls, OwnedServers) {
+    let sqlite = || format!("sqlite://{}", root.join("resetgate.db").display());
+    match setup {
+        StoreSetup::MemorySqlite => (
+            StoreUrls {
+                ephemeral: "memory".into(),
+                durable: sqlite(),
+            },
+            OwnedServers::default(),
+        ),
+        StoreSetup::RedisPostgres => {
+            let (redis, postgres) = (RedisServer::start(), PostgresServer::start());
+            (
+                StoreUrls {
+                    ephemeral: redis.url(),
+                    durable: postgres.url(),
+                },
+                OwnedServers {
+                    _redis: Some(redis),
+                    _cluster: None,
+                    _postgres: Some(postgres),
+                },
+            )
+        }
+        StoreSetup::ClusterPostgres => {
+            let (cluster, postgres) = (RedisCluster::start(3), PostgresServer::start());
+            (
+                StoreUrls {
+                    ephemeral: cluster.url(),
+                    durable: postgres.url(),
+                },
+                OwnedServers {
+                    _redis: None,
+                    _cluster: Some(cluster),
+                    _postgres: Some(postgres),
+                },
+            )
         }
     }
 }

@@ -54,6 +54,7 @@ pub mod sms;
 pub mod totp;
 
 pub use api::{Api, Resp};
-pub use gateway::{CliOutput, Gateway, GatewayBuilder, GeoDbs};
+pub use gateway::{CliOutput, Gateway, GatewayBuilder, GeoDbs, StoreSetup, StoreUrls};
+pub use resetgate_services as services;
 pub use sms::{Sms, SmsReceiver};
 pub use totp::TotpDevice;

@@ -9,7 +9,7 @@ use crate::config::Config;
 pub async fn verify(config: &Config) -> anyhow::Result<ExitCode> {
     let key = crate::app::load_existing_key(config)?;
     let store = crate::app::open_durable(config).await?;
-    match audit::verify(&store, &key).await? {
+    match audit::verify(store.as_ref(), &key).await? {
         Verdict::Intact { count, head } => {
             println!("audit chain intact: {count} records, head {head}");
             Ok(ExitCode::SUCCESS)
@@ -24,7 +24,7 @@ pub async fn verify(config: &Config) -> anyhow::Result<ExitCode> {
 pub async fn export(config: &Config) -> anyhow::Result<ExitCode> {
     let store = crate::app::open_durable(config).await?;
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-    audit::for_each(&store, |record| -> anyhow::Result<()> {
+    audit::for_each(store.as_ref(), |record| -> anyhow::Result<()> {
         writeln!(out, "{}", audit::exported(record))?;
         Ok(())
     })

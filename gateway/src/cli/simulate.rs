@@ -169,7 +169,7 @@ pub async fn run(config: &Config, policy: &Path, from: Option<&Path>) -> anyhow:
         }
     } else {
         let store = crate::app::open_durable(config).await?;
-        crate::audit::for_each(&store, |record| -> anyhow::Result<()> {
+        crate::audit::for_each(store.as_ref(), |record| -> anyhow::Result<()> {
             replay(&candidate, &crate::audit::exported(record), &mut report);
             Ok(())
         })

@@ -108,7 +108,7 @@ pub async fn import(config: &Config, path: &Path) -> anyhow::Result<ExitCode> {
     let now = crate::time::unix(std::time::SystemTime::now());
     let (mut created, mut skipped) = (0, 0);
     for user in &users {
-        if create(&store, user, now).await? {
+        if create(store.as_ref(), user, now).await? {
             created += 1;
         } else {
             skipped += 1;

@@ -4,10 +4,12 @@
 use async_trait::async_trait;
 use sqlx::{Sqlite, Transaction};
 
-use super::{DurableError, HistoryRecord, HistoryStore, LevelCount, SqliteStore, SuccessEvent};
+use super::{
+    DurableError, HistoryRecord, HistoryStore, LevelCount, Place, SqliteStore, SuccessEvent,
+};
 
 /// Distinct cities kept as "usual places".
-const MAX_PLACES: i64 = 10;
+pub(super) const MAX_PLACES: i64 = 10;
 
 async fn bump(
     tx: &mut Transaction<'_, Sqlite>,
@@ -135,26 +137,42 @@ impl HistoryStore for SqliteStore {
         };
         let (known, places, last, device_known, counts) =
             tokio::try_join!(known, places, last, device, counts)?;
-        let events = counts
-            .iter()
-            .find(|c| c.level == "*")
-            .map_or(0, |c| c.account);
-        Ok(HistoryRecord {
-            events,
-            known,
-            places,
-            last: last.map(|(at, lat, lon, acc)| {
-                let place = match (lat, lon) {
-                    (Some(latitude), Some(longitude)) => {
-                        Some((latitude, longitude, acc.unwrap_or(0.0)))
-                    }
-                    _ => None,
-                };
-                (at, place)
-            }),
-            counts,
-            device_known,
-        })
+        Ok(assemble(known, places, last, device_known, counts))
+    }
+}
+
+/// The account's latest event as the `last` query returns it: time, latitude,
+/// longitude, accuracy.
+pub(super) type LastRow = (i64, Option<f64>, Option<f64>, Option<f64>);
+
+/// A [`HistoryRecord`] from the answers of its queries (shared with the
+/// `PostgreSQL` store, whose queries answer alike).
+pub(super) fn assemble(
+    known: Vec<(String, String)>,
+    places: Vec<Place>,
+    last: Option<LastRow>,
+    device_known: bool,
+    counts: Vec<LevelCount>,
+) -> HistoryRecord {
+    let events = counts
+        .iter()
+        .find(|c| c.level == "*")
+        .map_or(0, |c| c.account);
+    HistoryRecord {
+        events,
+        known,
+        places,
+        last: last.map(|(at, lat, lon, acc)| {
+            let place = match (lat, lon) {
+                (Some(latitude), Some(longitude)) => {
+                    Some((latitude, longitude, acc.unwrap_or(0.0)))
+                }
+                _ => None,
+            };
+            (at, place)
+        }),
+        counts,
+        device_known,
     }
 }
 
@@ -164,12 +182,7 @@ async fn level_counts(
     username: &str,
     current: &[(&'static str, Option<String>)],
 ) -> Result<Vec<LevelCount>, DurableError> {
-    let mut wanted: Vec<(&str, &str)> = vec![("*", "*")];
-    wanted.extend(
-        current
-            .iter()
-            .filter_map(|(l, v)| v.as_deref().map(|v| (*l, v))),
-    );
+    let wanted = wanted(current);
     // One statement: a primary-key lookup per (scope, level, value) that
     // matters. (An `OR` of the pairs made SQLite scan every global row — one
     // per address, network and browser ever seen — so each read grew with
@@ -184,6 +197,29 @@ async fn level_counts(
         }
     }
     let rows = query.fetch_all(store.pool()).await?;
+    Ok(counts_from_rows(&rows, username, current))
+}
+
+/// The (level, value) rows to look up in each scope: the totals, then every
+/// current value, in order.
+pub(super) fn wanted<'a>(current: &'a [(&'static str, Option<String>)]) -> Vec<(&'a str, &'a str)> {
+    let mut wanted: Vec<(&str, &str)> = vec![("*", "*")];
+    wanted.extend(
+        current
+            .iter()
+            .filter_map(|(l, v)| v.as_deref().map(|v| (*l, v))),
+    );
+    wanted
+}
+
+/// The [`LevelCount`]s from the `(scope, level, count)` rows found for
+/// [`wanted`] in the account's scope then the global one, in that order: for
+/// a level, the first row found counts.
+pub(super) fn counts_from_rows(
+    rows: &[(String, String, i64)],
+    username: &str,
+    current: &[(&'static str, Option<String>)],
+) -> Vec<LevelCount> {
     let count = |scope_is_account: bool, level: &str| {
         rows.iter()
             .find(|(s, l, _)| {
@@ -193,7 +229,7 @@ async fn level_counts(
             })
             .map_or(0, |(_, _, c)| u32::try_from(*c).unwrap_or(u32::MAX))
     };
-    Ok(std::iter::once("*")
+    std::iter::once("*")
         .chain(current.iter().map(|(l, _)| *l))
         .map(|level| {
             let present = level == "*" || current.iter().any(|(l, v)| *l == level && v.is_some());
@@ -204,7 +240,7 @@ async fn level_counts(
                 global: if present { count(false, level) } else { 0 },
             }
         })
-        .collect())
+        .collect()
 }
 
 #[cfg(test)]
@@ -230,8 +266,18 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn history_counts_places_and_devices() {
+    async fn history_counts_places_and_devices_sqlite() {
         let store = SqliteStore::open("sqlite::memory:").await.unwrap();
+        history_counts_places_and_devices(&store).await;
+    }
+
+    #[tokio::test]
+    async fn history_counts_places_and_devices_postgres() {
+        let store = crate::store::durable::postgres_test_store().await;
+        history_counts_places_and_devices(&store).await;
+    }
+
+    async fn history_counts_places_and_devices(store: &dyn HistoryStore) {
         store
             .record_success(&event("ann", 1, "GB", "London", 51.5))
             .await

@@ -28,8 +28,8 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 use async_trait::async_trait;
 
 use super::{
-    AuditRecord, AuditStore, Durable, DurableError, FactorRecord, FactorStore, HistoryRecord,
-    HistoryStore, LevelCount, Place, SuccessEvent, UserRecord, UserStore,
+    AuditRecord, AuditStore, ChainFn, Durable, DurableError, FactorRecord, FactorStore,
+    HistoryRecord, HistoryStore, LevelCount, Place, SuccessEvent, UserRecord, UserStore,
 };
 
 #[cfg(test)]
@@ -145,8 +145,26 @@ fn count_u32(n: u64) -> u32 {
 }
 
 /// `SQLite` stores a NaN bound as a REAL as NULL.
-fn real(x: Option<f64>) -> Option<f64> {
+pub(super) fn real(x: Option<f64>) -> Option<f64> {
     x.filter(|x| !x.is_nan())
+}
+
+/// The "usual place" group of an event, as `history.rs` keys it:
+/// `COALESCE(country || '/' || city, printf('%.1f,%.1f', lat, lon))` over
+/// events with both coordinates (a NaN is none). `None` without a place.
+pub(super) fn place_group(e: &SuccessEvent) -> Option<String> {
+    let (Some(lat), Some(lon)) = (real(e.lat), real(e.lon)) else {
+        return None;
+    };
+    Some(if let (Some(country), Some(city)) = (&e.country, &e.city) {
+        format!("{country}/{city}")
+    } else {
+        let mut key = String::new();
+        printf_1f(lat, &mut key);
+        key.push(',');
+        printf_1f(lon, &mut key);
+        key
+    })
 }
 
 impl MemoryDurable {
@@ -285,22 +303,31 @@ impl AuditStore for MemoryDurable {
             .map(|(seq, r)| (*seq, r.hash.clone())))
     }
 
-    async fn audit_append(&self, records: &[AuditRecord]) -> Result<(), DurableError> {
+    async fn audit_append(&self, records: &[AuditRecord]) -> Result<bool, DurableError> {
+        let Some(first) = super::batch_start(records)? else {
+            return Ok(true);
+        };
         let mut log = lock(&self.audit);
-        // One transaction: a repeated sequence number appends nothing.
-        let mut seqs = HashSet::with_capacity(records.len());
-        if records
-            .iter()
-            .any(|r| log.contains_key(&r.seq) || !seqs.insert(r.seq))
-        {
-            return Err(DurableError(
-                "UNIQUE constraint failed: audit_log.seq".to_owned(),
-            ));
+        if !super::continues(log.last_key_value().map(|(seq, _)| *seq), first) {
+            return Ok(false);
         }
         for r in records {
             log.insert(r.seq, r.clone());
         }
-        Ok(())
+        Ok(true)
+    }
+
+    async fn audit_append_exclusive(
+        &self,
+        chain: &ChainFn<'_>,
+    ) -> Result<Option<(i64, String)>, DurableError> {
+        let mut log = lock(&self.audit);
+        let head = log.last_key_value().map(|(seq, r)| (*seq, r.hash.clone()));
+        let (records, head) = super::chain_on(chain, head)?;
+        for r in records {
+            log.insert(r.seq, r);
+        }
+        Ok(head)
     }
 
     async fn audit_page(&self, after: i64, limit: i64) -> Result<Vec<AuditRecord>, DurableError> {
@@ -326,17 +353,7 @@ impl HistoryStore for MemoryDurable {
             (Some(lat), Some(lon)) => Some((lat, lon, real(e.accuracy_km).unwrap_or(0.0))),
             _ => None,
         };
-        let group = place.map(|(lat, lon, _)| {
-            if let (Some(country), Some(city)) = (&e.country, &e.city) {
-                format!("{country}/{city}")
-            } else {
-                let mut key = String::new();
-                printf_1f(lat, &mut key);
-                key.push(',');
-                printf_1f(lon, &mut key);
-                key
-            }
-        });
+        let group = place_group(e);
 
         let mut history = lock(&self.history);
         let id = history.next_id;

@@ -1,19 +1,34 @@
 //! The durable store: what must survive a restart (built-in directory accounts,
-//! enrolled factors, the audit chain).
+//! enrolled factors, account history, the audit chain).
 //!
-//! Narrow traits per capability ([`UserStore`], [`FactorStore`], [`AuditStore`]);
-//! [`Durable`] is all of them. `SQLite` is the implementation today (sqlx, embedded
-//! migrations); `PostgreSQL` will implement the same traits. [`MemoryDurable`]
-//! keeps them in process memory, for replays of recorded traffic only.
+//! Narrow traits per capability ([`UserStore`], [`FactorStore`], [`AuditStore`],
+//! [`HistoryStore`]); [`Durable`] is all of them. Two implementations serve:
+//! [`SqliteStore`] (one node, a file) and [`PostgresStore`] (several nodes
+//! sharing one database), both sqlx with embedded migrations of the same schema
+//! (`gateway/migrations/{sqlite,postgres}`) and tested to answer alike.
+//! [`MemoryDurable`] keeps the same in process memory, for replays of recorded
+//! traffic only.
+//!
+//! Several writers may append to the audit chain (one per gateway process):
+//! [`AuditStore::audit_append`] appends only right after the head it was
+//! chained on, and says when another writer got there first, so that the
+//! writer (`crate::audit`) re-chains on the new head instead of forking it.
 
 mod history;
 mod memory;
+mod postgres;
 mod sqlite;
 
 use async_trait::async_trait;
 
 pub use memory::MemoryDurable;
+pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
+
+#[cfg(test)]
+pub(crate) use postgres::{
+    test_database as postgres_test_database, test_store as postgres_test_store,
+};
 
 /// The durable store failed (unreachable, I/O, constraint). Callers fail closed.
 #[derive(Debug, thiserror::Error)]
@@ -105,10 +120,81 @@ pub trait FactorStore: Send + Sync {
 pub trait AuditStore: Send + Sync {
     /// The last record's sequence number and hash.
     async fn audit_head(&self) -> Result<Option<(i64, String)>, DurableError>;
-    /// Append records in one transaction (group commit).
-    async fn audit_append(&self, records: &[AuditRecord]) -> Result<(), DurableError>;
+    /// Append records in one transaction (group commit), if they continue the
+    /// chain: their sequence numbers are consecutive (else an error, nothing
+    /// written) and the first is the head's plus one (1 on an empty log).
+    ///
+    /// `Ok(false)` — nothing written — when the first number is not the next
+    /// one: another writer appended since this one read the head (a lost race;
+    /// re-read the head and chain again). An empty batch is `Ok(true)`.
+    async fn audit_append(&self, records: &[AuditRecord]) -> Result<bool, DurableError>;
+    /// Append the records `chain` makes from the head (`None` on an empty log)
+    /// while no one else can append: the head cannot move between reading it
+    /// and appending, so this never loses a race (other appenders wait). The
+    /// records must start right after that head. Returns the new head (the
+    /// old one when `chain` made nothing).
+    ///
+    /// For a writer that lost a race with [`Self::audit_append`]: the lock
+    /// makes sure it gets its turn instead of losing again and again.
+    async fn audit_append_exclusive(
+        &self,
+        chain: &ChainFn<'_>,
+    ) -> Result<Option<AuditHead>, DurableError>;
     /// Records with `seq > after`, in order, at most `limit`.
     async fn audit_page(&self, after: i64, limit: i64) -> Result<Vec<AuditRecord>, DurableError>;
+}
+
+/// The last audit record's sequence number and hash.
+pub type AuditHead = (i64, String);
+
+/// Makes the records of a batch from the head (sequence number and hash) of
+/// the log; see [`AuditStore::audit_append_exclusive`].
+pub type ChainFn<'a> = dyn Fn(Option<AuditHead>) -> Vec<AuditRecord> + Send + Sync + 'a;
+
+/// The records `chain` makes from `head`, checked to continue it, and the new
+/// head; for [`AuditStore::audit_append_exclusive`].
+fn chain_on(
+    chain: &ChainFn<'_>,
+    head: Option<AuditHead>,
+) -> Result<(Vec<AuditRecord>, Option<AuditHead>), DurableError> {
+    let head_seq = head.as_ref().map(|(seq, _)| *seq);
+    let records = chain(head.clone());
+    let new_head = match records.last() {
+        Some(last) => Some((last.seq, last.hash.clone())),
+        None => head,
+    };
+    if let Some(first) = batch_start(&records)?
+        && !continues(head_seq, first)
+    {
+        return Err(DurableError(format!(
+            "audit batch starts at {first}, not after the head {head_seq:?}"
+        )));
+    }
+    Ok((records, new_head))
+}
+
+/// The first sequence number of a batch for [`AuditStore::audit_append`]
+/// (`None` when empty), after checking that the numbers are consecutive.
+fn batch_start(records: &[AuditRecord]) -> Result<Option<i64>, DurableError> {
+    let Some(first) = records.first() else {
+        return Ok(None);
+    };
+    let consecutive = records
+        .iter()
+        .zip(0_i64..)
+        .all(|(r, i)| first.seq.checked_add(i) == Some(r.seq));
+    if consecutive {
+        Ok(Some(first.seq))
+    } else {
+        Err(DurableError(
+            "audit batch: sequence numbers are not consecutive".to_owned(),
+        ))
+    }
+}
+
+/// Whether a batch starting at `first` continues a log whose head is `head`.
+fn continues(head: Option<i64>, first: i64) -> bool {
+    head.unwrap_or(0).checked_add(1) == Some(first)
 }
 
 /// A successful reset or sign-in, with the context it came from.

@@ -1,4 +1,9 @@
 //! `SQLite` implementation of the durable traits (sqlx, WAL, embedded migrations).
+//!
+//! The reference for the other implementations: [`super::PostgresStore`] runs
+//! the same queries in `PostgreSQL`'s dialect, [`super::MemoryDurable`] mirrors
+//! their results; the tests in `memory/tests.rs` hold all three to the same
+//! answers.
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -8,7 +13,7 @@ use sqlx::SqlitePool;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 
 use super::{
-    AuditRecord, AuditStore, Durable, DurableError, FactorRecord, FactorStore, UserRecord,
+    AuditRecord, AuditStore, ChainFn, Durable, DurableError, FactorRecord, FactorStore, UserRecord,
     UserStore,
 };
 
@@ -229,25 +234,39 @@ impl AuditStore for SqliteStore {
         )
     }
 
-    async fn audit_append(&self, records: &[AuditRecord]) -> Result<(), DurableError> {
-        let mut tx = self.pool.begin().await?;
-        for r in records {
-            sqlx::query(
-                "INSERT INTO audit_log (seq, at, kind, subject, data, prev_hash, hash)
-                 VALUES (?, ?, ?, ?, ?, ?, ?)",
-            )
-            .bind(r.seq)
-            .bind(&r.at)
-            .bind(&r.kind)
-            .bind(&r.subject)
-            .bind(&r.data)
-            .bind(&r.prev_hash)
-            .bind(&r.hash)
-            .execute(&mut *tx)
+    async fn audit_append(&self, records: &[AuditRecord]) -> Result<bool, DurableError> {
+        let Some(first) = super::batch_start(records)? else {
+            return Ok(true);
+        };
+        // IMMEDIATE: take the write lock before reading the head, so that no
+        // other connection (another process on the same file) appends between
+        // the check and the inserts; waiting for the lock is the busy timeout.
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let head: Option<i64> = sqlx::query_scalar("SELECT MAX(seq) FROM audit_log")
+            .fetch_one(&mut *tx)
             .await?;
+        if !super::continues(head, first) {
+            tx.rollback().await?;
+            return Ok(false);
         }
+        insert_audit(&mut tx, records).await?;
         tx.commit().await?;
-        Ok(())
+        Ok(true)
+    }
+
+    async fn audit_append_exclusive(
+        &self,
+        chain: &ChainFn<'_>,
+    ) -> Result<Option<(i64, String)>, DurableError> {
+        // The write lock, taken first, is the exclusion.
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let head = sqlx::query_as("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1")
+            .fetch_optional(&mut *tx)
+            .await?;
+        let (records, head) = super::chain_on(chain, head)?;
+        insert_audit(&mut tx, &records).await?;
+        tx.commit().await?;
+        Ok(head)
     }
 
     async fn audit_page(&self, after: i64, limit: i64) -> Result<Vec<AuditRecord>, DurableError> {
@@ -260,6 +279,28 @@ impl AuditStore for SqliteStore {
         .fetch_all(&self.pool)
         .await?)
     }
+}
+
+async fn insert_audit(
+    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+    records: &[AuditRecord],
+) -> Result<(), DurableError> {
+    for r in records {
+        sqlx::query(
+            "INSERT INTO audit_log (seq, at, kind, subject, data, prev_hash, hash)
+             VALUES (?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(r.seq)
+        .bind(&r.at)
+        .bind(&r.kind)
+        .bind(&r.subject)
+        .bind(&r.data)
+        .bind(&r.prev_hash)
+        .bind(&r.hash)
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(())
 }
 
 #[async_trait]
@@ -285,9 +326,7 @@ mod tests {
         }
     }
 
-    #[tokio::test]
-    async fn password_history_is_trimmed_newest_first() {
-        let store = SqliteStore::open("sqlite::memory:").await.unwrap();
+    async fn password_history_is_trimmed_newest_first(store: &dyn UserStore) {
         assert!(store.create_user(&user("ann", "h0")).await.unwrap());
         assert!(!store.create_user(&user("ann", "other")).await.unwrap());
         for (at, h) in [(10, "h1"), (11, "h2"), (12, "h3")] {
@@ -299,5 +338,17 @@ mod tests {
         );
         assert_eq!(store.password_hashes("ann", 1).await.unwrap(), ["h3", "h2"]);
         assert!(store.change_password("nobody", "x", 1, 2).await.is_err());
+    }
+
+    #[tokio::test]
+    async fn password_history_is_trimmed_newest_first_sqlite() {
+        let store = SqliteStore::open("sqlite::memory:").await.unwrap();
+        password_history_is_trimmed_newest_first(&store).await;
+    }
+
+    #[tokio::test]
+    async fn password_history_is_trimmed_newest_first_postgres() {
+        let store = crate::store::durable::postgres_test_store().await;
+        password_history_is_trimmed_newest_first(&store).await;
     }
 }

@@ -228,99 +228,26 @@ impl Ephemeral for MemoryStore {
     }
 }
 
+// The behaviour shared with the Redis store is tested in `../conformance.rs`.
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    const T0: Duration = Duration::from_hours(500_000);
-
-    fn at(secs: u64) -> SystemTime {
-        SystemTime::UNIX_EPOCH + T0 + Duration::from_secs(secs)
-    }
-
     #[tokio::test]
-    async fn compare_and_swap_has_one_winner() {
+    async fn purge_drops_expired_entries() {
         let store = MemoryStore::new();
-        let ttl = Duration::from_mins(1);
-        store.put("k", b"v1", ttl).await.unwrap();
-        assert!(
-            store
-                .compare_and_swap("k", b"v1", b"v2", ttl)
-                .await
-                .unwrap()
-        );
-        assert!(
-            !store
-                .compare_and_swap("k", b"v1", b"v3", ttl)
-                .await
-                .unwrap()
-        );
-        assert_eq!(store.get("k").await.unwrap().unwrap(), b"v2");
-        assert!(
-            !store
-                .compare_and_swap("missing", b"", b"x", ttl)
-                .await
-                .unwrap()
-        );
-    }
-
-    #[tokio::test]
-    async fn take_is_single_use() {
-        let store = MemoryStore::new();
-        store.put("t", b"x", Duration::from_secs(5)).await.unwrap();
-        assert_eq!(store.take("t").await.unwrap().unwrap(), b"x");
-        assert!(store.take("t").await.unwrap().is_none());
-    }
-
-    #[tokio::test]
-    async fn sliding_windows_forget_old_events() {
-        let store = MemoryStore::new();
+        store.put("short", b"x", Duration::ZERO).await.unwrap();
+        store
+            .put("long", b"x", Duration::from_mins(1))
+            .await
+            .unwrap();
+        let now = SystemTime::now() + Duration::from_secs(1);
         let hour = Duration::from_hours(1);
-        let op = |record| {
-            if record {
-                WindowOp::hit("w", hour)
-            } else {
-                WindowOp::peek("w", hour)
-            }
-        };
-        assert_eq!(store.windows(&[op(true)], at(0)).await.unwrap(), [1]);
-        assert_eq!(store.windows(&[op(true)], at(1800)).await.unwrap(), [2]);
-        assert_eq!(store.windows(&[op(false)], at(3599)).await.unwrap(), [2]);
-        assert_eq!(store.windows(&[op(false)], at(3600)).await.unwrap(), [1]);
-        assert_eq!(store.windows(&[op(false)], at(5401)).await.unwrap(), [0]);
-    }
-
-    #[tokio::test]
-    async fn distinct_members_are_counted_once_and_age_out() {
-        let store = MemoryStore::new();
-        let hour = Duration::from_hours(1);
-        let add = |m| [WindowOp::distinct("d", hour, m)];
-        assert_eq!(store.windows(&add("ann"), at(0)).await.unwrap(), [1]);
-        assert_eq!(store.windows(&add("bob"), at(10)).await.unwrap(), [2]);
-        assert_eq!(
-            store.windows(&add("ann"), at(3000)).await.unwrap(),
-            [2],
-            "ann again"
-        );
-        // bob (t=10) ages out at 3610; ann was refreshed at 3000.
-        assert_eq!(store.windows(&add("cid"), at(3700)).await.unwrap(), [2]);
-    }
-
-    #[tokio::test]
-    async fn advance_is_monotonic() {
-        let store = MemoryStore::new();
-        let ttl = Duration::from_mins(2);
-        assert!(store.advance("s", 10, ttl).await.unwrap());
-        assert!(!store.advance("s", 10, ttl).await.unwrap());
-        assert!(!store.advance("s", 9, ttl).await.unwrap());
-        assert!(store.advance("s", 11, ttl).await.unwrap());
-    }
-
-    #[tokio::test]
-    async fn put_new_only_once() {
-        let store = MemoryStore::new();
-        let ttl = Duration::from_mins(1);
-        assert!(store.put_new("n", b"a", ttl).await.unwrap());
-        assert!(!store.put_new("n", b"b", ttl).await.unwrap());
+        store
+            .windows(&[WindowOp::hit("w", hour)], now)
+            .await
+            .unwrap();
+        assert_eq!(store.purge(now), 2, "long and w remain");
+        assert_eq!(store.purge(now + hour), 0);
     }
 }

@@ -1,19 +1,24 @@
 //! The ephemeral store: short-lived shared state with TTLs (flows, pending
 //! enrolments, sessions, counters, TOTP last-used steps).
 //!
-//! Every method is one atomic operation that a networked store can serve in one
-//! round trip (a Redis command, pipeline or Lua script), so the trait can grow a
-//! Redis implementation without changing its callers. Values are opaque bytes;
+//! Every method is one atomic operation that a networked store serves in one
+//! round trip (a Redis command or Lua script): [`MemoryStore`] for a single
+//! node, [`RedisStore`] (Redis or Redis Cluster) for several; both pass the
+//! same conformance suite (`conformance.rs`). Values are opaque bytes;
 //! callers serialise. Time comes in as an argument where the operation depends on
 //! it, so the memory implementation is deterministic under test.
 
+#[cfg(test)]
+mod conformance;
 mod memory;
+mod redis;
 
 use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
 
 pub use memory::MemoryStore;
+pub use redis::RedisStore;
 
 /// The store could not answer; callers fail closed (503 `store_unavailable`).
 #[derive(Debug, thiserror::Error)]

@@ -1,10 +1,11 @@
-//! [`MemoryDurable`] against [`SqliteStore`]: the same operations applied to
-//! both give the same answers.
+//! [`MemoryDurable`] and [`PostgresStore`] against [`SqliteStore`]: the same
+//! operations applied to all three give the same answers. (`PostgreSQL` runs
+//! as a private server of the test binary, a fresh database per test.)
 
 use std::fmt::Debug;
 
 use super::*;
-use crate::store::durable::SqliteStore;
+use crate::store::durable::{PostgresStore, SqliteStore, postgres_test_store};
 
 /// splitmix64: deterministic, dependency-free.
 struct Rng(u64);
@@ -32,32 +33,62 @@ impl Rng {
     }
 }
 
-async fn stores() -> (SqliteStore, MemoryDurable) {
-    (
-        SqliteStore::open("sqlite::memory:").await.unwrap(),
-        MemoryDurable::new(),
-    )
+/// The three implementations, each empty.
+struct Stores {
+    sqlite: SqliteStore,
+    memory: MemoryDurable,
+    postgres: PostgresStore,
 }
 
-/// Both answered alike: the same value, or both failed.
+async fn stores() -> Stores {
+    Stores {
+        sqlite: SqliteStore::open("sqlite::memory:").await.unwrap(),
+        memory: MemoryDurable::new(),
+        postgres: postgres_test_store().await,
+    }
+}
+
+/// All answered alike: the same value, or all failed.
 fn same<T: PartialEq + Debug>(
     sqlite: Result<T, DurableError>,
     memory: Result<T, DurableError>,
+    postgres: Result<T, DurableError>,
     what: &str,
 ) -> Option<T> {
-    match (sqlite, memory) {
-        (Ok(s), Ok(m)) => {
+    match (sqlite, memory, postgres) {
+        (Ok(s), Ok(m), Ok(p)) => {
             assert_eq!(s, m, "{what}: SQLite left, memory right");
+            assert_eq!(s, p, "{what}: SQLite left, PostgreSQL right");
             Some(s)
         }
-        (Err(_), Err(_)) => None,
-        (s, m) => panic!("{what}: SQLite {s:?}, memory {m:?}"),
+        (Err(_), Err(_), Err(_)) => None,
+        (s, m, p) => panic!("{what}: SQLite {s:?}, memory {m:?}, PostgreSQL {p:?}"),
     }
+}
+
+/// Make the same call on each store (in turn) and compare with [`same`].
+macro_rules! alike {
+    ($stores:expr, $what:expr, |$s:ident| $call:expr) => {{
+        let stores: &Stores = &$stores;
+        let sqlite = {
+            let $s = &stores.sqlite;
+            $call.await
+        };
+        let memory = {
+            let $s = &stores.memory;
+            $call.await
+        };
+        let postgres = {
+            let $s = &stores.postgres;
+            $call.await
+        };
+        same(sqlite, memory, postgres, $what)
+    }};
 }
 
 #[tokio::test]
 async fn printf_matches_sqlite() {
-    let (sqlite, _) = stores().await;
+    let sqlite = SqliteStore::open("sqlite::memory:").await.unwrap();
     let mut values = vec![
         0.0,
         -0.0,
@@ -237,7 +268,7 @@ fn current(rng: &mut Rng) -> Vec<(&'static str, Option<String>)> {
 
 #[tokio::test]
 async fn history_matches_sqlite() {
-    let (sqlite, memory) = stores().await;
+    let stores = stores().await;
     let mut rng = Rng(42);
     let mut at = 1_780_000_000;
     for i in 0..400 {
@@ -249,11 +280,8 @@ async fn history_matches_sqlite() {
         // The first users more often: long histories beside short ones.
         let user = USERS[rng.below(USERS.len()).min(rng.below(USERS.len()))];
         let e = event(&mut rng, user, at);
-        same(
-            sqlite.record_success(&e).await,
-            memory.record_success(&e).await,
-            &format!("record_success #{i} {e:?}"),
-        );
+        alike!(stores, &format!("record_success #{i} {e:?}"), |s| s
+            .record_success(&e));
         if i % 3 != 0 {
             continue;
         }
@@ -262,25 +290,26 @@ async fn history_matches_sqlite() {
                 let current = current(&mut rng);
                 let device = (!rng.chance(25)).then(|| format!("dev-{}", rng.below(10)));
                 let device = device.as_deref();
-                let h = same(
-                    sqlite.history(user, &current, device).await,
-                    memory.history(user, &current, device).await,
+                let h = alike!(
+                    stores,
                     &format!("history({user:?}, {current:?}, {device:?}) after #{i}"),
+                    |s| s.history(user, &current, device)
                 );
                 assert!(h.is_some(), "history answers");
             }
         }
     }
     // The sequence reached what it is meant to cover.
-    let h = memory.history("ann", &[], None).await.unwrap();
+    let h = stores.memory.history("ann", &[], None).await.unwrap();
     assert!(h.events > 50 && h.places.len() == 10, "{h:?}");
 }
 
-/// Where `SqliteStore` fails (see [`event`]), the memory store answers what
-/// the query means: accuracy 0.
+/// Where `SqliteStore` fails (see [`event`]), the memory store and
+/// `PostgreSQL` answer what the query means: accuracy 0.
 #[tokio::test]
 async fn place_without_accuracy() {
     let memory = MemoryDurable::new();
+    let postgres = postgres_test_store().await;
     for accuracy_km in [None, Some(f64::NAN)] {
         let e = SuccessEvent {
             username: "ann".into(),
@@ -290,9 +319,11 @@ async fn place_without_accuracy() {
             ..SuccessEvent::default()
         };
         memory.record_success(&e).await.unwrap();
+        postgres.record_success(&e).await.unwrap();
         let h = memory.history("ann", &[], None).await.unwrap();
         assert_eq!(h.places, [(51.5, -0.1, 0.0)]);
         assert_eq!(h.last, Some((0, Some((51.5, -0.1, 0.0)))));
+        assert_eq!(postgres.history("ann", &[], None).await.unwrap(), h);
     }
 }
 
@@ -307,18 +338,14 @@ fn user(name: &str, hash: &str, at: i64) -> UserRecord {
     }
 }
 
-async fn compare_users(sqlite: &SqliteStore, memory: &MemoryDurable, step: &str) {
+async fn compare_users(stores: &Stores, step: &str) {
     for name in ["ann", "bob", "nobody"] {
-        same(
-            sqlite.user(name).await,
-            memory.user(name).await,
-            &format!("{step}: user {name}"),
-        );
+        alike!(stores, &format!("{step}: user {name}"), |s| s.user(name));
         for depth in [0, 1, 2, 5, usize::MAX] {
-            same(
-                sqlite.password_hashes(name, depth).await,
-                memory.password_hashes(name, depth).await,
+            alike!(
+                stores,
                 &format!("{step}: password_hashes {name} {depth}"),
+                |s| s.password_hashes(name, depth)
             );
         }
     }
@@ -326,21 +353,17 @@ async fn compare_users(sqlite: &SqliteStore, memory: &MemoryDurable, step: &str)
 
 #[tokio::test]
 async fn users_match_sqlite() {
-    let (sqlite, memory) = stores().await;
-    compare_users(&sqlite, &memory, "empty").await;
+    let stores = stores().await;
+    compare_users(&stores, "empty").await;
     for (u, created) in [
         (user("ann", "h0", 1), Some(true)),
         (user("ann", "other", 2), Some(false)),
         (user("bob", "b0", 3), Some(true)),
     ] {
-        let done = same(
-            sqlite.create_user(&u).await,
-            memory.create_user(&u).await,
-            &format!("create_user {u:?}"),
-        );
+        let done = alike!(stores, &format!("create_user {u:?}"), |s| s.create_user(&u));
         assert_eq!(done, created);
     }
-    compare_users(&sqlite, &memory, "created").await;
+    compare_users(&stores, "created").await;
     let changes = [
         ("ann", "h1", 2),
         ("ann", "h2", 2),
@@ -356,13 +379,9 @@ async fn users_match_sqlite() {
     ];
     for (at, (name, hash, depth)) in (10..).zip(changes) {
         let step = format!("change_password {name} {hash} {depth}");
-        let done = same(
-            sqlite.change_password(name, hash, at, depth).await,
-            memory.change_password(name, hash, at, depth).await,
-            &step,
-        );
+        let done = alike!(stores, &step, |s| s.change_password(name, hash, at, depth));
         assert_eq!(done.is_some(), name != "nobody", "{step}");
-        compare_users(&sqlite, &memory, &step).await;
+        compare_users(&stores, &step).await;
     }
 }
 
@@ -380,19 +399,16 @@ fn factor(id: &str, username: &str, created_at: i64, secret: Option<&[u8]>) -> F
     }
 }
 
-async fn compare_factors(sqlite: &SqliteStore, memory: &MemoryDurable, step: &str) {
+async fn compare_factors(stores: &Stores, step: &str) {
     for name in ["ann", "bob", "zed"] {
-        same(
-            sqlite.factors(name).await,
-            memory.factors(name).await,
-            &format!("{step}: factors {name}"),
-        );
+        alike!(stores, &format!("{step}: factors {name}"), |s| s
+            .factors(name));
     }
 }
 
 #[tokio::test]
 async fn factors_match_sqlite() {
-    let (sqlite, memory) = stores().await;
+    let stores = stores().await;
     let adds = [
         factor("01B", "ann", 5, None),
         factor("01A", "ann", 5, Some(b"a")),
@@ -400,30 +416,24 @@ async fn factors_match_sqlite() {
         factor("03", "bob", 1, Some(b"s")),
         factor("04", "ann", 9, Some(b"")),
         factor("00", "ann", 9, Some(b"z")),
+        factor("0a", "ann", 9, None),
+        factor("0B", "ann", 9, None),
         factor("03", "ann", 2, None),
     ];
     for f in &adds {
         let step = format!("add_factor {f:?}");
-        let done = same(
-            sqlite.add_factor(f).await,
-            memory.add_factor(f).await,
-            &step,
-        );
+        let done = alike!(stores, &step, |s| s.add_factor(f));
         assert_eq!(
             done.is_some(),
             f.username != "ann" || f.id != "03",
             "{step}"
         );
-        compare_factors(&sqlite, &memory, &step).await;
+        compare_factors(&stores, &step).await;
     }
     for (id, now) in [("01A", 100), ("missing", 1), ("03", 7), ("01A", 101)] {
         let step = format!("touch_factor {id} {now}");
-        same(
-            sqlite.touch_factor(id, now).await,
-            memory.touch_factor(id, now).await,
-            &step,
-        );
-        compare_factors(&sqlite, &memory, &step).await;
+        alike!(stores, &step, |s| s.touch_factor(id, now));
+        compare_factors(&stores, &step).await;
     }
     let swaps: [(&str, &[u8], &[u8], bool); 8] = [
         ("03", b"s", b"t", true),
@@ -437,13 +447,9 @@ async fn factors_match_sqlite() {
     ];
     for (id, expected, new, swapped) in swaps {
         let step = format!("update_factor_secret {id} {expected:?} {new:?}");
-        let done = same(
-            sqlite.update_factor_secret(id, expected, new).await,
-            memory.update_factor_secret(id, expected, new).await,
-            &step,
-        );
+        let done = alike!(stores, &step, |s| s.update_factor_secret(id, expected, new));
         assert_eq!(done, Some(swapped), "{step}");
-        compare_factors(&sqlite, &memory, &step).await;
+        compare_factors(&stores, &step).await;
     }
     for (name, id, deleted) in [
         ("bob", "01A", false),
@@ -453,22 +459,14 @@ async fn factors_match_sqlite() {
         ("bob", "03", true),
     ] {
         let step = format!("delete_factor {name} {id}");
-        let done = same(
-            sqlite.delete_factor(name, id).await,
-            memory.delete_factor(name, id).await,
-            &step,
-        );
+        let done = alike!(stores, &step, |s| s.delete_factor(name, id));
         assert_eq!(done, Some(deleted), "{step}");
-        compare_factors(&sqlite, &memory, &step).await;
+        compare_factors(&stores, &step).await;
     }
     // A deleted id can be enrolled again.
     let f = factor("03", "ann", 2, None);
-    same(
-        sqlite.add_factor(&f).await,
-        memory.add_factor(&f).await,
-        "re-add",
-    );
-    compare_factors(&sqlite, &memory, "re-add").await;
+    alike!(stores, "re-add", |s| s.add_factor(&f));
+    compare_factors(&stores, "re-add").await;
 }
 
 fn record(seq: i64) -> AuditRecord {
@@ -483,18 +481,14 @@ fn record(seq: i64) -> AuditRecord {
     }
 }
 
-async fn compare_audit(sqlite: &SqliteStore, memory: &MemoryDurable, step: &str) {
-    same(
-        sqlite.audit_head().await,
-        memory.audit_head().await,
-        &format!("{step}: head"),
-    );
+async fn compare_audit(stores: &Stores, step: &str) {
+    alike!(stores, &format!("{step}: head"), |s| s.audit_head());
     for after in [i64::MIN, -5, 0, 1, 3, 6, 10, i64::MAX] {
         for limit in [i64::MIN, -1, 0, 1, 2, 100] {
-            same(
-                sqlite.audit_page(after, limit).await,
-                memory.audit_page(after, limit).await,
+            alike!(
+                stores,
                 &format!("{step}: page after {after} limit {limit}"),
+                |s| s.audit_page(after, limit)
             );
         }
     }
@@ -502,26 +496,42 @@ async fn compare_audit(sqlite: &SqliteStore, memory: &MemoryDurable, step: &str)
 
 #[tokio::test]
 async fn audit_matches_sqlite() {
-    let (sqlite, memory) = stores().await;
-    compare_audit(&sqlite, &memory, "empty").await;
-    let batches: [(&[i64], bool); 7] = [
-        (&[1, 2, 3], true),
-        (&[], true),
-        (&[4, 4], false),
-        (&[5, 3], false),
-        (&[4], true),
-        (&[10, 7, -2], true),
-        (&[11, 10], false),
+    let stores = stores().await;
+    compare_audit(&stores, "empty").await;
+    // Some(true): appended; Some(false): not the next number (a lost race),
+    // nothing written; None: refused (not consecutive), nothing written.
+    let batches: [(&[i64], Option<bool>); 14] = [
+        (&[0], Some(false)),
+        (&[2], Some(false)),
+        (&[1, 2, 3], Some(true)),
+        (&[], Some(true)),
+        (&[4, 4], None),
+        (&[4, 6], None),
+        (&[5, 4], None),
+        (&[3], Some(false)),
+        (&[3, 4], Some(false)),
+        (&[1, 2, 3, 4], Some(false)),
+        (&[5], Some(false)),
+        (&[4], Some(true)),
+        (&[5, 6, 7, 8, 9, 10], Some(true)),
+        (&[i64::MAX], Some(false)),
     ];
     for (seqs, appended) in batches {
         let records: Vec<_> = seqs.iter().copied().map(record).collect();
         let step = format!("audit_append {seqs:?}");
-        let done = same(
-            sqlite.audit_append(&records).await,
-            memory.audit_append(&records).await,
-            &step,
-        );
-        assert_eq!(done.is_some(), appended, "{step}");
-        compare_audit(&sqlite, &memory, &step).await;
+        let done = alike!(stores, &step, |s| s.audit_append(&records));
+        assert_eq!(done, appended, "{step}");
+        compare_audit(&stores, &step).await;
+    }
+    // Under the lock: `n` records after the head, or starting at `skip` past it.
+    for (n, skip, appended) in [(2, 1, true), (0, 1, true), (1, 0, false), (1, 2, false)] {
+        let chain = |head: Option<(i64, String)>| {
+            let first = head.map_or(0, |(seq, _)| seq) + skip;
+            (first..first + n).map(record).collect::<Vec<_>>()
+        };
+        let step = format!("audit_append_exclusive {n} from head + {skip}");
+        let head = alike!(stores, &step, |s| s.audit_append_exclusive(&chain));
+        assert_eq!(head.is_some(), appended, "{step}");
+        compare_audit(&stores, &step).await;
     }
 }
