@@ -416,3 +416,27 @@ pub async fn serve(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::redacted;
+
+    #[test]
+    fn store_urls_in_messages_never_show_a_password() {
+        assert_eq!(
+            redacted("postgres://rg:s3cret@db:5432/resetgate"),
+            "postgres://rg:***@db:5432/resetgate"
+        );
+        assert_eq!(
+            redacted("redis://:s3cret@cache:6379/0"),
+            "redis://:***@cache:6379/0"
+        );
+        assert_eq!(
+            redacted("redis+cluster://u:p@a:7000,b:7001"),
+            "redis+cluster://u:***@a:7000,b:7001"
+        );
+        assert_eq!(redacted("postgres://rg@db/x"), "postgres://rg@db/x");
+        assert_eq!(redacted("memory"), "memory");
+        assert_eq!(redacted("sqlite://var/a.db"), "sqlite://var/a.db");
+    }
+}

@@ -597,4 +597,33 @@ mod tests {
         config.store.durable = "sqlite::memory:".into();
         assert_eq!(config.sqlite_path(), None);
     }
+
+    #[test]
+    fn store_urls_name_their_implementation_and_others_are_refused() {
+        for (ephemeral, durable) in [
+            ("memory", "sqlite://var/x.db"),
+            (
+                "redis://127.0.0.1:6379/0",
+                "postgres://rg@db:5432/resetgate",
+            ),
+            ("rediss://cache:6380", "postgresql://rg:secret@db/resetgate"),
+            ("redis+cluster://a:7000,b:7001,c:7002", "sqlite::memory:"),
+        ] {
+            let text = format!("[store]\nephemeral = {ephemeral:?}\ndurable = {durable:?}\n");
+            let config = load_text(&text).unwrap_or_else(|e| panic!("{text}: {e}"));
+            assert_eq!(config.store.ephemeral, ephemeral);
+        }
+        assert_eq!(
+            StoreKind::ephemeral("redis+cluster://a:1,b:2"),
+            Some(StoreKind::RedisCluster)
+        );
+        assert_eq!(
+            StoreKind::durable("postgresql://x"),
+            Some(StoreKind::Postgres)
+        );
+        let err = load_text("[store]\nephemeral = \"memcached://x\"\n").unwrap_err();
+        assert!(err.to_string().starts_with("store.ephemeral:"), "{err}");
+        let err = load_text("[store]\ndurable = \"mysql://x\"\n").unwrap_err();
+        assert!(err.to_string().starts_with("store.durable:"), "{err}");
+    }
 }

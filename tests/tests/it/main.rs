@@ -28,4 +28,5 @@ mod geo;
 mod limits;
 mod logs;
 mod model;
+mod nodes;
 mod reset;
