@@ -5,5 +5,6 @@
 //! - `benches/geo_lookup.rs`: criterion micro-benchmarks of a City + ASN + Anonymous IP
 //!   lookup (`resetgate::signals::geo::ReloadingGeo::lookup`) on the bundled sample and on
 //!   synthetic GeoIP2-sized databases; figures in `RESULTS.md`.
-//! - The HTTP load driver for the running gateway comes in a later issue and will
-//!   live in this crate.
+//! - `src/bin/load.rs`: the HTTP load driver: `POST /v1/reset` throughput and latency
+//!   against the release binary on memory + `SQLite` and on Redis + `PostgreSQL`, and
+//!   the Redis commands per reset step counted with `MONITOR`; figures in `RESULTS.md`.

@@ -407,14 +407,20 @@ async fn pass(
 
 async fn fail(s: &AppState, mut flow: Flow, raw: &[u8], factor: Factor) -> ApiResult<Verified> {
     let left = flow.record_failure(s.config.reset.max_attempts_per_flow);
-    save(s, raw, &flow).await?;
-    velocity::record_failure(
-        s.ephemeral.as_ref(),
-        &flow.account,
-        &flow.bucket,
-        s.clock.now(),
-    )
-    .await?;
+    // Independent writes, sent together (one round trip's wait, not two): the
+    // wrong code counts against the account and address even if the flow
+    // changed meanwhile and the save is refused.
+    let (saved, counted) = tokio::join!(
+        save(s, raw, &flow),
+        velocity::record_failure(
+            s.ephemeral.as_ref(),
+            &flow.account,
+            &flow.bucket,
+            s.clock.now(),
+        )
+    );
+    saved?;
+    counted?;
     audit(
         s,
         "factor.failed",
