@@ -230,14 +230,21 @@ pub async fn open_ephemeral(
     Ok(memory)
 }
 
-/// A store URL fit for messages and logs: any password replaced by `***`.
+/// A store URL fit for messages and logs: the password of the user-info and
+/// of a `password=` / `sslpassword=` query parameter (which sqlx accepts)
+/// replaced by `***`.
 pub fn redacted(url: &str) -> String {
     // `redis+cluster://a:1,b:2` is not a URL the `url` crate takes apart;
-    // the user-info, if any, sits between `://` and the last `@`.
+    // the user-info, if any, sits between `://` and the last `@` before the
+    // query.
     let Some((scheme, rest)) = url.split_once("://") else {
         return url.to_owned();
     };
-    match rest.rsplit_once('@') {
+    let (rest, query) = match rest.split_once('?') {
+        Some((rest, query)) => (rest, Some(query)),
+        None => (rest, None),
+    };
+    let mut out = match rest.rsplit_once('@') {
         Some((user_info, host)) => {
             let user = user_info.split(':').next().unwrap_or_default();
             if user_info.contains(':') {
@@ -246,8 +253,25 @@ pub fn redacted(url: &str) -> String {
                 format!("{scheme}://{user}@{host}")
             }
         }
-        None => url.to_owned(),
+        None => format!("{scheme}://{rest}"),
+    };
+    if let Some(query) = query {
+        let pairs: Vec<String> = query
+            .split('&')
+            .map(|pair| match pair.split_once('=') {
+                Some((key, _))
+                    if key.eq_ignore_ascii_case("password")
+                        || key.eq_ignore_ascii_case("sslpassword") =>
+                {
+                    format!("{key}=***")
+                }
+                _ => pair.to_owned(),
+            })
+            .collect();
+        out.push('?');
+        out.push_str(&pairs.join("&"));
     }
+    out
 }
 
 /// Assemble the services from a validated config.
@@ -436,6 +460,14 @@ mod tests {
             "redis+cluster://u:***@a:7000,b:7001"
         );
         assert_eq!(redacted("postgres://rg@db/x"), "postgres://rg@db/x");
+        assert_eq!(
+            redacted("postgres://rg@db/x?sslmode=require&password=s3cret"),
+            "postgres://rg@db/x?sslmode=require&password=***"
+        );
+        assert_eq!(
+            redacted("postgres://db/x?sslpassword=k3y&user=rg"),
+            "postgres://db/x?sslpassword=***&user=rg"
+        );
         assert_eq!(redacted("memory"), "memory");
         assert_eq!(redacted("sqlite://var/a.db"), "sqlite://var/a.db");
     }

@@ -174,7 +174,8 @@ fn check_config(config: &Config) -> anyhow::Result<ExitCode> {
     println!("  public_url      {}", config.server.public_url);
     println!(
         "  store           ephemeral={} durable={}",
-        config.store.ephemeral, config.store.durable
+        crate::app::redacted(&config.store.ephemeral),
+        crate::app::redacted(&config.store.durable)
     );
     println!("  risk policy     version {}", policy.version());
     println!(

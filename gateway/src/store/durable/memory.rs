@@ -304,11 +304,12 @@ impl AuditStore for MemoryDurable {
     }
 
     async fn audit_append(&self, records: &[AuditRecord]) -> Result<bool, DurableError> {
-        let Some(first) = super::batch_start(records)? else {
+        if super::batch_start(records)?.is_none() {
             return Ok(true);
-        };
+        }
         let mut log = lock(&self.audit);
-        if !super::continues(log.last_key_value().map(|(seq, _)| *seq), first) {
+        let head = log.last_key_value().map(|(seq, r)| (*seq, r.hash.clone()));
+        if !super::continues(head, &records[0]) {
             return Ok(false);
         }
         for r in records {

@@ -159,17 +159,17 @@ fn chain_on(
 ) -> Result<(Vec<AuditRecord>, Option<AuditHead>), DurableError> {
     let head_seq = head.as_ref().map(|(seq, _)| *seq);
     let records = chain(head.clone());
-    let new_head = match records.last() {
-        Some(last) => Some((last.seq, last.hash.clone())),
-        None => head,
-    };
     if let Some(first) = batch_start(&records)?
-        && !continues(head_seq, first)
+        && !continues(head.clone(), &records[0])
     {
         return Err(DurableError(format!(
             "audit batch starts at {first}, not after the head {head_seq:?}"
         )));
     }
+    let new_head = match records.last() {
+        Some(last) => Some((last.seq, last.hash.clone())),
+        None => head,
+    };
     Ok((records, new_head))
 }
 
@@ -192,9 +192,16 @@ fn batch_start(records: &[AuditRecord]) -> Result<Option<i64>, DurableError> {
     }
 }
 
-/// Whether a batch starting at `first` continues a log whose head is `head`.
-fn continues(head: Option<i64>, first: i64) -> bool {
-    head.unwrap_or(0).checked_add(1) == Some(first)
+/// Whether a batch whose first record is `first` continues a log whose head
+/// is `head` (`seq`, `hash`): the next number *and* chained on the head's hash,
+/// so a head that changed under the same number (a restored backup, a failover
+/// to a replica that missed the last commits) is a lost race, re-chained under
+/// the lock, and never a silent fork.
+fn continues(head: Option<(i64, String)>, first: &AuditRecord) -> bool {
+    match head {
+        None => first.seq == 1,
+        Some((seq, hash)) => seq.checked_add(1) == Some(first.seq) && hash == first.prev_hash,
+    }
 }
 
 /// A successful reset or sign-in, with the context it came from.

@@ -34,8 +34,8 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use sqlx::PgPool;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::{ConnectOptions as _, Connection as _, PgPool};
 
 use super::history::{self, LastRow, MAX_PLACES};
 use super::memory::{place_group, real};
@@ -94,11 +94,17 @@ impl PostgresStore {
             .connect_with(options)
             .await?;
         // sqlx's migrator holds an advisory lock while it works: nodes that
-        // start together apply each migration once.
-        MIGRATOR
-            .run(&pool)
-            .await
-            .map_err(|e| DurableError(format!("migration failed: {e}")))?;
+        // start together apply each migration once. On a connection of its own
+        // without the statement timeout, so that a node waiting for another's
+        // migration, or a long migration, is not cancelled; the connection is
+        // closed afterwards rather than returned to the pool untimed.
+        let mut migrating = PgConnectOptions::from_str(url)?
+            .application_name("resetgate-migrate")
+            .connect()
+            .await?;
+        let migrated = MIGRATOR.run(&mut migrating).await;
+        let _ = migrating.close().await;
+        migrated.map_err(|e| DurableError(format!("migration failed: {e}")))?;
         Ok(Self { pool })
     }
 
@@ -329,15 +335,16 @@ impl AuditStore for PostgresStore {
     }
 
     async fn audit_append(&self, records: &[AuditRecord]) -> Result<bool, DurableError> {
-        let Some(first) = super::batch_start(records)? else {
+        if super::batch_start(records)?.is_none() {
             return Ok(true);
-        };
+        }
         bounded(async {
             let mut tx = self.pool.begin().await?;
-            let head: Option<i64> = sqlx::query_scalar("SELECT MAX(seq) FROM audit_log")
-                .fetch_one(&mut *tx)
-                .await?;
-            if !super::continues(head, first) {
+            let head: Option<(i64, String)> =
+                sqlx::query_as("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1")
+                    .fetch_optional(&mut *tx)
+                    .await?;
+            if !super::continues(head, &records[0]) {
                 tx.rollback().await?;
                 return Ok(false);
             }

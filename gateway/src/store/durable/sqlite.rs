@@ -235,17 +235,18 @@ impl AuditStore for SqliteStore {
     }
 
     async fn audit_append(&self, records: &[AuditRecord]) -> Result<bool, DurableError> {
-        let Some(first) = super::batch_start(records)? else {
+        if super::batch_start(records)?.is_none() {
             return Ok(true);
-        };
+        }
         // IMMEDIATE: take the write lock before reading the head, so that no
         // other connection (another process on the same file) appends between
         // the check and the inserts; waiting for the lock is the busy timeout.
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        let head: Option<i64> = sqlx::query_scalar("SELECT MAX(seq) FROM audit_log")
-            .fetch_one(&mut *tx)
-            .await?;
-        if !super::continues(head, first) {
+        let head: Option<(i64, String)> =
+            sqlx::query_as("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1")
+                .fetch_optional(&mut *tx)
+                .await?;
+        if !super::continues(head, &records[0]) {
             tx.rollback().await?;
             return Ok(false);
         }

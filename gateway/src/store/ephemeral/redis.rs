@@ -108,7 +108,7 @@ for i, key in ipairs(KEYS) do
     end
     redis.call('ZADD', key, now, member)
     if redis.call('PTTL', key) < window then
-      redis.call('PEXPIRE', key, window)
+      redis.call('PEXPIRE', key, ARGV[a + 1])
     end
   end
   counts[i] = redis.call('ZCARD', key)
@@ -335,7 +335,31 @@ impl RedisStore {
                     StoreError(format!("cannot load scripts into {}: {}", redact(url), e.0))
                 })?;
         }
+        store.check_eviction_policy().await;
         Ok(store)
+    }
+
+    /// Warn unless Redis refuses writes when it is full (`maxmemory-policy
+    /// noeviction`). Every key here has a TTL, so an evicting policy (`allkeys-*`
+    /// and `volatile-*` alike) lets a full Redis silently drop counters, TOTP
+    /// step markers and flows: the limits would fail open. With `noeviction` a
+    /// full Redis refuses the write and the request fails closed (503). Only a
+    /// warning: managed services may refuse `CONFIG`, and the operator decides.
+    async fn check_eviction_policy(&self) {
+        let mut get = ::redis::cmd("CONFIG");
+        get.arg("GET").arg("maxmemory-policy");
+        match self.bounded(self.conn.query::<Vec<String>>(&get)).await {
+            Ok(reply) if reply.get(1).is_some_and(|p| p == "noeviction") => {}
+            Ok(reply) => tracing::warn!(
+                maxmemory_policy = reply.get(1).map_or("(unknown)", String::as_str),
+                "Redis may evict keys when full, which drops rate-limit counters and \
+                 single-use markers (limits fail open); set maxmemory-policy noeviction"
+            ),
+            Err(e) => tracing::warn!(
+                error = %e.0,
+                "could not read Redis maxmemory-policy; make sure it is noeviction"
+            ),
+        }
     }
 
     /// Sequential round trips to Redis since connecting (the concurrent requests
