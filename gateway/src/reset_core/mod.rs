@@ -89,6 +89,24 @@ pub async fn complete(
         .map_err(|_| ApiError::from(FlowError::TokenUsed))?;
     let raw_completing = serde_json::to_vec(&completing).map_err(ApiError::internal)?;
 
+    // The audit log learns of the change before it happens: if this record
+    // cannot be committed nothing changes (503, the token still works), and a
+    // change cut short afterwards (a node dying, the shutdown grace running
+    // out, the durable store failing before `reset.completed`) still leaves
+    // its trace.
+    let intent = AuditEvent::new(
+        s.clock.now(),
+        "reset.completing",
+        name.as_str(),
+        json!({"flow_id": completing.id, "address": completing.address}),
+    );
+    if let Err(e) = s.audit.record(intent).await {
+        let mut back = completing.clone();
+        back.state = State::Verified;
+        service::save(s, &raw_completing, &back).await?;
+        return Err(ApiError::unavailable(e));
+    }
+
     if let Err(e) = s.directory.set_password(&name, &password).await {
         let mut back = completing.clone();
         back.state = State::Verified;
