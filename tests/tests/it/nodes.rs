@@ -11,6 +11,7 @@
 //!   seconds, without a gateway restart. The same for `PostgreSQL`, where
 //!   additionally no acknowledged start lacks its audit record.
 //! - A node killed with SIGKILL mid-flow: the flow completes on the other node.
+//! - A Redis that hangs (SIGSTOP) gives a 503 within seconds, not a hung request.
 //! - SIGTERM: the node drains and exits 0.
 
 use std::collections::BTreeMap;
@@ -439,5 +440,62 @@ async fn the_per_node_limiter_holds_while_redis_is_down() {
         statuses.get(&429).copied().unwrap_or(0) >= 140,
         "a flood from one address is throttled by the node itself: {statuses:?}"
     );
+    assert_no_panic(&gw);
+}
+
+/// The process id of the Redis server on `port` (from `INFO server`).
+fn redis_pid(port: u16) -> String {
+    let out = std::process::Command::new("redis-cli")
+        .args(["-p", &port.to_string(), "INFO", "server"])
+        .output()
+        .expect("redis-cli runs");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .find_map(|l| l.strip_prefix("process_id:"))
+        .map(|pid| pid.trim().to_owned())
+        .expect("INFO server names the process id")
+}
+
+fn signal(pid: &str, name: &str) {
+    let status = std::process::Command::new("kill")
+        .args([&format!("-{name}"), pid])
+        .status()
+        .expect("kill runs");
+    assert!(status.success(), "kill -{name} {pid}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redis_that_hangs_gives_a_prompt_503_not_a_hung_request() {
+    let (redis, postgres) = (RedisServer::start(), PostgresServer::start());
+    let gw = Gateway::builder()
+        .stores(redis.url(), postgres.url())
+        .start()
+        .await;
+    gw.import_users(&[ALICE]).await;
+    flows::start_reset(gw.api(), ALICE.name).await;
+    // Frozen, not gone: connections stay open and nothing answers.
+    let pid = redis_pid(redis.port());
+    signal(&pid, "STOP");
+    let asked = Instant::now();
+    let frozen = flows::try_start_reset(gw.api(), ALICE.name).await;
+    let waited = asked.elapsed();
+    signal(&pid, "CONT");
+    frozen.expect_error(503, "store_unavailable");
+    assert!(
+        waited < Duration::from_secs(5),
+        "a frozen Redis held the request for {waited:?} (calls are capped at 2 s)"
+    );
+    let back = Instant::now();
+    loop {
+        let start = flows::try_start_reset(gw.api(), ALICE.name).await;
+        if start.status == 200 {
+            break;
+        }
+        assert!(
+            back.elapsed() < RECOVERY,
+            "no recovery after SIGCONT: {start}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     assert_no_panic(&gw);
 }
