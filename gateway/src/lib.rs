@@ -16,9 +16,12 @@
 //! - [`session`]: sign-in for enrolment; [`notify`]: "was this you?" notices.
 //! - [`signals`]: gathering what `risk` decides on: context, geo, device,
 //!   account history, velocity.
-//! - [`store`]: the ephemeral (memory) and durable (`SQLite`) stores behind traits.
+//! - [`store`]: the ephemeral (memory, Redis, Redis Cluster) and durable
+//!   (`SQLite`, `PostgreSQL`) stores behind traits.
 //! - [`directory`]: the identity store connectors (built-in, argon2id).
 //! - [`audit`]: the hash-chained audit log with a group-committing writer.
+//! - [`webhooks`]: SOC alert events: Standard Webhooks signing, OCSF 1.7.0
+//!   event bodies (the outbox and dispatcher are still to come).
 //! - [`crypto`], [`account`], [`time`]: small shared building blocks.
 //! - [`cli`]: the command-line verbs; [`demo`]: `serve --demo` seeding.
 
@@ -41,3 +44,4 @@ pub mod session;
 pub mod signals;
 pub mod store;
 pub mod time;
+pub mod webhooks;
