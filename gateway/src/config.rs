@@ -5,7 +5,15 @@
 //! from a `*_file` key instead of the config itself; [`Config::load`] resolves them.
 //! Layering is figment's; validation that needs more than types lives in
 //! [`Config::validate`], which `check-config` and `serve` both run.
+//!
+//! Lists (`[[webhooks]]`, `webhook_delivery.schedule`) can be replaced from the
+//! environment as a whole (`RESETGATE__WEBHOOKS='[{url="https://…", secret_file="…"}]'`),
+//! but one element cannot be patched (`RESETGATE__WEBHOOKS__0__URL`): figment
+//! merges that as a table over the file's array, which replaces the array and
+//! then fails to load as a list.
 
+use std::borrow::Cow;
+use std::collections::HashSet;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -13,8 +21,13 @@ use std::time::Duration;
 use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
 use ipnet::IpNet;
-use secrecy::SecretString;
+use risk::Level;
+use secrecy::{ExposeSecret as _, SecretString};
 use serde::{Deserialize, Serialize};
+
+use crate::webhooks::sign::WebhookSecret;
+use crate::webhooks::target;
+use crate::webhooks::{EventType, Subscription};
 
 /// Why a configuration cannot be used.
 #[derive(Debug, thiserror::Error)]
@@ -24,12 +37,16 @@ pub enum ConfigError {
     Parse(String),
     /// A value is well-formed but unusable (the message names the key).
     #[error("{key}: {problem}")]
-    Invalid { key: &'static str, problem: String },
+    Invalid {
+        /// The key, with list positions: `webhooks[1].url`.
+        key: Cow<'static, str>,
+        problem: String,
+    },
 }
 
-fn invalid(key: &'static str, problem: impl Into<String>) -> ConfigError {
+fn invalid(key: impl Into<Cow<'static, str>>, problem: impl Into<String>) -> ConfigError {
     ConfigError::Invalid {
-        key,
+        key: key.into(),
         problem: problem.into(),
     }
 }
@@ -48,6 +65,9 @@ pub struct Config {
     pub directory: Directory,
     pub geo: Geo,
     pub models: Models,
+    /// `[[webhooks]]`: SOC endpoints from the config file (the admin API adds more).
+    pub webhooks: Vec<WebhookEndpointConfig>,
+    pub webhook_delivery: WebhookDelivery,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -308,6 +328,146 @@ pub struct Models {
     pub anomaly: Option<PathBuf>,
 }
 
+/// One `[[webhooks]]` entry: a SOC endpoint that receives signed alert events.
+/// `Debug` shows no secret ([`WebhookSecret`] redacts itself).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookEndpointConfig {
+    /// Stable name in the admin API and the delivery log; unset =
+    /// `config-<position>` (which changes if entries are reordered).
+    #[serde(default)]
+    pub id: Option<String>,
+    /// `https://…`; `http://` only with `webhook_delivery.allow_private_targets`
+    /// and then only to private addresses ([`target`]).
+    pub url: url::Url,
+    /// `whsec_` + base64 of 24..=64 key bytes.
+    #[serde(default, skip_serializing)]
+    pub secret: Option<WebhookSecret>,
+    #[serde(default)]
+    pub secret_file: Option<PathBuf>,
+    /// A secret being rotated out: while set, every delivery carries a signature
+    /// by each secret, so receivers on either one verify.
+    #[serde(default, skip_serializing)]
+    pub previous_secret: Option<WebhookSecret>,
+    #[serde(default)]
+    pub previous_secret_file: Option<PathBuf>,
+    /// Event types wanted, or `"*"` for all.
+    #[serde(default = "all_events")]
+    pub events: Vec<Subscription>,
+    /// Only events whose assessment is at least this level (events without an
+    /// assessment, such as `factor.changed`, are always sent).
+    #[serde(default = "lowest_level")]
+    pub min_level: Level,
+    #[serde(default = "enabled_by_default")]
+    pub enabled: bool,
+}
+
+fn all_events() -> Vec<Subscription> {
+    vec![Subscription::All]
+}
+
+fn lowest_level() -> Level {
+    Level::Low
+}
+
+fn enabled_by_default() -> bool {
+    true
+}
+
+impl WebhookEndpointConfig {
+    /// `id`, or `config-<index>` for the entry at `index` of `[[webhooks]]`.
+    pub fn effective_id(&self, index: usize) -> String {
+        self.id.clone().unwrap_or_else(|| format!("config-{index}"))
+    }
+
+    /// Whether this endpoint gets an event of type `kind` whose assessment is at
+    /// `level` ([`crate::webhooks::Event::level`]; `None` = no assessment, always
+    /// past `min_level`).
+    pub fn wants(&self, kind: EventType, level: Option<Level>) -> bool {
+        self.enabled
+            && Subscription::any_matches(&self.events, kind)
+            && level.is_none_or(|level| level >= self.min_level)
+    }
+
+    /// The secrets to sign with, current first (two during a rotation).
+    pub fn signing_secrets(&self) -> Vec<WebhookSecret> {
+        self.secret
+            .iter()
+            .chain(self.previous_secret.iter())
+            .cloned()
+            .collect()
+    }
+}
+
+/// `[webhook_delivery]`: how the outbox delivers, for every endpoint.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WebhookDelivery {
+    /// Allow endpoints on loopback/private/link-local addresses (tests, an
+    /// on-premises SOC), and plain `http` to such addresses.
+    pub allow_private_targets: bool,
+    /// One entry per attempt: how long after the event (first entry) or after
+    /// the previous failed attempt (the others) to try. Its length is the number
+    /// of attempts; after the last the delivery is exhausted (and can be redelivered).
+    #[serde(with = "duration_list")]
+    pub schedule: Vec<Duration>,
+    /// Total time one attempt may take (connect, TLS, request, response).
+    #[serde(with = "humantime_serde")]
+    pub timeout: Duration,
+    /// Attempts in flight at once per endpoint.
+    pub concurrency: u32,
+}
+
+/// The Standard Webhooks retry schedule: immediately, 5s, 5m, 30m, 2h, 5h, 10h,
+/// 14h, 20h, 24h (about 3 days and 3 hours in all).
+pub const STANDARD_WEBHOOKS_SCHEDULE: [Duration; 10] = [
+    Duration::ZERO,
+    Duration::from_secs(5),
+    Duration::from_mins(5),
+    Duration::from_mins(30),
+    Duration::from_hours(2),
+    Duration::from_hours(5),
+    Duration::from_hours(10),
+    Duration::from_hours(14),
+    Duration::from_hours(20),
+    Duration::from_hours(24),
+];
+
+impl Default for WebhookDelivery {
+    fn default() -> Self {
+        Self {
+            allow_private_targets: false,
+            schedule: STANDARD_WEBHOOKS_SCHEDULE.to_vec(),
+            timeout: Duration::from_secs(10),
+            concurrency: 4,
+        }
+    }
+}
+
+/// A list of humantime durations (`["0s", "5m"]`); `humantime_serde` does one.
+mod duration_list {
+    use std::time::Duration;
+
+    use humantime_serde::Serde;
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    pub fn serialize<S: Serializer>(list: &[Duration], serializer: S) -> Result<S::Ok, S::Error> {
+        list.iter()
+            .map(Serde::from)
+            .collect::<Vec<Serde<&Duration>>>()
+            .serialize(serializer)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Vec<Duration>, D::Error> {
+        Ok(Vec::<Serde<Duration>>::deserialize(deserializer)?
+            .into_iter()
+            .map(Serde::into_inner)
+            .collect())
+    }
+}
+
 impl Config {
     /// Layer embedded defaults, the optional TOML file and the environment, then
     /// resolve `*_file` secrets and validate.
@@ -341,6 +501,29 @@ impl Config {
         }
         if let Some(path) = &self.sms.webhook_token_file {
             self.sms.webhook_token = Some(read_secret_file("sms.webhook_token_file", path)?);
+        }
+        for (i, hook) in self.webhooks.iter_mut().enumerate() {
+            for (name, file, slot) in [
+                ("secret", &hook.secret_file, &mut hook.secret),
+                (
+                    "previous_secret",
+                    &hook.previous_secret_file,
+                    &mut hook.previous_secret,
+                ),
+            ] {
+                let Some(path) = file else { continue };
+                if slot.is_some() {
+                    return Err(invalid(
+                        format!("webhooks[{i}].{name}"),
+                        format!("set {name} or {name}_file, not both"),
+                    ));
+                }
+                let key = format!("webhooks[{i}].{name}_file");
+                let text = read_secret_file(key.clone(), path)?;
+                let secret = WebhookSecret::parse(text.expose_secret())
+                    .map_err(|e| invalid(key, format!("{}: {e}", path.display())))?;
+                *slot = Some(secret);
+            }
         }
         Ok(())
     }
@@ -393,6 +576,84 @@ impl Config {
                 "sms.webhook_url",
                 "is required when sms.provider = \"webhook\"",
             ));
+        }
+        self.validate_webhook_delivery()?;
+        self.validate_webhooks()?;
+        Ok(())
+    }
+
+    fn validate_webhook_delivery(&self) -> Result<(), ConfigError> {
+        let d = &self.webhook_delivery;
+        if d.schedule.is_empty() {
+            return Err(invalid(
+                "webhook_delivery.schedule",
+                "must list at least one delay (the first attempt's, normally \"0s\")",
+            ));
+        }
+        if let Some(i) = d.schedule.iter().position(|&delay| delay > MAX_RETRY_DELAY) {
+            return Err(invalid(
+                format!("webhook_delivery.schedule[{i}]"),
+                "must be at most 7d",
+            ));
+        }
+        if d.timeout < Duration::from_secs(1) || d.timeout > Duration::from_mins(1) {
+            return Err(invalid(
+                "webhook_delivery.timeout",
+                "must be between 1s and 60s",
+            ));
+        }
+        if !(1..=64).contains(&d.concurrency) {
+            return Err(invalid("webhook_delivery.concurrency", "must be 1 to 64"));
+        }
+        Ok(())
+    }
+
+    fn validate_webhooks(&self) -> Result<(), ConfigError> {
+        let allow_private = self.webhook_delivery.allow_private_targets;
+        let mut ids = HashSet::new();
+        for (i, hook) in self.webhooks.iter().enumerate() {
+            let key = |field: &str| format!("webhooks[{i}].{field}");
+            target::check_url(&hook.url, allow_private)
+                .map_err(|e| invalid(key("url"), e.to_string()))?;
+            match (&hook.secret, &hook.previous_secret) {
+                (None, _) if hook.secret_file.is_none() => {
+                    return Err(invalid(
+                        key("secret"),
+                        "is required: a `whsec_…` value, or secret_file",
+                    ));
+                }
+                (Some(current), Some(previous))
+                    if zeroize::Zeroizing::new(current.expose())
+                        == zeroize::Zeroizing::new(previous.expose()) =>
+                {
+                    return Err(invalid(
+                        key("previous_secret"),
+                        "is the same as secret (leave it unset, or set the old one)",
+                    ));
+                }
+                _ => {}
+            }
+            if hook.events.is_empty() {
+                return Err(invalid(
+                    key("events"),
+                    "must list at least one event type or \"*\" (set enabled = false to pause)",
+                ));
+            }
+            if let Some(id) = &hook.id
+                && !valid_endpoint_id(id)
+            {
+                return Err(invalid(
+                    key("id"),
+                    "must be 1 to 64 characters of A-Z, a-z, 0-9, '-', '_' or '.'",
+                ));
+            }
+            let id = hook.effective_id(i);
+            if !ids.insert(id.clone()) {
+                return Err(invalid(
+                    key("id"),
+                    format!("{id:?} is already the id of an earlier endpoint"),
+                ));
+            }
         }
         Ok(())
     }
@@ -468,7 +729,21 @@ impl Config {
     }
 }
 
-fn read_secret_file(key: &'static str, path: &Path) -> Result<SecretString, ConfigError> {
+/// The longest delay `webhook_delivery.schedule` takes.
+const MAX_RETRY_DELAY: Duration = Duration::from_hours(7 * 24);
+
+/// An endpoint id goes into admin API paths as is.
+fn valid_endpoint_id(id: &str) -> bool {
+    (1..=64).contains(&id.len())
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+}
+
+fn read_secret_file(
+    key: impl Into<Cow<'static, str>>,
+    path: &Path,
+) -> Result<SecretString, ConfigError> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| invalid(key, format!("cannot read {}: {e}", path.display())))?;
     Ok(SecretString::from(text.trim_end_matches(['\r', '\n'])))
@@ -480,7 +755,20 @@ fn describe_figment_error(error: &figment::Error) -> String {
         .clone()
         .into_iter()
         .map(|e| {
-            let key = e.path.join(".");
+            // `webhooks.1.url` -> `webhooks[1].url`
+            let mut key = String::new();
+            for part in &e.path {
+                if part.bytes().all(|b| b.is_ascii_digit()) && !key.is_empty() {
+                    key.push('[');
+                    key.push_str(part);
+                    key.push(']');
+                } else {
+                    if !key.is_empty() {
+                        key.push('.');
+                    }
+                    key.push_str(part);
+                }
+            }
             let source = e
                 .metadata
                 .as_ref()
@@ -627,3 +915,6 @@ mod tests {
         assert!(err.to_string().starts_with("store.durable:"), "{err}");
     }
 }
+
+#[cfg(test)]
+mod webhook_tests;

@@ -10,6 +10,8 @@
 //! - [`sign`]: `whsec_` secrets, the `webhook-id`/`-timestamp`/`-signature`
 //!   headers, and verification for receivers and tests.
 //! - [`ocsf`]: the OCSF events in `data`, built from typed, non-secret inputs only.
+//! - [`target`]: the SSRF guard: which URLs may be configured, and the checked
+//!   addresses an attempt may connect to (resolved once, pinned, no redirects).
 //!
 //! Not here yet: the durable outbox, the dispatcher (retries, `Retry-After`, 410)
 //! and the admin API. They call [`Envelope::new`] once per event, store the body
@@ -17,6 +19,7 @@
 
 pub mod ocsf;
 pub mod sign;
+pub mod target;
 
 use std::fmt;
 use std::str::FromStr;
