@@ -280,10 +280,11 @@ async fn loaded_gateway(redis: &RedisServer, postgres: &PostgresServer) -> Gatew
         .await
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn redis_down_mid_load_gives_503_only_and_service_resumes_by_itself() {
-    let (mut redis, postgres) = (RedisServer::start(), PostgresServer::start());
-    let gw = loaded_gateway(&redis, &postgres).await;
+/// A store outage in the middle of a load: `outage(false)` takes the store
+/// down, `outage(true)` brings it back. Checks `/readyz` both ways and that the
+/// load saw only 200 and 503 `store_unavailable`, then that a whole reset of
+/// Alice's goes through; returns what the load saw.
+async fn outage_under_load(gw: &Gateway, store: &str, mut outage: impl FnMut(bool)) -> Seen {
     gw.import_users(&[ALICE]).await;
     let bearer = flows::login(gw.api(), ALICE.name, ALICE.password).await;
     let mut totp = flows::enrol_totp(gw.api(), &bearer).await;
@@ -294,15 +295,15 @@ async fn redis_down_mid_load_gives_503_only_and_service_resumes_by_itself() {
         tokio::spawn(async move { load(&api, LOAD_ACCOUNT, 3, stop).await })
     };
     tokio::time::sleep(Duration::from_millis(700)).await;
-    redis.stop();
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    assert_eq!(readyz(&gw).await, 503, "/readyz while Redis is down");
-    redis.restart();
+    outage(false);
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(readyz(gw).await, 503, "/readyz while {store} is down");
+    outage(true);
     let back = Instant::now();
-    while readyz(&gw).await != 200 {
+    while readyz(gw).await != 200 {
         assert!(
             back.elapsed() < RECOVERY,
-            "/readyz stayed red after Redis returned"
+            "/readyz stayed red after {store} returned"
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
@@ -311,43 +312,34 @@ async fn redis_down_mid_load_gives_503_only_and_service_resumes_by_itself() {
     let seen = loader.await.expect("the loader");
     assert_only_store_unavailable(&seen);
     // A restarted Redis (no persistence) lost the flows and counters, not the
-    // factors: a whole reset goes through again.
-    a_reset_succeeds(&gw, &mut totp.device, NEW_PASSWORD).await;
-    assert_no_panic(&gw);
+    // factors: a whole reset goes through again, without a gateway restart.
+    a_reset_succeeds(gw, &mut totp.device, NEW_PASSWORD).await;
+    assert_no_panic(gw);
+    seen
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_down_mid_load_gives_503_only_and_service_resumes_by_itself() {
+    let (mut redis, postgres) = (RedisServer::start(), PostgresServer::start());
+    let gw = loaded_gateway(&redis, &postgres).await;
+    outage_under_load(&gw, "Redis", |up| {
+        if up { redis.restart() } else { redis.stop() }
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_down_mid_load_gives_503_only_loses_no_audit_and_resumes() {
     let (redis, mut postgres) = (RedisServer::start(), PostgresServer::start());
     let gw = loaded_gateway(&redis, &postgres).await;
-    gw.import_users(&[ALICE]).await;
-    let bearer = flows::login(gw.api(), ALICE.name, ALICE.password).await;
-    let mut totp = flows::enrol_totp(gw.api(), &bearer).await;
-
-    let stop = Arc::new(AtomicBool::new(false));
-    let loader = {
-        let (api, stop) = (gw.api().clone().forwarded_for(LOAD_ADDRESS), stop.clone());
-        tokio::spawn(async move { load(&api, LOAD_ACCOUNT, 3, stop).await })
-    };
-    tokio::time::sleep(Duration::from_millis(700)).await;
-    postgres.stop();
-    tokio::time::sleep(Duration::from_secs(3)).await;
-    assert_eq!(readyz(&gw).await, 503, "/readyz while PostgreSQL is down");
-    postgres.start_again();
-    let back = Instant::now();
-    while readyz(&gw).await != 200 {
-        assert!(
-            back.elapsed() < RECOVERY,
-            "/readyz stayed red after PostgreSQL returned"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    tokio::time::sleep(Duration::from_millis(700)).await;
-    stop.store(true, Ordering::Relaxed);
-    let seen = loader.await.expect("the loader");
-    assert_only_store_unavailable(&seen);
-    a_reset_succeeds(&gw, &mut totp.device, NEW_PASSWORD).await;
-    assert_no_panic(&gw);
+    let seen = outage_under_load(&gw, "PostgreSQL", |up| {
+        if up {
+            postgres.start_again();
+        } else {
+            postgres.stop();
+        }
+    })
+    .await;
 
     // Every start that was answered 200 was audited first: none is missing.
     let records = audit::records(&gw.audit_export().await);
