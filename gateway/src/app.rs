@@ -42,6 +42,8 @@ pub struct Services {
     pub passwords: PasswordPolicy,
     pub key: ServerKey,
     pub sms: SmsSender,
+    /// E-mail notices (`email.smtp_url`).
+    pub email: crate::email::EmailSender,
     pub hasher: Hasher,
     pub clock: Arc<dyn Clock>,
     /// The WebAuthn relying party (`server.public_url`).
@@ -298,6 +300,7 @@ pub async fn build(config: Config, options: BuildOptions) -> anyhow::Result<AppS
     ));
     let outbox = Outbox::default();
     let sms = SmsSender::new(&config.sms, outbox.clone());
+    let email = crate::email::EmailSender::new(&config.email)?;
     let audit = AuditLog::spawn(durable.clone(), key.clone());
     let geo = Arc::new(crate::signals::geo::ReloadingGeo::from_config(&config.geo)?);
     geo.spawn_watcher(config.geo.reload_interval);
@@ -317,6 +320,7 @@ pub async fn build(config: Config, options: BuildOptions) -> anyhow::Result<AppS
         passwords,
         key,
         sms,
+        email,
         hasher,
         clock,
         webauthn,

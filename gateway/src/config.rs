@@ -62,6 +62,7 @@ pub struct Config {
     pub reset: Reset,
     pub password: Password,
     pub sms: Sms,
+    pub email: Email,
     pub directory: Directory,
     pub geo: Geo,
     pub models: Models,
@@ -274,6 +275,29 @@ pub struct Sms {
     #[serde(skip_serializing)]
     pub webhook_token: Option<SecretString>,
     pub webhook_token_file: Option<PathBuf>,
+}
+
+/// `[email]`: "was this you?" notices by e-mail (not a reset factor).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Email {
+    /// The SMTP relay, in the forms `lettre` reads: `smtp://HOST[:PORT]`
+    /// (plain), `smtp://HOST:587?tls=required` (STARTTLS), `smtps://HOST[:465]`
+    /// (implicit TLS); `user:password@` for relays that need a login. Unset:
+    /// notices are logged as not sent. Never serialised (it may hold a password).
+    #[serde(skip_serializing)]
+    pub smtp_url: Option<SecretString>,
+    /// The `From` mailbox of notices.
+    pub from: String,
+}
+
+impl Default for Email {
+    fn default() -> Self {
+        Self {
+            smtp_url: None,
+            from: "resetgate <no-reply@localhost>".into(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -577,8 +601,19 @@ impl Config {
                 "is required when sms.provider = \"webhook\"",
             ));
         }
+        self.validate_email()?;
         self.validate_webhook_delivery()?;
         self.validate_webhooks()?;
+        Ok(())
+    }
+
+    fn validate_email(&self) -> Result<(), ConfigError> {
+        if let Some(url) = &self.email.smtp_url {
+            crate::email::transport(url.expose_secret())
+                .map_err(|problem| invalid("email.smtp_url", problem))?;
+        }
+        crate::email::mailbox(&self.email.from)
+            .map_err(|problem| invalid("email.from", problem))?;
         Ok(())
     }
 
@@ -871,6 +906,43 @@ mod tests {
         assert_eq!(config.reset.help_desk, "Call +1 555 0100, 8am-6pm.");
         let err = load_text("[reset]\nhelp_desk = \" \"\n").unwrap_err();
         assert!(err.to_string().starts_with("reset.help_desk:"), "{err}");
+    }
+
+    #[test]
+    fn email_keys_are_accepted_and_checked() {
+        let config = load_text("").unwrap();
+        assert!(config.email.smtp_url.is_none());
+        assert_eq!(config.email.from, "resetgate <no-reply@localhost>");
+        for url in [
+            "smtp://127.0.0.1:2525",
+            "smtp://mail.example.org:587?tls=required",
+            "smtps://relay:pa%20ss@mail.example.org",
+        ] {
+            let text = format!("[email]\nsmtp_url = {url:?}\nfrom = \"IT <it@example.org>\"\n");
+            let config = load_text(&text).unwrap_or_else(|e| panic!("{url}: {e}"));
+            assert_eq!(config.email.smtp_url.unwrap().expose_secret(), url);
+            assert!(!format!("{:?}", load_text(&text).unwrap()).contains("pa%20ss"));
+        }
+        for url in [
+            "http://mail.example.org",
+            "smtp+starttls://mail.example.org",
+            "smtp://",
+            "not a url",
+        ] {
+            let err = load_text(&format!("[email]\nsmtp_url = {url:?}\n")).unwrap_err();
+            assert!(
+                err.to_string().starts_with("email.smtp_url: "),
+                "{url}: {err}"
+            );
+            assert!(
+                !err.to_string().contains(url) || !url.contains('@'),
+                "{err}"
+            );
+        }
+        let err = load_text("[email]\nfrom = \"not a mailbox\"\n").unwrap_err();
+        assert!(err.to_string().starts_with("email.from: "), "{err}");
+        let err = load_text("[email]\ncode_ttl = \"5m\"\n").unwrap_err();
+        assert!(err.to_string().contains("code_ttl"), "{err}");
     }
 
     #[test]

@@ -33,6 +33,7 @@ pub mod config;
 pub mod crypto;
 pub mod demo;
 pub mod directory;
+pub mod email;
 pub mod evaluate;
 pub mod factors;
 pub mod flow;

@@ -1,11 +1,18 @@
 //! "Was this you?" notices to every channel of an account: after a reset and
 //! after a factor is added or removed (NIST SP 800-63B-4 asks that subscribers
-//! be notified of authenticator changes). Today the channels are the account's
-//! SMS numbers; e-mail joins with the e-mail issue. Delivery is in the
-//! background and never blocks or fails the request.
+//! be notified of authenticator changes). The channels are the account's SMS
+//! numbers (a phone just removed included) and its e-mail address from the
+//! directory, when it has one (`email.smtp_url`; unset: logged as not sent).
+//!
+//! The e-mail says what happened, when (UTC), from where (the client address
+//! and, when geo knows them, city and country) and from which browser and
+//! system, and how to reach the help desk (`reset.help_desk`). No notice ever
+//! holds a code, token or password. Delivery is in the background and never
+//! blocks or fails the request.
 
 use crate::account::AccountName;
 use crate::app::AppState;
+use crate::signals::context::Context;
 
 /// What happened, in the words the owner reads.
 #[derive(Debug, Clone, Copy)]
@@ -29,11 +36,77 @@ impl Notice {
             }
         }
     }
+
+    /// The e-mail's subject.
+    pub fn subject(self) -> &'static str {
+        match self {
+            Notice::PasswordReset => "Your password was reset",
+            Notice::FactorAdded => "A sign-in factor was added to your account",
+            Notice::FactorRemoved => "A sign-in factor was removed from your account",
+        }
+    }
+
+    fn what(self) -> &'static str {
+        match self {
+            Notice::PasswordReset => "The password of your account was reset.",
+            Notice::FactorAdded => "A sign-in factor was added to your account.",
+            Notice::FactorRemoved => "A sign-in factor was removed from your account.",
+        }
+    }
 }
 
-/// Send `notice` to every phone of `account`; extra numbers (a phone just
-/// removed) are told too.
-pub async fn send(s: &AppState, account: &AccountName, notice: Notice, extra: &[String]) {
+/// The plain-text body of the e-mail about `notice` to `account`, which
+/// happened at `at` from `origin`. Nothing secret: the origin is the
+/// requester's own address and browser.
+pub fn email_body(
+    notice: Notice,
+    account: &str,
+    at: std::time::SystemTime,
+    origin: &Context,
+    help_desk: &str,
+) -> String {
+    let place = match (&origin.city, &origin.country) {
+        (Some(city), Some(country)) => format!(" ({city}, {country})"),
+        (None, Some(country)) => format!(" ({country})"),
+        _ => String::new(),
+    };
+    let device = match (&origin.ua.browser, &origin.ua.os) {
+        (Some(browser), Some(os)) => format!("{browser} on {os}"),
+        (Some(browser), None) => browser.clone(),
+        (None, Some(os)) => format!("a browser on {os}"),
+        (None, None) => "an unknown browser or app".into(),
+    };
+    let when = crate::time::rfc3339(at);
+    format!(
+        "Hello {account},\n\
+         \n\
+         {what}\n\
+         \n\
+         When:   {when} (UTC)\n\
+         Where:  from the address {ip}{place}\n\
+         Device: {device}\n\
+         \n\
+         If this was you, there is nothing to do.\n\
+         If this was not you, someone else may have access to your account: \
+         contact the help desk now.\n\
+         {help_desk}\n\
+         \n\
+         This message never contains codes or passwords, and nobody will ever ask you for them.\n",
+        what = notice.what(),
+        ip = origin.ip,
+    )
+}
+
+/// Send `notice` to every phone of `account` and to its e-mail address; extra
+/// numbers (a phone just removed) are told too. `origin` is the context of the
+/// request that caused the notice.
+pub async fn send(
+    s: &AppState,
+    account: &AccountName,
+    notice: Notice,
+    extra: &[String],
+    origin: &Context,
+) {
     let mut phones: Vec<String> = match s.durable.factors(account.as_str()).await {
         Ok(records) => records.into_iter().filter_map(|r| r.phone).collect(),
         Err(e) => {
@@ -46,5 +119,62 @@ pub async fn send(s: &AppState, account: &AccountName, notice: Notice, extra: &[
     phones.dedup();
     for phone in phones {
         s.sms.send(phone, notice.text().to_owned());
+    }
+    match s.durable.user(account.as_str()).await {
+        Ok(Some(user)) => {
+            if let Some(address) = user.email.filter(|e| !e.trim().is_empty()) {
+                let body = email_body(
+                    notice,
+                    account.as_str(),
+                    s.clock.now(),
+                    origin,
+                    &s.config.reset.help_desk,
+                );
+                s.email.send(address, notice.subject().to_owned(), body);
+            }
+        }
+        Ok(None) => {}
+        Err(e) => {
+            tracing::warn!(error = %e, "could not read the account's e-mail address for a notice");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn body_names_time_place_device_and_help_desk() {
+        let origin = Context {
+            ip: "203.0.113.7".into(),
+            city: Some("Berlin".into()),
+            country: Some("DE".into()),
+            ua: crate::signals::device::UserAgent {
+                browser: Some("Firefox".into()),
+                os: Some("Linux".into()),
+                ..Default::default()
+            },
+            ..Context::default()
+        };
+        let at = crate::time::from_unix(1_800_000_000);
+        let body = email_body(
+            Notice::PasswordReset,
+            "alice",
+            at,
+            &origin,
+            "Call +1 555 0100.",
+        );
+        assert!(
+            body.contains("The password of your account was reset."),
+            "{body}"
+        );
+        assert!(body.contains("2027-01-15T08:00:00Z (UTC)"), "{body}");
+        assert!(body.contains("203.0.113.7 (Berlin, DE)"), "{body}");
+        assert!(body.contains("Firefox on Linux"), "{body}");
+        assert!(body.contains("Call +1 555 0100."), "{body}");
+        let bare = email_body(Notice::FactorAdded, "bob", at, &Context::default(), "x");
+        assert!(bare.contains("unknown browser"), "{bare}");
+        assert_eq!(Notice::PasswordReset.subject(), "Your password was reset");
     }
 }

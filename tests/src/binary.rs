@@ -54,7 +54,8 @@ fn locate() -> PathBuf {
     );
 }
 
-fn target_dir() -> PathBuf {
+/// `CARGO_TARGET_DIR`, else `<workspace>/target`.
+pub fn target_dir() -> PathBuf {
     match std::env::var_os("CARGO_TARGET_DIR") {
         Some(dir) => {
             let dir = PathBuf::from(dir);

@@ -10,7 +10,8 @@
 //! is what it always was: `server.trusted_proxies` ([`GatewayBuilder::trusted_proxies`])
 //! and `geo.city_db`, `geo.asn_db`, `geo.anonymous_db` ([`GatewayBuilder::geo`], or
 //! [`Gateway::set_geo`] and a restart, for databases built with
-//! [`Gateway::build_geo`] after the start).
+//! [`Gateway::build_geo`] after the start), and `email.smtp_url`
+//! ([`GatewayBuilder::smtp_url`], e.g. a [`crate::smtp::SmtpSink`]'s URL).
 //!
 //! Every gateway's `server.public_url` is `http://localhost:{port}` for the port it
 //! listens on ([`Gateway::public_url`]): the origin a browser visits, and so the
@@ -59,6 +60,7 @@ pub struct GatewayBuilder {
     env: Vec<(String, String)>,
     trusted_proxies: Vec<String>,
     geo: Option<GeoDbs>,
+    smtp_url: Option<String>,
     stores: Option<StoreUrls>,
     key_file: Option<PathBuf>,
 }
@@ -183,6 +185,13 @@ impl GatewayBuilder {
         self
     }
 
+    /// `email.smtp_url`: e-mail notices go to this relay (unset: not sent).
+    #[must_use]
+    pub fn smtp_url(mut self, url: impl Into<String>) -> Self {
+        self.smtp_url = Some(url.into());
+        self
+    }
+
     /// Run on these stores (servers the test started and controls) instead of
     /// the [`StoreSetup::from_env`] default.
     #[must_use]
@@ -239,6 +248,7 @@ impl GatewayBuilder {
             env: self.env,
             trusted_proxies: self.trusted_proxies,
             geo: self.geo,
+            smtp_url: self.smtp_url,
             sms: SmsReceiver::start().await,
             child: None,
             api: Api::new("http://127.0.0.1:0"),
@@ -263,6 +273,7 @@ pub struct Gateway {
     env: Vec<(String, String)>,
     trusted_proxies: Vec<String>,
     geo: Option<GeoDbs>,
+    smtp_url: Option<String>,
     sms: SmsReceiver,
     child: Option<Child>,
     api: Api,
@@ -575,13 +586,16 @@ impl Gateway {
                 file(&geo.anonymous)
             )
         });
+        let email = self.smtp_url.as_ref().map_or_else(String::new, |url| {
+            format!("\n[email]\nsmtp_url = {}\n", quote(url))
+        });
         format!(
             "[server]\nlisten = {listen}\npublic_url = {public_url}\n{proxies}\n\
              [store]\nephemeral = {ephemeral}\ndurable = {durable}\n\n\
              [secrets]\nkey_file = {key}\n{risk}\n\
              [reset]\nfactor_cooloff = \"0s\"\n\n\
              [sms]\nprovider = \"webhook\"\nwebhook_url = {sms}\n\n\
-             [password]\nbreached_file = {pwned}\n{geo}",
+             [password]\nbreached_file = {pwned}\n{geo}{email}",
             key = quote(&self.key_path.to_string_lossy()),
             sms = quote(&self.sms.url()),
             pwned = path("pwned.txt"),

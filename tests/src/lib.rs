@@ -32,6 +32,8 @@
 //!   request, and a [`Resp`] keeps the `Set-Cookie` headers.
 //! - [`audit`]: reading `resetgate audit export` (the decisions behind reset starts).
 //! - [`sms`]: the local SMS receiver the gateway's `webhook` provider posts to.
+//! - [`smtp`]: the local SMTP sink (`aiosmtpd` in a venv under `target/`) that
+//!   `email.smtp_url` points at ([`GatewayBuilder::smtp_url`]).
 //! - [`totp`]: an authenticator app ([`TotpDevice`]) that never reuses a time step.
 //! - [`fixtures`]: users, passwords, the HIBP-format breached list, policies.
 //! - [`flows`]: user journeys the tests share (sign in, enrol TOTP, start, verify and
@@ -51,10 +53,12 @@ pub mod flows;
 pub mod gateway;
 pub mod leaks;
 pub mod sms;
+pub mod smtp;
 pub mod totp;
 
 pub use api::{Api, Resp};
 pub use gateway::{CliOutput, Gateway, GatewayBuilder, GeoDbs, StoreSetup, StoreUrls};
 pub use resetgate_services as services;
 pub use sms::{Sms, SmsReceiver};
+pub use smtp::{Mail, SmtpSink};
 pub use totp::TotpDevice;

@@ -17,6 +17,7 @@ use crate::audit::AuditEvent;
 use crate::crypto;
 use crate::http::error::{ApiError, ApiResult};
 use crate::notify::{self, Notice};
+use crate::signals::context::Context;
 use crate::signals::velocity;
 use crate::store::durable::FactorRecord;
 use crate::store::ephemeral::keys;
@@ -92,7 +93,8 @@ pub async fn list(s: &AppState, who: &AccountName) -> ApiResult<Vec<FactorView>>
         .collect())
 }
 
-pub async fn remove(s: &AppState, who: &AccountName, id: &str) -> ApiResult<()> {
+/// `origin`: the context of the request, for the owner's notice.
+pub async fn remove(s: &AppState, who: &AccountName, id: &str, origin: &Context) -> ApiResult<()> {
     let not_found = || ApiError::new(StatusCode::NOT_FOUND, "factor_not_found", "no such factor");
     let records = s.durable.factors(who.as_str()).await?;
     let record = records.iter().find(|r| r.id == id).ok_or_else(not_found)?;
@@ -108,7 +110,7 @@ pub async fn remove(s: &AppState, who: &AccountName, id: &str) -> ApiResult<()> 
         return Err(not_found());
     }
     let removed_phone: Vec<String> = record.phone.iter().cloned().collect();
-    notify::send(s, who, Notice::FactorRemoved, &removed_phone).await;
+    notify::send(s, who, Notice::FactorRemoved, &removed_phone, origin).await;
     changed(s, who, "removed", id, Factor::from_str(&record.kind).ok()).await
 }
 
@@ -127,7 +129,12 @@ pub async fn totp_begin(s: &AppState, who: &AccountName) -> ApiResult<TotpStart>
     })
 }
 
-pub async fn totp_finish(s: &AppState, who: &AccountName, code: &str) -> ApiResult<String> {
+pub async fn totp_finish(
+    s: &AppState,
+    who: &AccountName,
+    code: &str,
+    origin: &Context,
+) -> ApiResult<String> {
     check_code_format(code)?;
     let key = keys::enrolment("totp", who.as_str());
     let pending: PendingTotp = get_json(s, &key).await?.ok_or_else(no_pending)?;
@@ -157,7 +164,7 @@ pub async fn totp_finish(s: &AppState, who: &AccountName, code: &str) -> ApiResu
         ..record(s, who, &id, Factor::Totp, "Authenticator app")
     };
     s.durable.add_factor(&record).await?;
-    notify::send(s, who, Notice::FactorAdded, &[]).await;
+    notify::send(s, who, Notice::FactorAdded, &[], origin).await;
     changed(s, who, "added", &id, Some(Factor::Totp)).await?;
     Ok(id)
 }
@@ -197,7 +204,12 @@ pub async fn sms_begin(s: &AppState, who: &AccountName, phone: &str) -> ApiResul
     Ok(PENDING_TTL.as_secs())
 }
 
-pub async fn sms_finish(s: &AppState, who: &AccountName, code: &str) -> ApiResult<String> {
+pub async fn sms_finish(
+    s: &AppState,
+    who: &AccountName,
+    code: &str,
+    origin: &Context,
+) -> ApiResult<String> {
     check_code_format(code)?;
     let key = keys::enrolment("sms", who.as_str());
     // An empty value is a finished enrolment (the compare-and-swap below
@@ -254,7 +266,7 @@ pub async fn sms_finish(s: &AppState, who: &AccountName, code: &str) -> ApiResul
         ..record(s, who, &id, Factor::Sms, &label)
     };
     s.durable.add_factor(&record).await?;
-    notify::send(s, who, Notice::FactorAdded, &[]).await;
+    notify::send(s, who, Notice::FactorAdded, &[], origin).await;
     changed(s, who, "added", &id, Some(Factor::Sms)).await?;
     Ok(id)
 }

@@ -167,6 +167,7 @@ pub async fn enrol_finish(
     who: &AccountName,
     credential: Value,
     name: Option<String>,
+    origin: &crate::signals::context::Context,
 ) -> ApiResult<String> {
     let name = clean_name(name)?;
     let credential: RegisterPublicKeyCredential = serde_json::from_value(credential)
@@ -218,7 +219,7 @@ pub async fn enrol_finish(
         last_used_at: None,
     };
     s.durable.add_factor(&record).await?;
-    notify::send(s, who, Notice::FactorAdded, &[]).await;
+    notify::send(s, who, Notice::FactorAdded, &[], origin).await;
     enrol::changed(s, who, "added", &id, Some(Factor::Webauthn)).await?;
     Ok(id)
 }

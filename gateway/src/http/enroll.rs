@@ -55,10 +55,17 @@ pub async fn list(State(s): State<AppState>, Session(who): Session) -> ApiResult
 
 pub async fn remove(
     State(s): State<AppState>,
+    client: crate::http::client::Client,
     Session(who): Session,
     Path(id): Path<String>,
 ) -> ApiResult<StatusCode> {
-    enrol::remove(&s, &who, &id).await?;
+    enrol::remove(
+        &s,
+        &who,
+        &id,
+        &crate::signals::context::Context::of(&client, s.geo.as_ref()),
+    )
+    .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -77,10 +84,17 @@ pub struct CodeRequest {
 
 pub async fn totp_finish(
     State(s): State<AppState>,
+    client: crate::http::client::Client,
     Session(who): Session,
     Body(req): Body<CodeRequest>,
 ) -> ApiResult<Json<Value>> {
-    let id = enrol::totp_finish(&s, &who, &req.code).await?;
+    let id = enrol::totp_finish(
+        &s,
+        &who,
+        &req.code,
+        &crate::signals::context::Context::of(&client, s.geo.as_ref()),
+    )
+    .await?;
     Ok(Json(
         json!({"id": id, "factor": "totp", "status": "active"}),
     ))
@@ -103,10 +117,17 @@ pub async fn sms_begin(
 
 pub async fn sms_finish(
     State(s): State<AppState>,
+    client: crate::http::client::Client,
     Session(who): Session,
     Body(req): Body<CodeRequest>,
 ) -> ApiResult<Json<Value>> {
-    let id = enrol::sms_finish(&s, &who, &req.code).await?;
+    let id = enrol::sms_finish(
+        &s,
+        &who,
+        &req.code,
+        &crate::signals::context::Context::of(&client, s.geo.as_ref()),
+    )
+    .await?;
     Ok(Json(json!({"id": id, "factor": "sms", "status": "active"})))
 }
 
@@ -147,10 +168,18 @@ pub struct WebauthnFinishRequest {
 
 pub async fn webauthn_finish(
     State(s): State<AppState>,
+    client: crate::http::client::Client,
     Session(who): Session,
     Body(req): Body<WebauthnFinishRequest>,
 ) -> ApiResult<Json<Value>> {
-    let id = webauthn::enrol_finish(&s, &who, req.credential, req.name).await?;
+    let id = webauthn::enrol_finish(
+        &s,
+        &who,
+        req.credential,
+        req.name,
+        &crate::signals::context::Context::of(&client, s.geo.as_ref()),
+    )
+    .await?;
     Ok(Json(
         json!({"id": id, "factor": "webauthn", "status": "active"}),
     ))

@@ -131,7 +131,7 @@ pub async fn complete(
     if let Err(e) = s.durable.record_success(&success).await {
         tracing::error!(error = %e, "reset completed but its history record was not written");
     }
-    notify::send(s, &name, Notice::PasswordReset, &[]).await;
+    notify::send(s, &name, Notice::PasswordReset, &[], &done.context).await;
     let event = AuditEvent::new(
         s.clock.now(),
         "reset.completed",

@@ -19,11 +19,15 @@
 //! - `geo`: `GeoIP` databases built with `geo build`, the device cookie and account
 //!   history score resets (home stays low, a Tor exit abroad is refused, every reason
 //!   as the policy predicts); `simulate` replays the audit under a candidate policy.
+//! - `email`: "was this you?" e-mails through a real SMTP relay (`aiosmtpd`) after
+//!   a factor is added and after a reset: when, from where, which browser, and no
+//!   code, token or password.
 //! - `logs`: no secret used in the journeys reaches the log.
 
 mod audit;
 mod browser;
 mod decoy;
+mod email;
 mod geo;
 mod limits;
 mod logs;

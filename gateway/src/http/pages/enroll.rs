@@ -264,6 +264,7 @@ pub async fn logout(
 /// `POST /enroll/factors/{id}/remove`.
 pub async fn remove(
     State(s): State<AppState>,
+    client: crate::http::client::Client,
     headers: HeaderMap,
     token: CsrfToken,
     Path(id): Path<String>,
@@ -274,7 +275,14 @@ pub async fn remove(
         Ok(None) => return session_ended(),
         Err(page) => return page,
     };
-    let Err(e) = enrol::remove(&s, &name, &id).await else {
+    let Err(e) = enrol::remove(
+        &s,
+        &name,
+        &id,
+        &crate::signals::context::Context::of(&client, s.geo.as_ref()),
+    )
+    .await
+    else {
         return views::redirect("/enroll?done=removed");
     };
     let problem = Problem::of(e).await;

@@ -109,6 +109,7 @@ pub struct CodeForm {
 /// `POST /enroll/totp/verify`.
 pub async fn totp_finish(
     State(s): State<AppState>,
+    client: crate::http::client::Client,
     headers: HeaderMap,
     token: CsrfToken,
     Posted(form): Posted<CodeForm>,
@@ -118,7 +119,14 @@ pub async fn totp_finish(
         Err(page) => return page,
     };
     let code: String = form.code.split_whitespace().collect();
-    let Err(e) = enrol::totp_finish(&s, &name, &code).await else {
+    let Err(e) = enrol::totp_finish(
+        &s,
+        &name,
+        &code,
+        &crate::signals::context::Context::of(&client, s.geo.as_ref()),
+    )
+    .await
+    else {
         return views::redirect("/enroll?done=totp");
     };
     let problem = Problem::of(e).await;
@@ -225,6 +233,7 @@ pub async fn sms_begin(
 /// `POST /enroll/sms/verify`.
 pub async fn sms_finish(
     State(s): State<AppState>,
+    client: crate::http::client::Client,
     headers: HeaderMap,
     token: CsrfToken,
     Posted(form): Posted<CodeForm>,
@@ -234,7 +243,14 @@ pub async fn sms_finish(
         Err(page) => return page,
     };
     let code: String = form.code.split_whitespace().collect();
-    let Err(e) = enrol::sms_finish(&s, &name, &code).await else {
+    let Err(e) = enrol::sms_finish(
+        &s,
+        &name,
+        &code,
+        &crate::signals::context::Context::of(&client, s.geo.as_ref()),
+    )
+    .await
+    else {
         return views::redirect("/enroll?done=sms");
     };
     let problem = Problem::of(e).await;

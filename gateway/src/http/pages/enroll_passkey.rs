@@ -61,6 +61,7 @@ pub struct WebauthnForm {
 /// `POST /enroll/webauthn/finish`: the browser's answer, as JSON in a field.
 pub async fn webauthn_finish(
     State(s): State<AppState>,
+    client: crate::http::client::Client,
     headers: HeaderMap,
     token: CsrfToken,
     Posted(form): Posted<WebauthnForm>,
@@ -83,7 +84,14 @@ pub async fn webauthn_finish(
         let error = "Your browser didn't finish adding the passkey. Use the button to try again.";
         return fail(StatusCode::BAD_REQUEST, error).await;
     };
-    let Err(e) = webauthn::enrol_finish(&s, &name, credential, name_of(Some(&form.name))).await
+    let Err(e) = webauthn::enrol_finish(
+        &s,
+        &name,
+        credential,
+        name_of(Some(&form.name)),
+        &crate::signals::context::Context::of(&client, s.geo.as_ref()),
+    )
+    .await
     else {
         return views::redirect("/enroll?done=webauthn");
     };
