@@ -4,18 +4,15 @@
 //! loopback port with its `Mailbox` handler, which writes every message it
 //! accepts, whole (headers, body, and the `X-RcptTo` envelope header it adds), into a
 //! Maildir the test reads. `aiosmtpd` lives in a virtualenv under
-//! `target/smtp-venv/<hash of requirements.txt>`, built once into a private
-//! temporary directory and renamed into place, so concurrent test processes never
-//! see a half-built venv (the loser of the rename race uses the winner's).
-//! Missing `python3`, `venv` or `pip`, or an unreachable index, is a failure with
-//! the reason, never a skip. The server is killed when the sink is dropped.
+//! `target/smtp-venv/`, built by `resetgate_services::python::venv` (race-safe
+//! across test processes; a missing `python3`, `venv` or `pip` is a failure
+//! with the reason, never a skip). The server is killed when the sink is dropped.
 
 use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use sha1::{Digest as _, Sha1};
 use tempfile::TempDir;
 
 use crate::binary::{target_dir, workspace_root};
@@ -210,60 +207,11 @@ impl Drop for SmtpSink {
     }
 }
 
-fn run(command: &mut Command, what: &str) {
-    let output = command
-        .output()
-        .unwrap_or_else(|e| panic!("{what}: could not start {command:?}: {e}"));
-    assert!(
-        output.status.success(),
-        "{what} failed ({}):\n{}\n{}",
-        output.status,
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-}
-
 /// The venv's interpreter, building the venv first if needed.
 fn venv_python() -> PathBuf {
-    let requirements = workspace_root().join("tests/smtp/requirements.txt");
-    let pinned = std::fs::read(&requirements)
-        .unwrap_or_else(|e| panic!("reading {}: {e}", requirements.display()));
-    let hash = hex::encode(&Sha1::digest(&pinned)[..8]);
-    let parent = target_dir().join("smtp-venv");
-    let venv = parent.join(&hash);
-    let python = venv.join("bin/python");
-    if python.exists() {
-        return python;
-    }
-    std::fs::create_dir_all(&parent).unwrap();
-    let scratch = tempfile::Builder::new()
-        .prefix(".building-")
-        .tempdir_in(&parent)
-        .unwrap();
-    let building = scratch.path().join("venv");
-    run(
-        Command::new("python3").arg("-m").arg("venv").arg(&building),
-        "creating the SMTP sink venv (python3 with the venv module is required: \
-         install python3 and python3-venv)",
-    );
-    run(
-        Command::new(building.join("bin/python"))
-            .args([
-                "-m",
-                "pip",
-                "install",
-                "--quiet",
-                "--disable-pip-version-check",
-                "-r",
-            ])
-            .arg(&requirements),
-        "pip install -r tests/smtp/requirements.txt (needs pip and a reachable PyPI)",
-    );
-    // Venvs survive a move when run as `<venv>/bin/python`.
-    match std::fs::rename(&building, &venv) {
-        Ok(()) => {}
-        Err(_) if python.exists() => {}
-        Err(e) => panic!("moving the venv to {}: {e}", venv.display()),
-    }
-    python
+    resetgate_services::python::venv(
+        &workspace_root().join("tests/smtp/requirements.txt"),
+        &target_dir(),
+        "smtp-venv",
+    )
 }

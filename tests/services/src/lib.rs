@@ -1,12 +1,14 @@
 //! Private instances of the real servers that tests need, each started on a
 //! free loopback port in its own temporary directory and stopped when dropped:
 //! Redis ([`redis::RedisServer`]), a Redis Cluster ([`redis::RedisCluster`])
-//! and `PostgreSQL` ([`postgres::PostgresServer`]).
+//! and `PostgreSQL` ([`postgres::PostgresServer`]); virtualenvs for the Python
+//! tools that tests run as independent peers ([`python::venv`]).
 //!
 //! Nothing here depends on the gateway, so both the gateway's own tests and the
 //! end-to-end tests of the built binary use it.
 
 pub mod postgres;
+pub mod python;
 pub mod redis;
 
 use std::net::TcpListener;

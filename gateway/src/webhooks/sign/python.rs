@@ -1,20 +1,15 @@
 //! Independent verification: the official Standard Webhooks Python library
 //! (`tests/webhooks/requirements.txt`) checks what [`super::sign`] produces.
 //!
-//! The library lives in a virtualenv under `target/webhooks-venv/<hash of
-//! requirements.txt>`. It is built once into a private temporary directory and
-//! renamed into place, so concurrent test processes (nextest runs each test in
-//! its own process) never see a half-built venv: the loser of the rename race
-//! throws its copy away and uses the winner's. A changed requirements file gets a
-//! new directory. Missing `python3`, `venv` or `pip`, or an unreachable index, is
-//! a failure with the reason, never a skip.
+//! The library lives in a virtualenv under `target/webhooks-venv/`, built by
+//! `resetgate_services::python::venv` (race-safe across test processes; a
+//! missing `python3`, `venv` or `pip` is a failure with the reason, never a skip).
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::SystemTime;
 
 use serde_json::json;
-use sha2::{Digest, Sha256};
 
 use super::{WebhookSecret, headers, message_id};
 use crate::webhooks::{Envelope, EventType};
@@ -31,65 +26,13 @@ fn target_dir() -> PathBuf {
         .map_or_else(|| workspace_root().join("target"), PathBuf::from)
 }
 
-fn run(command: &mut Command, what: &str) {
-    let output = command
-        .output()
-        .unwrap_or_else(|e| panic!("{what}: could not start {command:?}: {e}"));
-    assert!(
-        output.status.success(),
-        "{what} failed ({}):\n{}\n{}",
-        output.status,
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-}
-
 /// The venv's interpreter, building the venv first if needed.
 fn venv_python() -> PathBuf {
-    let tests = workspace_root().join("tests/webhooks");
-    let requirements = tests.join("requirements.txt");
-    let pinned = std::fs::read(&requirements)
-        .unwrap_or_else(|e| panic!("reading {}: {e}", requirements.display()));
-    let hash = hex::encode(&Sha256::digest(&pinned)[..8]);
-    let parent = target_dir().join("webhooks-venv");
-    let venv = parent.join(&hash);
-    let python = venv.join("bin/python");
-    if python.exists() {
-        return python;
-    }
-    std::fs::create_dir_all(&parent).unwrap();
-    let scratch = tempfile::Builder::new()
-        .prefix(".building-")
-        .tempdir_in(&parent)
-        .unwrap();
-    let building = scratch.path().join("venv");
-    run(
-        Command::new("python3").arg("-m").arg("venv").arg(&building),
-        "creating the Standard Webhooks venv (python3 with the venv module is required: \
-         install python3 and python3-venv)",
-    );
-    run(
-        Command::new(building.join("bin/python"))
-            .args([
-                "-m",
-                "pip",
-                "install",
-                "--quiet",
-                "--disable-pip-version-check",
-                "-r",
-            ])
-            .arg(&requirements),
-        "pip install -r tests/webhooks/requirements.txt (needs pip and a reachable PyPI)",
-    );
-    // Venvs survive a move when run as `<venv>/bin/python`: the interpreter finds
-    // its `pyvenv.cfg` and site-packages relative to itself.
-    match std::fs::rename(&building, &venv) {
-        Ok(()) => {}
-        // Another process finished first; its venv is as good as ours.
-        Err(_) if python.exists() => {}
-        Err(e) => panic!("moving the venv to {}: {e}", venv.display()),
-    }
-    python
+    resetgate_services::python::venv(
+        &workspace_root().join("tests/webhooks/requirements.txt"),
+        &target_dir(),
+        "webhooks-venv",
+    )
 }
 
 /// Run `verify.py` on one delivery; `Ok` with its output when it verifies.
