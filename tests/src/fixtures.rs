@@ -149,7 +149,7 @@ pub fn bundled_policy() -> String {
 /// predict exact scores from rules and geo do not depend on how unusual a
 /// made-up network looks to it.
 pub fn quiet_policy() -> String {
-    quieten(&bundled_policy())
+    resetgate_services::policy::without_anomaly_points(&bundled_policy())
 }
 
 /// The quiet policy ([`quiet_policy`]) with `[ladder.low]` asking for two factors
@@ -259,24 +259,6 @@ pub fn policy_with_medium_threshold(threshold: i64) -> String {
         toml::Value::String(format!("{version}-medium-{threshold}")),
     );
     toml::to_string(&policy).expect("a TOML table serialises")
-}
-
-/// `policy` with its `anomaly = N` line set to `anomaly = 0`.
-fn quieten(policy: &str) -> String {
-    let mut found = false;
-    let quiet: Vec<&str> = policy
-        .lines()
-        .map(|line| {
-            if line.starts_with("anomaly = ") {
-                found = true;
-                "anomaly = 0"
-            } else {
-                line
-            }
-        })
-        .collect();
-    assert!(found, "the policy has no `anomaly = ` line");
-    quiet.join("\n") + "\n"
 }
 
 #[cfg(test)]

@@ -36,7 +36,7 @@ pub const BROWSER_UA: &str = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWeb
 
 /// The bundled policy with `anomaly = 0`.
 pub fn quiet_policy() -> String {
-    quieten(::risk::Policy::BUNDLED_TOML)
+    resetgate_services::policy::without_anomaly_points(::risk::Policy::BUNDLED_TOML)
 }
 
 impl App {
@@ -179,22 +179,4 @@ pub fn request(
     let addr: SocketAddr = client.parse().unwrap();
     req.extensions_mut().insert(ConnectInfo(addr));
     req
-}
-
-/// `policy` with its `anomaly = N` line set to `anomaly = 0`.
-fn quieten(policy: &str) -> String {
-    let mut found = false;
-    let quiet: Vec<&str> = policy
-        .lines()
-        .map(|line| {
-            if line.starts_with("anomaly = ") {
-                found = true;
-                "anomaly = 0"
-            } else {
-                line
-            }
-        })
-        .collect();
-    assert!(found, "the policy has no `anomaly = ` line");
-    quiet.join("\n") + "\n"
 }

@@ -2,11 +2,13 @@
 //! free loopback port in its own temporary directory and stopped when dropped:
 //! Redis ([`redis::RedisServer`]), a Redis Cluster ([`redis::RedisCluster`])
 //! and `PostgreSQL` ([`postgres::PostgresServer`]); virtualenvs for the Python
-//! tools that tests run as independent peers ([`python::venv`]).
+//! tools that tests run as independent peers ([`python::venv`]); and the
+//! test policies both suites share ([`policy`]).
 //!
 //! Nothing here depends on the gateway, so both the gateway's own tests and the
 //! end-to-end tests of the built binary use it.
 
+pub mod policy;
 pub mod postgres;
 pub mod python;
 pub mod redis;
