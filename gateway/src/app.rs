@@ -53,6 +53,9 @@ pub struct Services {
     pub geo: Arc<crate::signals::geo::ReloadingGeo>,
     /// The dev outbox page is served only in demo mode.
     pub outbox: Option<Outbox>,
+    /// SOC webhook endpoints and delivery settings (`[[webhooks]]`,
+    /// `[webhook_delivery]`); [`crate::webhooks::dispatch`] sends.
+    pub webhooks: crate::webhooks::outbox::Webhooks,
 }
 
 /// A hot-swappable value (the policy, the model): readers take the current
@@ -302,6 +305,11 @@ pub async fn build(config: Config, options: BuildOptions) -> anyhow::Result<AppS
     let sms = SmsSender::new(&config.sms, outbox.clone());
     let email = crate::email::EmailSender::new(&config.email)?;
     let audit = AuditLog::spawn(durable.clone(), key.clone());
+    let webhooks = crate::webhooks::outbox::Webhooks::new(&config, audit.alerts(), clock.now());
+    webhooks
+        .sync_config(durable.as_ref())
+        .await
+        .context("[[webhooks]]: writing the endpoints to the durable store")?;
     let geo = Arc::new(crate::signals::geo::ReloadingGeo::from_config(&config.geo)?);
     geo.spawn_watcher(config.geo.reload_interval);
     let webauthn = Arc::new(crate::factors::webauthn::relying_party(
@@ -327,6 +335,7 @@ pub async fn build(config: Config, options: BuildOptions) -> anyhow::Result<AppS
         limiter,
         geo,
         outbox: options.demo.then_some(outbox),
+        webhooks,
     }));
     spawn_policy_watcher(&state);
     Ok(state)

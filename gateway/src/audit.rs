@@ -20,10 +20,10 @@
 use std::sync::Arc;
 
 use serde::Serialize;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{Notify, mpsc, oneshot};
 
 use crate::crypto::ServerKey;
-use crate::store::durable::{AuditRecord, AuditStore, DurableError};
+use crate::store::durable::{AuditRecord, AuditStore, DurableError, OutboxMessage};
 
 /// The hash before the first record.
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
@@ -38,6 +38,8 @@ pub struct AuditEvent {
     pub kind: &'static str,
     pub subject: String,
     pub data: serde_json::Value,
+    /// A webhook message committed with the record ([`AuditRecord::alert`]).
+    pub alert: Option<OutboxMessage>,
 }
 
 impl AuditEvent {
@@ -53,7 +55,15 @@ impl AuditEvent {
             kind,
             subject: subject.into(),
             data: serde_json::to_value(data).unwrap_or(serde_json::Value::Null),
+            alert: None,
         }
+    }
+
+    /// The same event, raising `alert` in the same transaction.
+    #[must_use]
+    pub fn with_alert(mut self, alert: Option<OutboxMessage>) -> Self {
+        self.alert = alert;
+        self
     }
 }
 
@@ -63,14 +73,22 @@ type Reply = oneshot::Sender<Result<(), DurableError>>;
 #[derive(Debug, Clone)]
 pub struct AuditLog {
     tx: mpsc::Sender<(AuditEvent, Reply)>,
+    alerts: Arc<Notify>,
 }
 
 impl AuditLog {
     /// Start the writer over `store`.
     pub fn spawn(store: Arc<dyn AuditStore>, key: ServerKey) -> Self {
         let (tx, rx) = mpsc::channel(4 * MAX_BATCH);
-        tokio::spawn(writer(store, key, rx));
-        Self { tx }
+        let alerts = Arc::new(Notify::new());
+        tokio::spawn(writer(store, key, rx, alerts.clone()));
+        Self { tx, alerts }
+    }
+
+    /// Notified after a commit that queued webhook messages: the dispatcher
+    /// waits on it to send at once rather than at its next poll.
+    pub fn alerts(&self) -> Arc<Notify> {
+        self.alerts.clone()
     }
 
     /// Append one record and wait until it is committed.
@@ -89,11 +107,15 @@ async fn writer(
     store: Arc<dyn AuditStore>,
     key: ServerKey,
     mut rx: mpsc::Receiver<(AuditEvent, Reply)>,
+    alerts: Arc<Notify>,
 ) {
     let mut head: Option<(i64, String)> = None;
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
         let result = commit(store.as_ref(), &key, &mut head, &batch).await;
+        if result.is_ok() && batch.iter().any(|(event, _)| event.alert.is_some()) {
+            alerts.notify_one();
+        }
         for (_, reply) in batch.drain(..) {
             let _ = reply.send(
                 result
@@ -166,6 +188,7 @@ fn chain(key: &ServerKey, seq: i64, prev: &str, event: &AuditEvent) -> AuditReco
         data,
         prev_hash: prev.to_owned(),
         hash,
+        alert: event.alert.clone(),
     }
 }
 

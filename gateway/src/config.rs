@@ -215,6 +215,9 @@ pub struct Reset {
     /// What a refused reset page tells the person to do instead (plain text,
     /// e.g. a phone number or an address; never the reason for the refusal).
     pub help_desk: String,
+    /// How long the "this wasn't me" link of a notice stays usable.
+    #[serde(with = "humantime_serde")]
+    pub lock_link_ttl: Duration,
 }
 
 impl Default for Reset {
@@ -227,6 +230,7 @@ impl Default for Reset {
             account_failure_limit: 10,
             account_failure_window: Duration::from_mins(15),
             help_desk: "Contact your IT help desk.".into(),
+            lock_link_ttl: Duration::from_hours(7 * 24),
         }
     }
 }
@@ -706,6 +710,11 @@ impl Config {
         }
         if r.factor_cooloff > Duration::from_hours(30 * 24) {
             return Err(invalid("reset.factor_cooloff", "must be at most 30d"));
+        }
+        if r.lock_link_ttl < Duration::from_hours(1)
+            || r.lock_link_ttl > Duration::from_hours(30 * 24)
+        {
+            return Err(invalid("reset.lock_link_ttl", "must be between 1h and 30d"));
         }
         if r.max_attempts_per_flow == 0 || r.max_attempts_per_flow > 10 {
             return Err(invalid("reset.max_attempts_per_flow", "must be 1 to 10"));

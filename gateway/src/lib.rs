@@ -13,7 +13,8 @@
 //!   challenge, verify, status).
 //! - [`reset_core`]: password policy and the hand-off to the directory.
 //! - [`factors`]: TOTP, SMS, eligibility and cool-off, decoys, enrolment.
-//! - [`session`]: sign-in for enrolment; [`notify`]: "was this you?" notices.
+//! - [`session`]: sign-in for enrolment; [`notify`]: "was this you?" notices;
+//!   [`lock`]: their single-use "this wasn't me" link that locks resets.
 //! - [`signals`]: gathering what `risk` decides on: context, geo, device,
 //!   account history, velocity.
 //! - [`store`]: the ephemeral (memory, Redis, Redis Cluster) and durable
@@ -21,7 +22,8 @@
 //! - [`directory`]: the identity store connectors (built-in, argon2id).
 //! - [`audit`]: the hash-chained audit log with a group-committing writer.
 //! - [`webhooks`]: SOC alert events: Standard Webhooks signing, OCSF 1.7.0
-//!   event bodies (the outbox and dispatcher are still to come).
+//!   event bodies, the outbox (committed with the audit record) and the
+//!   dispatcher (leases, retries, `Retry-After`, 410, dead letters).
 //! - [`crypto`], [`account`], [`time`]: small shared building blocks.
 //! - [`cli`]: the command-line verbs; [`demo`]: `serve --demo` seeding.
 
@@ -38,6 +40,7 @@ pub mod evaluate;
 pub mod factors;
 pub mod flow;
 pub mod http;
+pub mod lock;
 pub mod notify;
 pub mod replay;
 pub mod reset_core;

@@ -6,8 +6,10 @@
 //!
 //! The e-mail says what happened, when (UTC), from where (the client address
 //! and, when geo knows them, city and country) and from which browser and
-//! system, and how to reach the help desk (`reset.help_desk`). No notice ever
-//! holds a code, token or password. Delivery is in the background and never
+//! system, how to reach the help desk (`reset.help_desk`), and a single-use
+//! "this wasn't me" link that locks the account's resets (`crate::lock`; in the
+//! e-mail only: it is too long for an SMS, which names the help desk). No
+//! notice ever holds a code, password or reset token. Delivery is in the background and never
 //! blocks or fails the request.
 
 use crate::account::AccountName;
@@ -64,6 +66,7 @@ pub fn email_body(
     at: std::time::SystemTime,
     origin: &Context,
     help_desk: &str,
+    lock_link: &str,
 ) -> String {
     let place = match (&origin.city, &origin.country) {
         (Some(city), Some(country)) => format!(" ({city}, {country})"),
@@ -87,8 +90,10 @@ pub fn email_body(
          Device: {device}\n\
          \n\
          If this was you, there is nothing to do.\n\
-         If this was not you, someone else may have access to your account: \
-         contact the help desk now.\n\
+         If this was not you, someone else may have access to your account. \
+         Stop any further password reset of it with this link (it works once):\n\
+         {lock_link}\n\
+         and contact the help desk now.\n\
          {help_desk}\n\
          \n\
          This message never contains codes or passwords, and nobody will ever ask you for them.\n",
@@ -129,6 +134,7 @@ pub async fn send(
                     s.clock.now(),
                     origin,
                     &s.config.reset.help_desk,
+                    &crate::lock::new_link(s, account),
                 );
                 s.email.send(address, notice.subject().to_owned(), body);
             }
@@ -164,6 +170,7 @@ mod tests {
             at,
             &origin,
             "Call +1 555 0100.",
+            "https://reset.example.com/lock?t=abc",
         );
         assert!(
             body.contains("The password of your account was reset."),
@@ -173,7 +180,18 @@ mod tests {
         assert!(body.contains("203.0.113.7 (Berlin, DE)"), "{body}");
         assert!(body.contains("Firefox on Linux"), "{body}");
         assert!(body.contains("Call +1 555 0100."), "{body}");
-        let bare = email_body(Notice::FactorAdded, "bob", at, &Context::default(), "x");
+        assert!(
+            body.contains("this link (it works once):\nhttps://reset.example.com/lock?t=abc\n"),
+            "{body}"
+        );
+        let bare = email_body(
+            Notice::FactorAdded,
+            "bob",
+            at,
+            &Context::default(),
+            "x",
+            "l",
+        );
         assert!(bare.contains("unknown browser"), "{bare}");
         assert_eq!(Notice::PasswordReset.subject(), "Your password was reset");
     }

@@ -63,6 +63,7 @@ pub struct GatewayBuilder {
     smtp_url: Option<String>,
     stores: Option<StoreUrls>,
     key_file: Option<PathBuf>,
+    extra_config: String,
 }
 
 /// Which stores a gateway of [`Gateway::builder`] runs on when the test does
@@ -192,6 +193,16 @@ impl GatewayBuilder {
         self
     }
 
+    /// TOML appended to the config file as is, e.g. `[[webhooks]]` tables
+    /// and `[webhook_delivery]` (only keys the gateway documents).
+    #[must_use]
+    pub fn config(mut self, toml: impl AsRef<str>) -> Self {
+        self.extra_config.push('\n');
+        self.extra_config.push_str(toml.as_ref());
+        self.extra_config.push('\n');
+        self
+    }
+
     /// Run on these stores (servers the test started and controls) instead of
     /// the [`StoreSetup::from_env`] default.
     #[must_use]
@@ -249,6 +260,7 @@ impl GatewayBuilder {
             trusted_proxies: self.trusted_proxies,
             geo: self.geo,
             smtp_url: self.smtp_url,
+            extra_config: self.extra_config,
             sms: SmsReceiver::start().await,
             child: None,
             api: Api::new("http://127.0.0.1:0"),
@@ -274,6 +286,7 @@ pub struct Gateway {
     trusted_proxies: Vec<String>,
     geo: Option<GeoDbs>,
     smtp_url: Option<String>,
+    extra_config: String,
     sms: SmsReceiver,
     child: Option<Child>,
     api: Api,
@@ -595,7 +608,8 @@ impl Gateway {
              [secrets]\nkey_file = {key}\n{risk}\n\
              [reset]\nfactor_cooloff = \"0s\"\n\n\
              [sms]\nprovider = \"webhook\"\nwebhook_url = {sms}\n\n\
-             [password]\nbreached_file = {pwned}\n{geo}{email}",
+             [password]\nbreached_file = {pwned}\n{geo}{email}{extra}",
+            extra = self.extra_config,
             key = quote(&self.key_path.to_string_lossy()),
             sms = quote(&self.sms.url()),
             pwned = path("pwned.txt"),

@@ -34,6 +34,10 @@
 //! - [`sms`]: the local SMS receiver the gateway's `webhook` provider posts to.
 //! - [`smtp`]: the local SMTP sink (`aiosmtpd` in a venv under `target/`) that
 //!   `email.smtp_url` points at ([`GatewayBuilder::smtp_url`]).
+//! - [`webhook`]: the local SOC ([`WebhookReceiver`]) that `[[webhooks]] url` points
+//!   at: a port reserved before it listens, stop and listen again, a programmable
+//!   plan of replies ([`Reply`]: statuses, `Retry-After`, `410 Gone`), every request
+//!   recorded ([`Received`]) with its Standard Webhooks signature checked.
 //! - [`totp`]: an authenticator app ([`TotpDevice`]) that never reuses a time step.
 //! - [`fixtures`]: users, passwords, the HIBP-format breached list, policies.
 //! - [`flows`]: user journeys the tests share (sign in, enrol TOTP, start, verify and
@@ -55,6 +59,7 @@ pub mod leaks;
 pub mod sms;
 pub mod smtp;
 pub mod totp;
+pub mod webhook;
 
 pub use api::{Api, Resp};
 pub use gateway::{CliOutput, Gateway, GatewayBuilder, GeoDbs, StoreSetup, StoreUrls};
@@ -62,3 +67,4 @@ pub use resetgate_services as services;
 pub use sms::{Sms, SmsReceiver};
 pub use smtp::{Mail, SmtpSink};
 pub use totp::TotpDevice;
+pub use webhook::{Received, Reply, WebhookReceiver};

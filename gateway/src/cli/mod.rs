@@ -94,6 +94,9 @@ pub enum AuditVerb {
 pub enum UsersVerb {
     /// Seed the built-in directory from CSV: header `username,password,email,phone`.
     Import { csv: PathBuf },
+    /// Lift the lock the owner put on an account's resets with a "this wasn't
+    /// me" link (audited as `account.unlocked`).
+    Unlock { username: String },
 }
 
 /// Run a parsed command line.
@@ -123,6 +126,9 @@ pub async fn run(cli: Cli) -> ExitCode {
                 Verb::Users {
                     verb: UsersVerb::Import { csv },
                 } => users::import(&config, &csv).await,
+                Verb::Users {
+                    verb: UsersVerb::Unlock { username },
+                } => users::unlock(&config, &username).await,
                 Verb::Policy { .. }
                 | Verb::Geo { .. }
                 | Verb::Generate(_)

@@ -17,15 +17,6 @@ pub async fn run(config: Config, demo: bool) -> anyhow::Result<ExitCode> {
             "serve --demo shows SMS codes at /dev/outbox to anyone: it only listens on loopback, not {listen}"
         );
     }
-    if !config.webhooks.is_empty() {
-        // Better no start than a SOC that believes it is alerted.
-        anyhow::bail!(
-            "[[webhooks]]: {} endpoint(s) configured, but this build validates webhook \
-             endpoints without delivering to them yet (the outbox and dispatcher are not \
-             built); remove them to serve",
-            config.webhooks.len()
-        );
-    }
     if !demo && config.sms.provider == crate::config::SmsProvider::Log {
         tracing::warn!(
             "sms.provider = \"log\": SMS codes are not delivered to anyone (development only)"
@@ -46,6 +37,7 @@ pub async fn run(config: Config, demo: bool) -> anyhow::Result<ExitCode> {
     if demo {
         crate::demo::seed_and_print(&state, local).await?;
     }
+    crate::webhooks::dispatch::spawn(state.clone());
     tracing::info!(address = %local, "resetgate listening");
     println!("resetgate listening on http://{local}");
     app::serve(listener, state, shutdown_signal()).await?;
@@ -83,26 +75,4 @@ async fn shutdown_signal() {
         () = term => {},
     }
     tracing::info!("shutting down: finishing in-flight requests");
-}
-
-#[cfg(test)]
-mod tests {
-    use std::io::Write as _;
-
-    #[tokio::test]
-    async fn serve_refuses_webhook_endpoints_it_cannot_deliver_to() {
-        let mut file = tempfile::NamedTempFile::new().unwrap();
-        write!(
-            file,
-            "[[webhooks]]\nurl = \"https://soc.example.com/hook\"\n\
-             secret = \"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\"\n"
-        )
-        .unwrap();
-        let config = crate::config::Config::load(Some(file.path())).unwrap();
-        let err = super::run(config, false).await.unwrap_err();
-        assert!(
-            err.to_string().contains("without delivering to them yet"),
-            "{err}"
-        );
-    }
 }

@@ -119,6 +119,32 @@ pub async fn import(config: &Config, path: &Path) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// `users unlock NAME`: let the account's resets through again.
+pub async fn unlock(config: &Config, username: &str) -> anyhow::Result<ExitCode> {
+    let name = AccountName::parse(username)?;
+    let store = crate::app::open_durable(config).await?;
+    let Some(lock) = store.account_lock(name.as_str()).await? else {
+        eprintln!("{name}: its resets are not locked");
+        return Ok(ExitCode::from(1));
+    };
+    let key = crate::app::load_existing_key(config)?;
+    store.unlock_account(name.as_str()).await?;
+    let log = crate::audit::AuditLog::spawn(store.clone(), key);
+    log.record(crate::audit::AuditEvent::new(
+        std::time::SystemTime::now(),
+        "account.unlocked",
+        name.as_str(),
+        serde_json::json!({"locked_at": lock.locked_at, "reason": lock.reason, "by": "cli"}),
+    ))
+    .await?;
+    println!(
+        "{name}: resets unlocked (locked at {} because {})",
+        crate::time::rfc3339(crate::time::from_unix(lock.locked_at)),
+        lock.reason
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -21,6 +21,8 @@ use crate::signals::context::Context;
 use crate::signals::velocity;
 use crate::store::durable::FactorRecord;
 use crate::store::ephemeral::keys;
+use crate::webhooks::ocsf::FactorChange;
+use crate::webhooks::{Event, alerts};
 
 /// How long a started enrolment waits for its code.
 const PENDING_TTL: Duration = Duration::from_mins(10);
@@ -111,7 +113,15 @@ pub async fn remove(s: &AppState, who: &AccountName, id: &str, origin: &Context)
     }
     let removed_phone: Vec<String> = record.phone.iter().cloned().collect();
     notify::send(s, who, Notice::FactorRemoved, &removed_phone, origin).await;
-    changed(s, who, "removed", id, Factor::from_str(&record.kind).ok()).await
+    changed(
+        s,
+        who,
+        "removed",
+        id,
+        Factor::from_str(&record.kind).ok(),
+        origin,
+    )
+    .await
 }
 
 pub async fn totp_begin(s: &AppState, who: &AccountName) -> ApiResult<TotpStart> {
@@ -165,7 +175,7 @@ pub async fn totp_finish(
     };
     s.durable.add_factor(&record).await?;
     notify::send(s, who, Notice::FactorAdded, &[], origin).await;
-    changed(s, who, "added", &id, Some(Factor::Totp)).await?;
+    changed(s, who, "added", &id, Some(Factor::Totp), origin).await?;
     Ok(id)
 }
 
@@ -267,7 +277,7 @@ pub async fn sms_finish(
     };
     s.durable.add_factor(&record).await?;
     notify::send(s, who, Notice::FactorAdded, &[], origin).await;
-    changed(s, who, "added", &id, Some(Factor::Sms)).await?;
+    changed(s, who, "added", &id, Some(Factor::Sms), origin).await?;
     Ok(id)
 }
 
@@ -285,21 +295,28 @@ fn record(s: &AppState, who: &AccountName, id: &str, kind: Factor, label: &str) 
     }
 }
 
+/// Audit a factor added or removed (and tell the SOC, in the same commit).
 pub(crate) async fn changed(
     s: &AppState,
     who: &AccountName,
     change: &str,
     id: &str,
     factor: Option<Factor>,
+    origin: &Context,
 ) -> ApiResult<()> {
+    let at = s.clock.now();
     let data = json!({"change": change, "factor_id": id, "factor": factor});
+    let alert = factor.and_then(|factor| {
+        s.webhooks.message(&Event::FactorChanged(FactorChange {
+            user: who.clone(),
+            factor,
+            enabled: change == "added",
+            source: Some(alerts::source(origin)),
+            time: at,
+        }))
+    });
     Ok(s.audit
-        .record(AuditEvent::new(
-            s.clock.now(),
-            "factor.changed",
-            who.as_str(),
-            data,
-        ))
+        .record(AuditEvent::new(at, "factor.changed", who.as_str(), data).with_alert(alert))
         .await?)
 }
 

@@ -220,7 +220,7 @@ pub async fn enrol_finish(
     };
     s.durable.add_factor(&record).await?;
     notify::send(s, who, Notice::FactorAdded, &[], origin).await;
-    enrol::changed(s, who, "added", &id, Some(Factor::Webauthn)).await?;
+    enrol::changed(s, who, "added", &id, Some(Factor::Webauthn), origin).await?;
     Ok(id)
 }
 

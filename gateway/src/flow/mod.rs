@@ -87,6 +87,32 @@ pub struct Flow {
     /// Where the attempt comes from; recorded as history when it succeeds.
     #[serde(default)]
     pub context: crate::signals::context::Context,
+    /// The decision's explanation and versions, for the SOC's
+    /// `reset.completed` event ([`Flow::assessment`]).
+    #[serde(default)]
+    pub reasons: Vec<risk::Reason>,
+    #[serde(default)]
+    pub policy_version: String,
+    #[serde(default)]
+    pub model_version: Option<String>,
+}
+
+impl Flow {
+    /// The assessment that started this flow, as kept in it.
+    pub fn assessment(&self) -> risk::Assessment {
+        risk::Assessment {
+            score: risk::RiskScore::new(u32::from(self.score)),
+            level: self.level,
+            required: risk::Requirement {
+                count: self.required,
+                allowed: self.options.iter().map(|o| o.factor).collect(),
+                require_one_of: self.require_one_of.clone(),
+            },
+            reasons: self.reasons.clone(),
+            policy_version: self.policy_version.clone(),
+            model_version: self.model_version.clone(),
+        }
+    }
 }
 
 /// Why a flow cannot take the requested step.

@@ -26,6 +26,7 @@ use crate::signals::account;
 use crate::signals::context::Context;
 use crate::signals::velocity;
 use crate::store::ephemeral::keys;
+use crate::webhooks::{Event, alerts, ocsf};
 
 /// Codes sent to one account per hour and per day, across flows.
 const MAX_SENDS_PER_HOUR: u64 = 5;
@@ -86,12 +87,13 @@ pub async fn assess_context(
     now: std::time::SystemTime,
 ) -> ApiResult<Assessed> {
     // Every store call happens for known and unknown names alike.
-    let (account, records, past) = tokio::try_join!(
+    let (account, records, past, lock) = tokio::try_join!(
         async { Ok::<_, ApiError>(s.directory.lookup(&name).await?) },
         async { Ok::<_, ApiError>(s.durable.factors(name.as_str()).await?) },
         async {
             Ok::<_, ApiError>(account::read(s.durable.as_ref(), name.as_str(), &context).await?)
         },
+        async { Ok::<_, ApiError>(s.durable.account_lock(name.as_str()).await?) },
     )?;
     let address = bucket(ip).to_string();
     let origin = velocity::Origin {
@@ -101,7 +103,9 @@ pub async fn assess_context(
         asn: context.asn,
     };
     let velocity = velocity::gather(s.ephemeral.as_ref(), &origin, record, now).await?;
-    let known = account.is_some_and(|a| a.enabled);
+    // A locked account (its owner said "this wasn't me") is treated as an
+    // unknown one: it looks the same and can never succeed.
+    let known = account.is_some_and(|a| a.enabled) && lock.is_none();
     let usable = factors::eligible_options(
         &records,
         crate::time::unix(now),
@@ -193,28 +197,47 @@ pub async fn start(s: &AppState, raw_name: &str, client: &Client) -> ApiResult<F
         codes: Vec::new(),
         token_mac: None,
         context,
+        reasons: assessment.reasons.clone(),
+        policy_version: assessment.policy_version.clone(),
+        model_version: assessment.model_version.clone(),
     };
     store_new(s, &flow).await?;
+    let at = s.clock.now();
+    let attempt = || ocsf::Attempt {
+        user: name.clone(),
+        source: alerts::source(&flow.context),
+        assessment: assessment.clone(),
+        time: at,
+    };
+    let alert = match assessment.level {
+        Level::High => s.webhooks.message(&Event::RiskHigh(attempt())),
+        Level::Deny => s.webhooks.message(&Event::ResetDenied(attempt())),
+        Level::Low | Level::Medium => None,
+    };
+    alerts::spray(s, &flow.context, &flow.bucket, &signals, &assessment, at).await;
     s.audit
-        .record(AuditEvent::new(
-            s.clock.now(),
-            "reset.started",
-            name.as_str(),
-            json!({
-                "flow_id": flow.id,
-                "unknown_account": !known,
-                "decoy": decoy,
-                "address": flow.address,
-                "score": assessment.score.get(),
-                "level": assessment.level,
-                "reasons": assessment.reasons,
-                "factors_required": flow.required,
-                "options": flow.options.iter().map(|o| o.factor).collect::<Vec<_>>(),
-                "policy_version": assessment.policy_version,
-                "model_version": assessment.model_version,
-                "signals": signals,
-            }),
-        ))
+        .record(
+            AuditEvent::new(
+                at,
+                "reset.started",
+                name.as_str(),
+                json!({
+                    "flow_id": flow.id,
+                    "unknown_account": !known,
+                    "decoy": decoy,
+                    "address": flow.address,
+                    "score": assessment.score.get(),
+                    "level": assessment.level,
+                    "reasons": assessment.reasons,
+                    "factors_required": flow.required,
+                    "options": flow.options.iter().map(|o| o.factor).collect::<Vec<_>>(),
+                    "policy_version": assessment.policy_version,
+                    "model_version": assessment.model_version,
+                    "signals": signals,
+                }),
+            )
+            .with_alert(alert),
+        )
         .await?;
     Ok(flow)
 }

@@ -32,6 +32,9 @@ fn flow(required: u8, factors: &[Factor]) -> Flow {
         codes: vec![],
         token_mac: None,
         context: crate::signals::context::Context::default(),
+        reasons: vec![],
+        policy_version: String::new(),
+        model_version: None,
     }
 }
 

@@ -80,6 +80,7 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/reset/complete", post(pages::password::complete))
         .route("/reset/done", get(pages::password::done))
+        .route("/lock", get(pages::lock::show).post(pages::lock::submit))
         .route("/enroll", get(pages::enroll::show))
         .route("/enroll/login", post(pages::enroll::login))
         .route("/enroll/logout", post(pages::enroll::logout))

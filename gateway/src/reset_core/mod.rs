@@ -23,9 +23,10 @@ use crate::audit::AuditEvent;
 use crate::crypto;
 use crate::directory::DirectoryError;
 use crate::flow::service::{self, token_mac};
-use crate::flow::{FlowError, State};
+use crate::flow::{Flow, FlowError, State};
 use crate::http::error::{ApiError, ApiResult};
 use crate::notify::{self, Notice};
+use crate::webhooks::{Event, alerts, ocsf};
 
 /// Longest password body accepted before any processing, in bytes.
 pub const MAX_PASSWORD_BYTES: usize = 4096;
@@ -122,24 +123,38 @@ pub async fn complete(
     done.state = State::Done;
     done.token_mac = None;
     service::save(s, &raw_completing, &done).await?;
+    announce(s, &name, &done).await
+}
+
+/// After the password changed: sessions end, the history learns of the
+/// owner's context, the owner hears of it, the audit log and the SOC too.
+async fn announce(s: &AppState, name: &AccountName, done: &Flow) -> ApiResult<()> {
     // The password has changed: whatever follows must not turn this into an
     // error the person would retry. Sessions end, the owner hears of it, and
     // an audit failure is logged loudly rather than answered as a failure.
-    crate::session::revoke_all(s, &name).await?;
+    crate::session::revoke_all(s, name).await?;
     // The owner's context joins the history and the device is bound.
     let success = done.context.success(name.as_str(), "reset", s.now());
     if let Err(e) = s.durable.record_success(&success).await {
         tracing::error!(error = %e, "reset completed but its history record was not written");
     }
-    notify::send(s, &name, Notice::PasswordReset, &[], &done.context).await;
+    notify::send(s, name, Notice::PasswordReset, &[], &done.context).await;
+    let at = s.clock.now();
+    let alert = s.webhooks.message(&Event::ResetCompleted(ocsf::Attempt {
+        user: name.clone(),
+        source: alerts::source(&done.context),
+        assessment: done.assessment(),
+        time: at,
+    }));
     let event = AuditEvent::new(
-        s.clock.now(),
+        at,
         "reset.completed",
         name.as_str(),
         json!({
             "flow_id": done.id, "address": done.address, "level": done.level, "factors": done.passed,
         }),
-    );
+    )
+    .with_alert(alert);
     if let Err(e) = s.audit.record(event).await {
         tracing::error!(error = %e, flow_id = %done.id, "reset completed but its audit record was not written");
     }

@@ -12,12 +12,20 @@
 //! - [`ocsf`]: the OCSF events in `data`, built from typed, non-secret inputs only.
 //! - [`target`]: the SSRF guard: which URLs may be configured, and the checked
 //!   addresses an attempt may connect to (resolved once, pinned, no redirects).
+//! - [`outbox`]: events become outbox messages (id, body) committed with their
+//!   audit record; the endpoints as this node knows them ([`outbox::Webhooks`]).
+//! - [`alerts`]: the helpers the auditing call sites use (an attempt's source,
+//!   the once-per-burst spray report).
+//! - [`dispatch`]: the per-node task that routes, leases, signs and sends, and
+//!   judges each answer (retry schedule, `Retry-After`, 410, dead letters).
 //!
-//! Not here yet: the durable outbox, the dispatcher (retries, `Retry-After`, 410)
-//! and the admin API. They call [`Envelope::new`] once per event, store the body
-//! bytes and a [`sign::message_id`], and sign each attempt with [`sign::headers`].
+//! The rows themselves (endpoints, messages, deliveries, attempts) are the
+//! durable store's: `crate::store::durable::outbox`.
 
+pub mod alerts;
+pub mod dispatch;
 pub mod ocsf;
+pub mod outbox;
 pub mod sign;
 pub mod target;
 

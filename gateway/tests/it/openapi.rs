@@ -21,7 +21,7 @@ type Operation = (String, String);
 /// The HTML pages, their static files and the JSON helpers their scripts call:
 /// not part of the API, so not in openapi.json. Every other route must be
 /// documented; a new route is a choice between the document and this list.
-const PAGE_ROUTES: [(&str, &str); 20] = [
+const PAGE_ROUTES: [(&str, &str); 22] = [
     ("GET", "/"),
     ("GET", "/reset"),
     ("POST", "/reset"),
@@ -31,6 +31,8 @@ const PAGE_ROUTES: [(&str, &str); 20] = [
     ("POST", "/reset/webauthn/options"),
     ("POST", "/reset/complete"),
     ("GET", "/reset/done"),
+    ("GET", "/lock"),
+    ("POST", "/lock"),
     ("GET", "/enroll"),
     ("POST", "/enroll/login"),
     ("POST", "/enroll/logout"),

@@ -5,6 +5,7 @@ use resetgate_tests::api::field_str;
 use resetgate_tests::fixtures::{ALICE, NEW_PASSWORD};
 use resetgate_tests::flows;
 use resetgate_tests::smtp::{MAIL_TIMEOUT, Mail};
+use resetgate_tests::webhook::{WEBHOOK_TIMEOUT, WebhookReceiver};
 use resetgate_tests::{Gateway, SmtpSink};
 
 /// In the bundled geo sample: London, GB.
@@ -111,4 +112,163 @@ fn jiff_free_today() -> String {
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
     let y = yoe + era * 400 + i64::from(m <= 2);
     format!("{y:04}-{m:02}-{d:02}")
+}
+
+/// The "this wasn't me" link of the reset notice, end to end: opened from
+/// the e-mail it shows a button (opening changes nothing), pressing it locks
+/// the account's resets (the next reset is a decoy that cannot succeed),
+/// tells the SOC (`account.locked`), and works once; an operator unlocks.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_lock_link_in_the_reset_notice_locks_resets_once_and_tells_the_soc() {
+    const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+    let sink = SmtpSink::start();
+    let soc = WebhookReceiver::start_with(&[SECRET]).await;
+    let gw = Gateway::builder()
+        .trusted_proxies(["127.0.0.0/8"])
+        .smtp_url(sink.url())
+        .config(format!(
+            "[[webhooks]]\nurl = \"{}\"\nsecret = \"{SECRET}\"\nevents = [\"account.locked\"]\n\n\
+             [webhook_delivery]\nallow_private_targets = true\n",
+            soc.url()
+        ))
+        .start()
+        .await;
+    gw.import_users(&[ALICE]).await;
+    let api = gw
+        .api()
+        .clone()
+        .forwarded_for(CLIENT_IP)
+        .user_agent(FIREFOX);
+
+    // Someone resets Alice's password.
+    let done = flows::reset_via_sms(&gw, &ALICE).await;
+    flows::complete(&api, &done.flow, &done.reset_token, NEW_PASSWORD)
+        .await
+        .ok();
+    let mail = sink
+        .wait_for(ALICE.email, "Your password was reset", MAIL_TIMEOUT)
+        .await;
+    let body = mail.body();
+    let link = body
+        .lines()
+        .map(str::trim)
+        .find(|line| line.contains("/lock?t="))
+        .unwrap_or_else(|| panic!("no lock link in:\n{body}"))
+        .to_owned();
+    assert!(link.starts_with(&gw.public_url()), "{link}");
+    assert_no_secret(&mail, &[NEW_PASSWORD, &done.reset_token, &done.code]);
+    let path = &link[gw.public_url().len()..];
+
+    // Opening the link changes nothing: a page with one button.
+    let client = reqwest::Client::new();
+    let (cookie, csrf, token) = open_lock_page(&client, &gw, path).await;
+    let before = flows::start_reset(&api, ALICE.name).await;
+    assert!(
+        !decoy_of(&gw, &flows::flow_id(&before)).await,
+        "a known, unlocked account is no decoy"
+    );
+
+    // Pressing it locks; a second press finds the link used.
+    let press = || {
+        client
+            .post(gw.api().url("/lock"))
+            .header("cookie", cookie.clone())
+            .header("content-type", "application/x-www-form-urlencoded")
+            // Both are URL-safe (hex, base64url): no encoding needed.
+            .body(format!("csrf={csrf}&t={token}"))
+            .send()
+    };
+    let locked = press().await.unwrap();
+    assert_eq!(locked.status(), 200);
+    assert!(locked.text().await.unwrap().contains("id=\"locked\""));
+    let again = press().await.unwrap();
+    assert_eq!(again.status(), 410);
+    // A made-up token is not a link of ours.
+    let forged = client
+        .get(
+            gw.api()
+                .url("/lock?t=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged.status(), 404);
+
+    // The SOC hears of it once.
+    let events = soc.wait_accepted(1, WEBHOOK_TIMEOUT).await.unwrap();
+    assert_eq!(events.len(), 1);
+    let data = &events[0].json["data"];
+    assert_eq!(events[0].event_type(), Some("account.locked"));
+    assert_eq!(data["class_uid"], 3001);
+    assert_eq!(data["activity_id"], 9, "Lock: {data}");
+    assert_eq!(data["user"]["name"], ALICE.name);
+
+    // From now on a reset of Alice is a decoy: it looks the same, sends no
+    // code, and can never succeed.
+    let after = flows::start_reset(&api, ALICE.name).await;
+    assert_eq!(after["status"], "challenge", "{after}");
+    assert!(
+        decoy_of(&gw, &flows::flow_id(&after)).await,
+        "a locked account gets a decoy"
+    );
+
+    // The help desk unlocks it.
+    let unlocked = gw.cli(&["users", "unlock", ALICE.name]).await;
+    assert!(unlocked.success(), "{}", unlocked.combined());
+    let twice = gw.cli(&["users", "unlock", ALICE.name]).await;
+    assert!(!twice.success(), "{}", twice.combined());
+    let back = flows::start_reset(&api, ALICE.name).await;
+    assert!(
+        !decoy_of(&gw, &flows::flow_id(&back)).await,
+        "a known, unlocked account is no decoy"
+    );
+    let records = resetgate_tests::audit::records(&gw.audit_export().await);
+    let kinds: Vec<&str> = records.iter().filter_map(|r| r["kind"].as_str()).collect();
+    assert!(kinds.contains(&"account.locked"), "{kinds:?}");
+    assert!(kinds.contains(&"account.unlocked"), "{kinds:?}");
+}
+
+/// GET the lock page at `path`: its CSRF cookie and the form's `csrf` and `t`.
+async fn open_lock_page(
+    client: &reqwest::Client,
+    gw: &Gateway,
+    path: &str,
+) -> (String, String, String) {
+    let page = client.get(gw.api().url(path)).send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    let cookie = page
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find_map(|v| v.split(';').next().filter(|c| c.contains("rg_csrf=")))
+        .expect("a CSRF cookie")
+        .to_owned();
+    let html = page.text().await.unwrap();
+    assert!(html.contains("id=\"lock-form\""), "{html}");
+    let csrf = hidden(&html, "csrf");
+    let token = hidden(&html, "t");
+    (cookie, csrf, token)
+}
+
+/// The value of the hidden input `name` in `html`.
+fn hidden(html: &str, name: &str) -> String {
+    let marker = format!("name=\"{name}\" value=\"");
+    let start = html
+        .find(&marker)
+        .unwrap_or_else(|| panic!("no hidden {name} in {html}"))
+        + marker.len();
+    html[start..]
+        .split('"')
+        .next()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+/// Whether the reset `flow` is a decoy, as its audit record says.
+async fn decoy_of(gw: &Gateway, flow: &str) -> bool {
+    let records = resetgate_tests::audit::records(&gw.audit_export().await);
+    resetgate_tests::audit::reset_started(&records, flow)["decoy"]
+        .as_bool()
+        .expect("decoy is a boolean")
 }

@@ -23,6 +23,10 @@
 //!   a factor is added and after a reset: when, from where, which browser, and no
 //!   code, token or password.
 //! - `logs`: no secret used in the journeys reaches the log.
+//! - `webhooks`: SOC webhooks to a local receiver that refuses, fails and
+//!   throttles before it recovers, and a gateway killed meanwhile: every event
+//!   arrives once by `webhook-id`, signed (two signatures while a secret
+//!   rotates), as OCSF with its required fields and no secret.
 
 mod audit;
 mod browser;
@@ -34,3 +38,4 @@ mod logs;
 mod model;
 mod nodes;
 mod reset;
+mod webhooks;

@@ -21,6 +21,7 @@
 //! - [`enroll`]: sign-in, sign-out, the list of factors, removing one.
 //! - [`enroll_add`]: adding an authenticator app or a phone.
 //! - [`enroll_passkey`]: adding a passkey or security key.
+//! - [`lock`]: the "this wasn't me" link of a notice: a button, then the lock.
 //! - [`views`]: rendering helpers and the pages that only say something.
 //! - [`problem`]: what a page needs to know about a service error.
 
@@ -30,6 +31,7 @@ pub mod csrf;
 pub mod enroll;
 pub mod enroll_add;
 pub mod enroll_passkey;
+pub mod lock;
 pub mod password;
 pub(crate) mod problem;
 pub mod reset;

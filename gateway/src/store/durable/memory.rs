@@ -32,6 +32,8 @@ use super::{
     HistoryRecord, HistoryStore, LevelCount, Place, SuccessEvent, UserRecord, UserStore,
 };
 
+mod locks;
+mod outbox;
 #[cfg(test)]
 mod tests;
 
@@ -48,6 +50,10 @@ pub struct MemoryDurable {
     factors: Mutex<Factors>,
     audit: Mutex<BTreeMap<i64, AuditRecord>>,
     history: Mutex<History>,
+    /// Taken after `audit` when both are (an audit append queues its alerts).
+    outbox: Mutex<outbox::Outbox>,
+    /// `account_locks`: account → its lock.
+    locks: Mutex<HashMap<String, super::AccountLock>>,
 }
 
 #[derive(Debug)]
@@ -312,8 +318,16 @@ impl AuditStore for MemoryDurable {
         if !super::continues(head, &records[0]) {
             return Ok(false);
         }
+        let mut outbox = lock(&self.outbox);
+        outbox.check_alerts(records)?;
+        outbox.insert_alerts(records);
         for r in records {
-            log.insert(r.seq, r.clone());
+            // As read back from a table: the alert is in the outbox.
+            let r = AuditRecord {
+                alert: None,
+                ..r.clone()
+            };
+            log.insert(r.seq, r);
         }
         Ok(true)
     }
@@ -325,8 +339,11 @@ impl AuditStore for MemoryDurable {
         let mut log = lock(&self.audit);
         let head = log.last_key_value().map(|(seq, r)| (*seq, r.hash.clone()));
         let (records, head) = super::chain_on(chain, head)?;
+        let mut outbox = lock(&self.outbox);
+        outbox.check_alerts(&records)?;
+        outbox.insert_alerts(&records);
         for r in records {
-            log.insert(r.seq, r);
+            log.insert(r.seq, AuditRecord { alert: None, ..r });
         }
         Ok(head)
     }

@@ -2,7 +2,7 @@
 //! enrolled factors, account history, the audit chain).
 //!
 //! Narrow traits per capability ([`UserStore`], [`FactorStore`], [`AuditStore`],
-//! [`HistoryStore`]); [`Durable`] is all of them. Two implementations serve:
+//! [`HistoryStore`], [`OutboxStore`], [`LockStore`]); [`Durable`] is all of them. Two implementations serve:
 //! [`SqliteStore`] (one node, a file) and [`PostgresStore`] (several nodes
 //! sharing one database), both sqlx with embedded migrations of the same schema
 //! (`gateway/migrations/{sqlite,postgres}`) and tested to answer alike.
@@ -15,13 +15,17 @@
 //! writer (`crate::audit`) re-chains on the new head instead of forking it.
 
 mod history;
+pub mod locks;
 mod memory;
+pub mod outbox;
 mod postgres;
 mod sqlite;
 
 use async_trait::async_trait;
 
+pub use locks::{AccountLock, LockStore};
 pub use memory::MemoryDurable;
+pub use outbox::{OutboxMessage, OutboxStore};
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 
@@ -76,6 +80,13 @@ pub struct AuditRecord {
     pub data: String,
     pub prev_hash: String,
     pub hash: String,
+    /// The webhook message this record's event raises, inserted in the same
+    /// transaction as the record, so an alert is queued exactly when its
+    /// event is on record. Not part of the hash (it is derived from the
+    /// event, and delivered or not, it says nothing more about it).
+    #[sqlx(skip)]
+    #[serde(skip)]
+    pub alert: Option<OutboxMessage>,
 }
 
 #[async_trait]
@@ -287,6 +298,8 @@ pub trait HistoryStore: Send + Sync {
 }
 
 #[async_trait]
-pub trait Durable: UserStore + FactorStore + AuditStore + HistoryStore {
+pub trait Durable:
+    UserStore + FactorStore + AuditStore + HistoryStore + OutboxStore + LockStore
+{
     async fn ping(&self) -> Result<(), DurableError>;
 }

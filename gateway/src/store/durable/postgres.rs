@@ -29,6 +29,9 @@
 //! answering without closing the connection). The pool checks a connection
 //! before lending it, so after a restart the same store carries on.
 
+mod locks;
+mod outbox;
+
 use std::future::Future;
 use std::str::FromStr;
 use std::time::Duration;
@@ -425,6 +428,8 @@ async fn insert_audit(
         .bind(column(|r| &r.hash))
         .execute(&mut **tx)
         .await?;
+    let alerts: Vec<_> = records.iter().filter_map(|r| r.alert.as_ref()).collect();
+    outbox::insert_messages(tx, &alerts).await?;
     Ok(done.rows_affected())
 }
 

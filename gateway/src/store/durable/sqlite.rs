@@ -5,6 +5,9 @@
 //! their results; the tests in `memory/tests.rs` hold all three to the same
 //! answers.
 
+mod locks;
+mod outbox;
+
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -287,6 +290,9 @@ async fn insert_audit(
     records: &[AuditRecord],
 ) -> Result<(), DurableError> {
     for r in records {
+        if let Some(alert) = &r.alert {
+            outbox::insert_message(tx, alert).await?;
+        }
         sqlx::query(
             "INSERT INTO audit_log (seq, at, kind, subject, data, prev_hash, hash)
              VALUES (?, ?, ?, ?, ?, ?, ?)",

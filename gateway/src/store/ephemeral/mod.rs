@@ -144,6 +144,14 @@ pub mod keys {
     pub fn totp_step(account: &str) -> String {
         format!("totp-step:{account}")
     }
+    /// Set when a "this wasn't me" link's nonce was used.
+    pub fn lock_link(nonce: &str) -> String {
+        format!("lock-link:{nonce}")
+    }
+    /// Set while a spray from this address (or IPv6 /64) is being reported.
+    pub fn spray(bucket: &str) -> String {
+        format!("spray:{bucket}")
+    }
     pub fn count(what: &str, subject: &str, window: &str) -> String {
         format!("count:{what}:{window}:{subject}")
     }

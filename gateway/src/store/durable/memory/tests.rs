@@ -478,6 +478,7 @@ fn record(seq: i64) -> AuditRecord {
         data: format!("{{\"n\":{seq}}}"),
         prev_hash: format!("h{}", seq - 1),
         hash: format!("h{seq}"),
+        alert: None,
     }
 }
 

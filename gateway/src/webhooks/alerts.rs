@@ -1,0 +1,108 @@
+//! Where the gateway raises alerts: small helpers for the places that audit an
+//! event (reset start and completion, factor changes, the lock link), so each
+//! builds its [`Event`] the same way.
+//!
+//! A spray (one address trying resets for many accounts) is reported once
+//! per burst rather than with every attempt: the first attempt over the
+//! policy's `address_accounts_1h` rule sets a marker for the address (or IPv6
+//! /64) in the ephemeral store for the rule's window, and only the attempt
+//! that set it raises `attack.spray_detected`, with its own audit record.
+
+use std::net::{IpAddr, Ipv4Addr};
+use std::time::{Duration, SystemTime};
+
+use risk::{Assessment, Signals};
+use serde_json::json;
+
+use super::Event;
+use super::ocsf::{Source, Spray};
+use crate::app::AppState;
+use crate::audit::AuditEvent;
+use crate::signals::context::Context;
+use crate::store::ephemeral::keys;
+
+/// The velocity rule whose firing is a spray.
+pub const SPRAY_RULE: &str = "address_accounts_1h";
+/// How long one burst lasts: the window `address_accounts_1h` counts over.
+pub const SPRAY_WINDOW: Duration = Duration::from_hours(1);
+
+/// `src_endpoint` of an attempt's context (an unparsable address, which the
+/// context never holds, reads as `0.0.0.0`).
+pub fn source(context: &Context) -> Source {
+    Source {
+        ip: context
+            .ip
+            .parse()
+            .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED)),
+        country: context.country.clone(),
+        city: context.city.clone(),
+    }
+}
+
+/// Whether the assessment says this address is spraying.
+pub fn is_spray(assessment: &Assessment) -> bool {
+    assessment
+        .reasons
+        .iter()
+        .any(|r| r.code == SPRAY_RULE || r.code.strip_prefix("hard_limit:") == Some(SPRAY_RULE))
+}
+
+/// Report a spray once per burst. Never fails the attempt: a store error is
+/// logged (the attempt's own audit record still shows the reasons).
+pub async fn spray(
+    s: &AppState,
+    context: &Context,
+    bucket: &str,
+    signals: &Signals,
+    assessment: &Assessment,
+    at: SystemTime,
+) {
+    if !is_spray(assessment) {
+        return;
+    }
+    let finding = ulid::Ulid::new();
+    let first = match s
+        .ephemeral
+        .put_new(
+            &keys::spray(bucket),
+            finding.to_string().as_bytes(),
+            SPRAY_WINDOW,
+        )
+        .await
+    {
+        Ok(first) => first,
+        Err(e) => {
+            tracing::warn!(error = %e, "spray marker not written; the burst is not reported");
+            return;
+        }
+    };
+    if !first {
+        return;
+    }
+    let spray = Spray {
+        finding,
+        source: source(context),
+        distinct_accounts: signals.velocity.address_accounts_1h,
+        window: SPRAY_WINDOW,
+        first_seen: at,
+        time: at,
+        assessment: Some(assessment.clone()),
+    };
+    let alert = s.webhooks.message(&Event::SprayDetected(spray));
+    let record = AuditEvent::new(
+        at,
+        "attack.spray_detected",
+        context.ip.clone(),
+        json!({
+            "finding": finding.to_string(),
+            "address": context.ip,
+            "bucket": bucket,
+            "distinct_accounts": signals.velocity.address_accounts_1h,
+            "window_secs": SPRAY_WINDOW.as_secs(),
+        }),
+    )
+    .with_alert(alert);
+    if let Err(e) = s.audit.record(record).await {
+        tracing::error!(error = %e, "spray detected but its audit record was not written");
+    }
+}
