@@ -305,7 +305,8 @@ pub async fn build(config: Config, options: BuildOptions) -> anyhow::Result<AppS
     let sms = SmsSender::new(&config.sms, outbox.clone());
     let email = crate::email::EmailSender::new(&config.email)?;
     let audit = AuditLog::spawn(durable.clone(), key.clone());
-    let webhooks = crate::webhooks::outbox::Webhooks::new(&config, audit.alerts(), clock.now());
+    let webhooks =
+        crate::webhooks::outbox::Webhooks::new(&config, key.clone(), audit.alerts(), clock.now());
     webhooks
         .sync_config(durable.as_ref())
         .await

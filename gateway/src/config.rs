@@ -281,17 +281,20 @@ pub struct Sms {
     pub webhook_token_file: Option<PathBuf>,
 }
 
-/// `[email]`: "was this you?" notices by e-mail (not a reset factor).
+/// `[email]`: "was this you?" notices by e-mail, and reset codes (the `email`
+/// factor, offered only when `smtp_url` is set).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Email {
     /// The SMTP relay, in the forms `lettre` reads: `smtp://HOST[:PORT]`
     /// (plain), `smtp://HOST:587?tls=required` (STARTTLS), `smtps://HOST[:465]`
     /// (implicit TLS); `user:password@` for relays that need a login. Unset:
-    /// notices are logged as not sent. Never serialised (it may hold a password).
+    /// notices are logged as not sent and e-mail codes are not offered. Never
+    /// serialised (it may hold a password).
     #[serde(skip_serializing)]
     pub smtp_url: Option<SecretString>,
-    /// The `From` mailbox of notices.
+    /// The `From` mailbox of notices and codes; its domain is also the domain
+    /// of decoy accounts' masked e-mail hints.
     pub from: String,
 }
 
@@ -362,7 +365,7 @@ pub struct Models {
 #[serde(deny_unknown_fields)]
 pub struct WebhookEndpointConfig {
     /// Stable name in the admin API and the delivery log; unset =
-    /// `config-<position>` (which changes if entries are reordered).
+    /// `config-<12 hex digits of the URL's SHA-256>`.
     #[serde(default)]
     pub id: Option<String>,
     /// `https://…`; `http://` only with `webhook_delivery.allow_private_targets`
@@ -403,9 +406,14 @@ fn enabled_by_default() -> bool {
 }
 
 impl WebhookEndpointConfig {
-    /// `id`, or `config-<index>` for the entry at `index` of `[[webhooks]]`.
-    pub fn effective_id(&self, index: usize) -> String {
-        self.id.clone().unwrap_or_else(|| format!("config-{index}"))
+    /// `id`, or `config-` and 12 hex digits of the URL's SHA-256: an entry
+    /// keeps its id (and its deliveries their receiver) when entries are
+    /// reordered, and a changed URL is a new endpoint.
+    pub fn effective_id(&self) -> String {
+        self.id.clone().unwrap_or_else(|| {
+            let digest = crate::crypto::sha256_hex(self.url.as_str().as_bytes());
+            format!("config-{}", &digest[..12])
+        })
     }
 
     /// Whether this endpoint gets an event of type `kind` whose assessment is at
@@ -686,7 +694,7 @@ impl Config {
                     "must be 1 to 64 characters of A-Z, a-z, 0-9, '-', '_' or '.'",
                 ));
             }
-            let id = hook.effective_id(i);
+            let id = hook.effective_id();
             if !ids.insert(id.clone()) {
                 return Err(invalid(
                     key("id"),

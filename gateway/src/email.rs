@@ -1,10 +1,13 @@
-//! E-mail delivery of notices through an SMTP relay (`email.smtp_url`).
+//! E-mail through an SMTP relay (`email.smtp_url`): "was this you?" notices
+//! ([`crate::notify`]) and reset codes, the weakest factor (the bundled policy
+//! allows it at `low` only).
 //!
 //! Delivery runs on a background task, like SMS: the request that caused a
-//! notice never waits for the relay and never fails because of it. Without
-//! `email.smtp_url` a notice is logged as not sent (masked address only). Log
-//! lines never carry the full address or the body; bodies never carry a code,
-//! token or password (see [`crate::notify`]).
+//! mail never waits for the relay and never fails because of it. Without
+//! `email.smtp_url` a notice is logged as not sent (masked address only), and
+//! e-mail is never offered as a reset factor: nobody would deliver the code.
+//! Log lines never carry the full address, the body or a code; notices never
+//! carry a code, token or password, and a code mail carries its code only.
 
 use std::time::Duration;
 
@@ -71,6 +74,38 @@ pub fn mask(address: &str) -> String {
     }
 }
 
+/// Can mail be delivered to `address`: is it one address (`local@domain`),
+/// without a display name or anything else?
+pub fn deliverable(address: &str) -> bool {
+    address.parse::<lettre::Address>().is_ok()
+}
+
+/// The subject of a reset code mail.
+pub const CODE_SUBJECT: &str = "Your password reset code";
+
+/// The plain-text body of a reset code mail to `account`: the code, how long
+/// it works and that nobody will ask for it.
+pub fn code_body(account: &str, code: &str, ttl: Duration, help_desk: &str) -> String {
+    let minutes = ttl.as_secs().div_ceil(60);
+    let unit = if minutes == 1 { "minute" } else { "minutes" };
+    format!(
+        "Hello {account},\n\
+         \n\
+         Your password reset code is:\n\
+         \n\
+         {code}\n\
+         \n\
+         Enter it on the page where you asked to reset your password. \
+         It expires in {minutes} {unit} and works once.\n\
+         \n\
+         Nobody will ever ask you for this code: not the help desk, not by phone, \
+         not by e-mail. Do not share it.\n\
+         If you did not ask to reset your password, ignore this message: your \
+         password stays as it is. If it keeps happening, tell the help desk:\n\
+         {help_desk}\n"
+    )
+}
+
 /// Sends plain-text mail through `email.smtp_url`, in the background.
 #[derive(Clone)]
 pub struct EmailSender {
@@ -100,10 +135,38 @@ impl EmailSender {
         Ok(Self { transport, from })
     }
 
-    /// Queue a plain-text mail to `to`; returns at once.
+    /// Is a relay configured (`email.smtp_url`)? Without one, nothing is
+    /// delivered, so e-mail codes are not offered.
+    pub fn has_relay(&self) -> bool {
+        self.transport.is_some()
+    }
+
+    /// The domain of `email.from`: the organisation's own, and so the likely
+    /// domain of its people's addresses (the masked hint of a decoy's e-mail).
+    pub fn from_domain(&self) -> &str {
+        self.from.email.domain()
+    }
+
+    /// Queue a plain-text notice to `to`; returns at once.
     pub fn send(&self, to: String, subject: String, body: String) {
+        self.deliver(Kind::Notice, to, subject, body);
+    }
+
+    /// Queue a reset code mail to `to` for `account`; returns at once. The
+    /// code is in the body only: never in the subject, never logged.
+    pub fn send_code(&self, to: String, account: &str, code: &str, ttl: Duration, help_desk: &str) {
+        self.deliver(
+            Kind::Code,
+            to,
+            CODE_SUBJECT.to_owned(),
+            code_body(account, code, ttl, help_desk),
+        );
+    }
+
+    fn deliver(&self, kind: Kind, to: String, subject: String, body: String) {
+        let what = kind.as_str();
         let Some(transport) = self.transport.clone() else {
-            tracing::info!(to = %mask(&to), subject = %subject, "e-mail notice not sent: no email.smtp_url");
+            tracing::info!(to = %mask(&to), subject = %subject, "{what} not sent: no email.smtp_url");
             return;
         };
         let from = self.from.clone();
@@ -121,12 +184,28 @@ impl EmailSender {
             }
             .await;
             match result {
-                Ok(_) => tracing::info!(to = %mask(&to), "e-mail notice handed to the relay"),
+                Ok(_) => tracing::info!(to = %mask(&to), "{what} handed to the relay"),
                 Err(e) => {
-                    tracing::warn!(to = %mask(&to), error = %e, "e-mail notice delivery failed");
+                    tracing::warn!(to = %mask(&to), error = %e, "{what} delivery failed");
                 }
             }
         });
+    }
+}
+
+/// What a mail is, as log lines name it.
+#[derive(Clone, Copy)]
+enum Kind {
+    Notice,
+    Code,
+}
+
+impl Kind {
+    fn as_str(self) -> &'static str {
+        match self {
+            Kind::Notice => "e-mail notice",
+            Kind::Code => "e-mail reset code",
+        }
     }
 }
 
@@ -150,6 +229,28 @@ mod tests {
         assert!(transport("smtp://mail.example.org?tls=sometimes").is_err());
         let err = transport("smtp://mail.example.org:587?tls=opportunistic").unwrap_err();
         assert!(err.contains("downgraded"), "{err}");
+    }
+
+    #[test]
+    fn code_mail_says_how_long_and_that_nobody_asks() {
+        let body = code_body("ann", "493817", Duration::from_mins(5), "Call 555-0100.");
+        assert!(body.contains("\n493817\n"), "{body}");
+        assert!(body.contains("expires in 5 minutes"), "{body}");
+        assert!(
+            body.contains("Nobody will ever ask you for this code"),
+            "{body}"
+        );
+        assert!(body.contains("Call 555-0100."), "{body}");
+        assert!(!CODE_SUBJECT.chars().any(|c| c.is_ascii_digit()));
+        assert!(code_body("ann", "1", Duration::from_mins(1), "").contains("1 minute "));
+    }
+
+    #[test]
+    fn deliverable_addresses() {
+        assert!(deliverable("ann@example.org"));
+        assert!(!deliverable("ann"));
+        assert!(!deliverable("Ann <ann@example.org>"));
+        assert!(!deliverable(""));
     }
 
     #[test]

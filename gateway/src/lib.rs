@@ -24,10 +24,12 @@
 //! - [`webhooks`]: SOC alert events: Standard Webhooks signing, OCSF 1.7.0
 //!   event bodies, the outbox (committed with the audit record) and the
 //!   dispatcher (leases, retries, `Retry-After`, 410, dead letters).
+//! - [`admin`]: administrators (password + TOTP sign-in, audited actions).
 //! - [`crypto`], [`account`], [`time`]: small shared building blocks.
 //! - [`cli`]: the command-line verbs; [`demo`]: `serve --demo` seeding.
 
 pub mod account;
+pub mod admin;
 pub mod app;
 pub mod audit;
 pub mod cli;

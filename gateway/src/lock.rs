@@ -5,18 +5,20 @@
 //! `{server.public_url}/lock?t=TOKEN`. The token is sealed by the server key
 //! (XChaCha20-Poly1305, its own context): the account, the time it was made
 //! and a random nonce, so it can neither be forged nor read, and it names no
-//! account in the clear. It is good for `reset.lock_link_ttl` and once: the
-//! first use takes the nonce (an atomic set-if-absent in the ephemeral store,
-//! kept as long as the token could be valid).
+//! account in the clear. It is good for `reset.lock_link_ttl` and once: its
+//! nonce is marked used in the ephemeral store (kept as long as the token
+//! could be valid) after the lock took effect, so a failure part way leaves
+//! the link usable for another try.
 //!
 //! Following the link shows a page with one button (GET changes nothing: mail
 //! scanners open links); pressing it ([`redeem`])
 //! - locks the account's resets in the durable store: from then on a reset of
 //!   that account gets the decoy treatment of an unknown name (it looks the
-//!   same, and can never succeed) until an operator unlocks it
+//!   same, and can never succeed), a reset already verified cannot complete,
+//!   and enrolment sign-in is refused, until an operator unlocks it
 //!   (`resetgate users unlock NAME`);
 //! - ends every enrolment session of the account (the grant the new password
-//!   gave; a directory session elsewhere is the directory's to revoke);
+//!   gave here; a directory session elsewhere is the directory's to revoke);
 //! - audits `account.locked` and raises the SOC's `account.locked` event in
 //!   the same commit.
 
@@ -115,33 +117,26 @@ pub async fn redeem(s: &AppState, token: &str, origin: &Context) -> ApiResult<Re
     let Some((claims, name)) = valid(s, token) else {
         return Ok(Redeemed::Invalid);
     };
-    if !s
-        .ephemeral
-        .put_new(
-            &keys::lock_link(&claims.n),
-            b"used",
-            s.config.reset.lock_link_ttl,
-        )
-        .await?
-    {
+    // Used before? (Marked only after everything below succeeded, so a
+    // failure part way leaves the link usable for another try.)
+    let used = keys::lock_link(&claims.n);
+    if s.ephemeral.get(&used).await?.is_some() {
         return Ok(Redeemed::AlreadyUsed);
     }
     let at = s.clock.now();
+    // Idempotent steps first: the lock (the first lock's time and reason
+    // stay), the sessions, the audit record with the SOC's event.
     let newly = s
         .durable
         .lock_account(name.as_str(), crate::time::unix(at), REPORTED_BY_OWNER)
         .await?;
     crate::session::revoke_all(s, &name).await?;
-    let alert = if newly {
-        s.webhooks.message(&Event::AccountLocked(Lock {
-            user: name.clone(),
-            reason: LockReason::ReportedByOwner,
-            source: Some(alerts::source(origin)),
-            time: at,
-        }))
-    } else {
-        None
-    };
+    let alert = s.webhooks.message(&Event::AccountLocked(Lock {
+        user: name.clone(),
+        reason: LockReason::ReportedByOwner,
+        source: Some(alerts::source(origin)),
+        time: at,
+    }));
     s.audit
         .record(
             AuditEvent::new(
@@ -156,6 +151,10 @@ pub async fn redeem(s: &AppState, token: &str, origin: &Context) -> ApiResult<Re
             )
             .with_alert(alert),
         )
+        .await?;
+    // Two presses at once both lock (harmless); only one marks the link.
+    s.ephemeral
+        .put_new(&used, b"used", s.config.reset.lock_link_ttl)
         .await?;
     tracing::warn!(account = %name, "the owner reported a change that was not theirs: resets locked");
     Ok(Redeemed::Locked(name))

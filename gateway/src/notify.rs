@@ -7,9 +7,9 @@
 //! The e-mail says what happened, when (UTC), from where (the client address
 //! and, when geo knows them, city and country) and from which browser and
 //! system, how to reach the help desk (`reset.help_desk`), and a single-use
-//! "this wasn't me" link that locks the account's resets (`crate::lock`; in the
-//! e-mail only: it is too long for an SMS, which names the help desk). No
-//! notice ever holds a code, password or reset token. Delivery is in the background and never
+//! "this wasn't me" link that locks the account's resets (`crate::lock`; the
+//! SMS carries the same link). No notice ever holds a code, password or reset
+//! token. Delivery is in the background and never
 //! blocks or fails the request.
 
 use crate::account::AccountName;
@@ -25,18 +25,16 @@ pub enum Notice {
 }
 
 impl Notice {
-    fn text(self) -> &'static str {
-        match self {
-            Notice::PasswordReset => {
-                "resetgate: your password was just reset. If this was not you, contact the help desk now."
-            }
-            Notice::FactorAdded => {
-                "resetgate: a sign-in factor was added to your account. If this was not you, contact the help desk now."
-            }
-            Notice::FactorRemoved => {
-                "resetgate: a sign-in factor was removed from your account. If this was not you, contact the help desk now."
-            }
-        }
+    /// The SMS: what happened, and the lock link.
+    fn text(self, lock_link: &str) -> String {
+        let what = match self {
+            Notice::PasswordReset => "your password was just reset",
+            Notice::FactorAdded => "a sign-in factor was added to your account",
+            Notice::FactorRemoved => "a sign-in factor was removed from your account",
+        };
+        format!(
+            "resetgate: {what}. If this was not you, stop resets at {lock_link} and contact the help desk now."
+        )
     }
 
     /// The e-mail's subject.
@@ -122,8 +120,10 @@ pub async fn send(
     phones.extend(extra.iter().cloned());
     phones.sort();
     phones.dedup();
+    // One single-use link for every channel of this notice.
+    let lock_link = crate::lock::new_link(s, account);
     for phone in phones {
-        s.sms.send(phone, notice.text().to_owned());
+        s.sms.send(phone, notice.text(&lock_link));
     }
     match s.durable.user(account.as_str()).await {
         Ok(Some(user)) => {
@@ -134,7 +134,7 @@ pub async fn send(
                     s.clock.now(),
                     origin,
                     &s.config.reset.help_desk,
-                    &crate::lock::new_link(s, account),
+                    &lock_link,
                 );
                 s.email.send(address, notice.subject().to_owned(), body);
             }

@@ -82,6 +82,25 @@ pub async fn login(
             "the username or password is not right",
         ));
     }
+    // The owner said a change was not theirs: whoever set the password they
+    // reported does not get to manage the factors (told only after the
+    // password was right, so it reveals nothing to a guesser).
+    if s.durable.account_lock(name.as_str()).await?.is_some() {
+        s.audit
+            .record(AuditEvent::new(
+                now,
+                "login.refused_locked",
+                name.as_str(),
+                json!({"address": addr}),
+            ))
+            .await?;
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "account_locked",
+            "this account is locked after its owner reported a change that was not theirs; \
+             contact the help desk",
+        ));
+    }
     // A sign-in here is password-only, so it does not feed the account history
     // or bind the device: a stolen password must not be able to teach the risk
     // engine the attacker's country, network and browser before a reset.

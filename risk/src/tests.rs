@@ -242,6 +242,20 @@ fn too_few_enrolled_factors_deny_with_the_reason() {
     );
 }
 
+/// E-mail codes are the weakest rung: the bundled policy allows them at `low`
+/// and never lets them count above it (not even as a second factor).
+#[test]
+fn the_bundled_policy_allows_email_at_low_only() {
+    let policy = Policy::bundled();
+    let ladder = policy.ladder();
+    assert!(ladder.rung(Level::Low).unwrap().allowed.contains(&Email));
+    for level in [Level::Medium, Level::High] {
+        let rung = ladder.rung(level).unwrap();
+        assert!(!rung.allowed.contains(&Email), "{level:?}");
+        assert!(!rung.require_one_of.contains(&Email), "{level:?}");
+    }
+}
+
 #[test]
 fn a_deny_asks_for_nothing_and_does_not_blame_the_factors() {
     let policy = Policy::bundled();

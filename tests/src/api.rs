@@ -136,6 +136,12 @@ impl Api {
         self.send(request, format!("POST {path} (signed in)")).await
     }
 
+    pub async fn delete_auth(&self, path: &str, bearer: &str) -> Resp {
+        let request = self.client.delete(self.url(path)).bearer_auth(bearer);
+        self.send(request, format!("DELETE {path} (signed in)"))
+            .await
+    }
+
     async fn send(&self, request: reqwest::RequestBuilder, what: String) -> Resp {
         let response = request
             .headers(self.headers.clone())

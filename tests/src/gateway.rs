@@ -410,19 +410,41 @@ impl Gateway {
 
     /// Runs `resetgate <args> --config <file>` and returns what it did.
     pub async fn cli(&self, args: &[&str]) -> CliOutput {
+        self.cli_with_input(args, None).await
+    }
+
+    /// Like [`Self::cli`], with `input` on standard input (e.g. the password
+    /// of `admin create`).
+    pub async fn cli_with_input(&self, args: &[&str], input: Option<&str>) -> CliOutput {
+        use tokio::io::AsyncWriteExt as _;
         let mut command = tokio::process::Command::new(resetgate_bin());
         command
             .args(args)
             .arg("--config")
             .arg(&self.config_path)
             .current_dir(&self.root)
-            .stdin(Stdio::null())
+            .stdin(if input.is_some() {
+                Stdio::piped()
+            } else {
+                Stdio::null()
+            })
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
             .kill_on_drop(true);
         for key in foreign_overrides() {
             command.env_remove(key);
         }
         command.envs(self.env.iter().map(|(k, v)| (k, v)));
-        let output = tokio::time::timeout(CLI_TIMEOUT, command.output())
+        let mut child = command
+            .spawn()
+            .unwrap_or_else(|err| panic!("cannot run {}: {err}", resetgate_bin().display()));
+        if let (Some(text), Some(mut stdin)) = (input, child.stdin.take()) {
+            stdin
+                .write_all(text.as_bytes())
+                .await
+                .expect("writing the CLI's standard input");
+        }
+        let output = tokio::time::timeout(CLI_TIMEOUT, child.wait_with_output())
             .await
             .unwrap_or_else(|_| panic!("`resetgate {}` ran over {CLI_TIMEOUT:?}", args.join(" ")))
             .unwrap_or_else(|err| panic!("cannot run {}: {err}", resetgate_bin().display()));

@@ -65,6 +65,16 @@ impl Mail {
             .is_some_and(|e| e.eq_ignore_ascii_case("quoted-printable"));
         if qp { decode_qp(&body) } else { body }
     }
+
+    /// The one-time code of a reset code mail: the first body line that is
+    /// six digits and nothing else.
+    pub fn code(&self) -> Option<String> {
+        self.body()
+            .lines()
+            .map(str::trim)
+            .find(|line| line.len() == 6 && line.bytes().all(|b| b.is_ascii_digit()))
+            .map(str::to_owned)
+    }
 }
 
 fn decode_qp(text: &str) -> String {

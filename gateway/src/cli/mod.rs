@@ -1,6 +1,7 @@
 //! Command-line verbs. Each prints what a person needs and exits non-zero with
 //! the exact problem when something is wrong.
 
+pub mod admin;
 mod audit;
 mod evaluate;
 mod generate;
@@ -62,6 +63,11 @@ pub enum Verb {
         #[command(subcommand)]
         verb: UsersVerb,
     },
+    /// Administrators of the admin API.
+    Admin {
+        #[command(subcommand)]
+        verb: AdminVerb,
+    },
     /// Geo tools: build .mmdb databases from CSV, look an address up.
     Geo {
         #[command(subcommand)]
@@ -99,6 +105,13 @@ pub enum UsersVerb {
     Unlock { username: String },
 }
 
+#[derive(Debug, Subcommand)]
+pub enum AdminVerb {
+    /// Create an administrator: the password is read from standard input;
+    /// prints the TOTP secret and `otpauth://` URI of the second factor, once.
+    Create { name: String },
+}
+
 /// Run a parsed command line.
 pub async fn run(cli: Cli) -> ExitCode {
     let result = match cli.verb {
@@ -129,6 +142,9 @@ pub async fn run(cli: Cli) -> ExitCode {
                 Verb::Users {
                     verb: UsersVerb::Unlock { username },
                 } => users::unlock(&config, &username).await,
+                Verb::Admin {
+                    verb: AdminVerb::Create { name },
+                } => admin::create(&config, &name).await,
                 Verb::Policy { .. }
                 | Verb::Geo { .. }
                 | Verb::Generate(_)

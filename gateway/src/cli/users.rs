@@ -128,7 +128,7 @@ pub async fn unlock(config: &Config, username: &str) -> anyhow::Result<ExitCode>
         return Ok(ExitCode::from(1));
     };
     let key = crate::app::load_existing_key(config)?;
-    store.unlock_account(name.as_str()).await?;
+    // On record first: an unlock that cannot be audited does not happen.
     let log = crate::audit::AuditLog::spawn(store.clone(), key);
     log.record(crate::audit::AuditEvent::new(
         std::time::SystemTime::now(),
@@ -137,6 +137,7 @@ pub async fn unlock(config: &Config, username: &str) -> anyhow::Result<ExitCode>
         serde_json::json!({"locked_at": lock.locked_at, "reason": lock.reason, "by": "cli"}),
     ))
     .await?;
+    store.unlock_account(name.as_str()).await?;
     println!(
         "{name}: resets unlocked (locked at {} because {})",
         crate::time::rfc3339(crate::time::from_unix(lock.locked_at)),

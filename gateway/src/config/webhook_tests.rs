@@ -71,7 +71,10 @@ fn webhook_minimal_entry_gets_defaults() {
     assert_eq!(endpoint.events, vec![Subscription::All]);
     assert_eq!(endpoint.min_level, Level::Low);
     assert!(endpoint.enabled);
-    assert_eq!(endpoint.effective_id(0), "config-0");
+    assert_eq!(
+        endpoint.effective_id(),
+        default_id("https://soc.example.com/hook")
+    );
     assert_eq!(endpoint.signing_secrets().len(), 1);
     assert_eq!(endpoint.signing_secrets()[0].expose(), SECRET);
 }
@@ -121,7 +124,7 @@ enabled = false
     let [first, second] = config.webhooks.as_slice() else {
         panic!("two endpoints")
     };
-    assert_eq!(first.effective_id(0), "splunk-prod");
+    assert_eq!(first.effective_id(), "splunk-prod");
     assert_eq!(first.min_level, Level::High);
     assert!(Subscription::any_matches(
         &first.events,
@@ -152,7 +155,7 @@ enabled = false
     // Disabled: nothing.
     assert!(!second.wants(EventType::ResetDenied, Some(Level::Deny)));
 
-    assert_eq!(second.effective_id(1), "config-1");
+    assert!(second.effective_id().starts_with("config-"));
     assert_eq!(second.min_level, Level::Deny);
     assert!(!second.enabled);
     assert_eq!(second.url.scheme(), "http");
@@ -306,8 +309,18 @@ fn webhook_id_and_unknown_key_rejections() {
     );
     // An explicit id may not take the default id of another entry.
     assert_refused(
-        &format!("{}{}", hook(""), hook("id = \"config-0\"\n")),
-        "webhooks[1].id: \"config-0\" is already the id",
+        &format!(
+            "{}{}",
+            hook(""),
+            hook(&format!(
+                "id = \"{}\"\n",
+                default_id("https://soc.example.com/hook")
+            ))
+        ),
+        &format!(
+            "webhooks[1].id: \"{}\" is already the id",
+            default_id("https://soc.example.com/hook")
+        ),
     );
     assert_refused(
         &hook("min_levle = \"high\"\n"),
@@ -394,4 +407,28 @@ fn webhook_env_overrides() {
         assert!(err.starts_with("webhooks: "), "{err}");
         Ok(())
     });
+}
+
+/// The id an entry without one gets.
+fn default_id(url: &str) -> String {
+    format!(
+        "config-{}",
+        &crate::crypto::sha256_hex(url.as_bytes())[..12]
+    )
+}
+
+#[test]
+fn a_default_id_follows_the_url_not_the_position() {
+    let a = "[[webhooks]]\nurl = \"https://a.example.com/hook\"\nsecret = \"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\"\n";
+    let b = "[[webhooks]]\nurl = \"https://b.example.com/hook\"\nsecret = \"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\"\n";
+    let ab = load_text(&format!("{a}{b}")).unwrap();
+    let ba = load_text(&format!("{b}{a}")).unwrap();
+    assert_eq!(ab.webhooks[0].effective_id(), ba.webhooks[1].effective_id());
+    assert_eq!(
+        ab.webhooks[0].effective_id(),
+        default_id("https://a.example.com/hook")
+    );
+    // The same URL twice without ids is refused.
+    let twice = load_text(&format!("{a}{a}")).unwrap_err().to_string();
+    assert!(twice.contains("is already the id"), "{twice}");
 }

@@ -1,5 +1,9 @@
 //! Factors: which of an account's enrolled factors may authorise a reset, the
 //! hints shown for them, and the decoy factors of unknown accounts.
+//!
+//! E-mail is no enrolled factor: an account offers `email` when its directory
+//! entry has an address and `email.smtp_url` names a relay to deliver the code
+//! (the policy decides where it may be used: the bundled one, at `low` only).
 
 pub mod enrol;
 pub mod sms;
@@ -28,10 +32,24 @@ pub fn usable(record: &FactorRecord, now: i64, cooloff: Duration) -> bool {
     record.provisioned || record.created_at.saturating_add(cooloff) <= now
 }
 
-/// The reset options an account's records allow at `now`: one per factor kind,
-/// strongest first (all WebAuthn credentials behind one option, all TOTP seeds
-/// behind one; the oldest usable phone for SMS).
-pub fn eligible_options(records: &[FactorRecord], now: i64, cooloff: Duration) -> Vec<FlowOption> {
+/// The address reset codes may be mailed to: the directory's `address` of the
+/// account, when a relay is configured (`relay`) and the address is one.
+pub fn code_address(address: Option<&str>, relay: bool) -> Option<&str> {
+    address
+        .map(str::trim)
+        .filter(|a| relay && crate::email::deliverable(a))
+}
+
+/// The reset options an account's records allow at `now`, and `email` (from
+/// [`code_address`]): one per factor kind, strongest first (all WebAuthn
+/// credentials behind one option, all TOTP seeds behind one; the oldest usable
+/// phone for SMS; e-mail last, with no factor record behind it).
+pub fn eligible_options(
+    records: &[FactorRecord],
+    email: Option<&str>,
+    now: i64,
+    cooloff: Duration,
+) -> Vec<FlowOption> {
     let usable: Vec<&FactorRecord> = records.iter().filter(|r| usable(r, now, cooloff)).collect();
     let mut options = Vec::new();
     let ids = |factor: Factor| -> Vec<String> {
@@ -64,13 +82,30 @@ pub fn eligible_options(records: &[FactorRecord], now: i64, cooloff: Duration) -
             factor_ids: vec![phone.id.clone()],
         });
     }
+    if let Some(address) = email {
+        options.push(FlowOption {
+            factor: Factor::Email,
+            hint: crate::email::mask(address),
+            factor_ids: Vec::new(),
+        });
+    }
     options
 }
 
 /// Plausible, stable options for an account that does not exist: derived from a
 /// keyed MAC of the name, so the same name always shows the same hints and
 /// nobody without the server key can tell them from real ones.
-pub fn decoy_options(key: &ServerKey, name: &AccountName) -> Vec<FlowOption> {
+///
+/// `email_domain` is `Some` when a relay is configured (real accounts with an
+/// address are then offered e-mail): most decoys offer e-mail too, some only
+/// e-mail (people who never enrolled anything), hinted as an address at that
+/// domain — the organisation's, from `email.from` — whose first letter is
+/// mostly the name's own, as in `ann@…`.
+pub fn decoy_options(
+    key: &ServerKey,
+    name: &AccountName,
+    email_domain: Option<&str>,
+) -> Vec<FlowOption> {
     let mac = key.mac(&[b"decoy", name.as_str().as_bytes()]);
     let sms = FlowOption {
         factor: Factor::Sms,
@@ -94,13 +129,40 @@ pub fn decoy_options(key: &ServerKey, name: &AccountName) -> Vec<FlowOption> {
     // some with a passkey. A decoy with one factor is refused where the policy
     // asks for two, exactly like a real one-factor account, so "denied" does
     // not single out decoys. Same order as `eligible_options`.
-    match mac[0] % 8 {
+    let mut options = match mac[0] % 8 {
         0 => vec![totp],
         1 | 2 | 7 => vec![totp, sms],
         3 => vec![sms],
         4 => vec![key, totp],
         5 => vec![key, sms],
         _ => vec![key, totp, sms],
+    };
+    if let Some(domain) = email_domain {
+        let email = FlowOption {
+            factor: Factor::Email,
+            hint: crate::email::mask(&format!("{}@{domain}", decoy_initial(name, mac[4], mac[5]))),
+            factor_ids: Vec::new(),
+        };
+        match mac[3] % 8 {
+            0 | 1 => options = vec![email],
+            2 => {} // no address in the directory
+            _ => options.push(email),
+        }
+    }
+    options
+}
+
+/// The first letter of a decoy's e-mail address: mostly the name's first
+/// letter or digit, else a letter from the MAC.
+fn decoy_initial(name: &AccountName, pick: u8, letter: u8) -> char {
+    let own = name
+        .as_str()
+        .chars()
+        .find(char::is_ascii_alphanumeric)
+        .map(|c| c.to_ascii_lowercase());
+    match own {
+        Some(c) if !pick.is_multiple_of(4) => c,
+        _ => char::from(b'a' + letter % 26),
     }
 }
 
@@ -146,22 +208,82 @@ mod tests {
             record("t1", Factor::Totp, 1000, false),
             record("s1", Factor::Sms, 1000, true),
         ];
-        let early = eligible_options(&records, 1000 + 3600, day);
+        let early = eligible_options(&records, None, 1000 + 3600, day);
         assert_eq!(early.len(), 1);
         assert_eq!(early[0].factor, Factor::Sms);
         assert_eq!(early[0].hint, "•••-•••-••42");
-        let later = eligible_options(&records, 1000 + 86_400, day);
+        let later = eligible_options(&records, None, 1000 + 86_400, day);
         assert_eq!(later.len(), 2);
-        assert_eq!(eligible_options(&records, 1000, Duration::ZERO).len(), 2);
+        assert_eq!(
+            eligible_options(&records, None, 1000, Duration::ZERO).len(),
+            2
+        );
+    }
+
+    #[test]
+    fn email_comes_last_masked_and_only_with_a_relay() {
+        let records = [record("t1", Factor::Totp, 0, false)];
+        assert_eq!(code_address(Some("ann@example.org"), false), None);
+        assert_eq!(code_address(Some("not an address"), true), None);
+        assert_eq!(code_address(None, true), None);
+        let address = code_address(Some(" ann@example.org "), true);
+        assert_eq!(address, Some("ann@example.org"));
+        let options = eligible_options(&records, address, 100, Duration::ZERO);
+        let factors: Vec<Factor> = options.iter().map(|o| o.factor).collect();
+        assert_eq!(factors, [Factor::Totp, Factor::Email]);
+        assert_eq!(options[1].hint, "a•••@example.org");
+        assert!(options[1].factor_ids.is_empty());
+        // E-mail alone is an option too (an account that never enrolled).
+        let alone = eligible_options(&[], address, 100, Duration::ZERO);
+        assert_eq!(alone.len(), 1);
+    }
+
+    #[test]
+    fn decoys_offer_email_only_with_a_relay() {
+        let key = ServerKey::from_master(&[3; 32]);
+        let names: Vec<AccountName> = (0..200)
+            .map(|i| AccountName::parse(&format!("n{i}")).unwrap())
+            .collect();
+        for name in &names {
+            let options = decoy_options(&key, name, None);
+            assert!(options.iter().all(|o| o.factor != Factor::Email));
+        }
+        let with: Vec<Vec<FlowOption>> = names
+            .iter()
+            .map(|n| decoy_options(&key, n, Some("example.org")))
+            .collect();
+        let emails: Vec<&FlowOption> = with
+            .iter()
+            .flat_map(|o| o.iter().filter(|o| o.factor == Factor::Email))
+            .collect();
+        assert!(emails.len() > 100 && emails.len() < 200, "{}", emails.len());
+        assert!(emails.iter().all(|o| o.hint.ends_with("•••@example.org")));
+        assert!(emails.iter().filter(|o| o.hint.starts_with('n')).count() > emails.len() / 2);
+        assert!(
+            with.iter()
+                .any(|o| o.len() == 1 && o[0].factor == Factor::Email)
+        );
+        // E-mail is always the last option, as for real accounts.
+        for options in &with {
+            let at = options.iter().position(|o| o.factor == Factor::Email);
+            assert!(at.is_none_or(|at| at == options.len() - 1));
+        }
+        let name = &names[0];
+        assert_eq!(
+            decoy_options(&key, name, Some("example.org")),
+            decoy_options(&key, name, Some("example.org"))
+        );
     }
 
     #[test]
     fn decoys_are_stable_per_name() {
         let key = ServerKey::from_master(&[3; 32]);
         let a = AccountName::parse("nobody").unwrap();
-        assert_eq!(decoy_options(&key, &a), decoy_options(&key, &a));
+        assert_eq!(decoy_options(&key, &a, None), decoy_options(&key, &a, None));
         let shapes: std::collections::HashSet<usize> = (0..50)
-            .map(|i| decoy_options(&key, &AccountName::parse(&format!("n{i}")).unwrap()).len())
+            .map(|i| {
+                decoy_options(&key, &AccountName::parse(&format!("n{i}")).unwrap(), None).len()
+            })
             .collect();
         assert!(shapes.contains(&1) && shapes.contains(&2));
     }

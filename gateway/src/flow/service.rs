@@ -60,6 +60,9 @@ pub struct Assessed {
     /// The account's options (decoy ones for decoys).
     pub options: Vec<FlowOption>,
     pub known: bool,
+    /// The owner locked the account's resets ("this wasn't me"); it is then
+    /// not `known`, and gets a decoy.
+    pub locked: bool,
     pub decoy: bool,
 }
 
@@ -105,9 +108,14 @@ pub async fn assess_context(
     let velocity = velocity::gather(s.ephemeral.as_ref(), &origin, record, now).await?;
     // A locked account (its owner said "this wasn't me") is treated as an
     // unknown one: it looks the same and can never succeed.
-    let known = account.is_some_and(|a| a.enabled) && lock.is_none();
+    let known = account.as_ref().is_some_and(|a| a.enabled) && lock.is_none();
+    // E-mail codes go to the directory's address, when a relay delivers them
+    // (from the lookup every name makes: no extra call for known ones).
+    let relay = s.email.has_relay();
+    let email = factors::code_address(account.as_ref().and_then(|a| a.email.as_deref()), relay);
     let usable = factors::eligible_options(
         &records,
+        email,
         crate::time::unix(now),
         s.config.reset.factor_cooloff,
     );
@@ -115,7 +123,7 @@ pub async fn assess_context(
     // low risk would tell that the name exists.
     let decoy = !known || usable.is_empty();
     let options = if decoy {
-        factors::decoy_options(&s.key, &name)
+        factors::decoy_options(&s.key, &name, relay.then(|| s.email.from_domain()))
     } else {
         usable
     };
@@ -150,6 +158,7 @@ pub async fn assess_context(
         assessment,
         options,
         known,
+        locked: lock.is_some(),
         decoy,
     })
 }
@@ -164,6 +173,7 @@ pub async fn start(s: &AppState, raw_name: &str, client: &Client) -> ApiResult<F
         assessment,
         options,
         known,
+        locked,
         decoy,
     } = assess(s, name, client, true).await?;
     let offered: Vec<FlowOption> = assessment
@@ -214,7 +224,7 @@ pub async fn start(s: &AppState, raw_name: &str, client: &Client) -> ApiResult<F
         Level::Deny => s.webhooks.message(&Event::ResetDenied(attempt())),
         Level::Low | Level::Medium => None,
     };
-    alerts::spray(s, &flow.context, &flow.bucket, &signals, &assessment, at).await;
+    alerts::spray(s, &flow.context, &flow.bucket, &signals, &assessment, at);
     s.audit
         .record(
             AuditEvent::new(
@@ -223,7 +233,8 @@ pub async fn start(s: &AppState, raw_name: &str, client: &Client) -> ApiResult<F
                 name.as_str(),
                 json!({
                     "flow_id": flow.id,
-                    "unknown_account": !known,
+                    "unknown_account": !known && !locked,
+                    "locked": locked,
                     "decoy": decoy,
                     "address": flow.address,
                     "score": assessment.score.get(),
@@ -242,14 +253,15 @@ pub async fn start(s: &AppState, raw_name: &str, client: &Client) -> ApiResult<F
     Ok(flow)
 }
 
-/// Send a code for `factor` (SMS), or say none is needed (TOTP).
+/// Send a code for `factor` (SMS, e-mail), say none is needed (TOTP), or
+/// give the WebAuthn request options.
 pub async fn challenge(s: &AppState, flow_id: &str, factor: Factor) -> ApiResult<Challenged> {
     let (mut flow, raw) = load(s, flow_id).await?;
     let now = s.now();
     let option = flow.check_factor(factor, now)?.clone();
     match factor {
         Factor::Totp => return Ok(Challenged::NoChallengeNeeded),
-        Factor::Sms => {}
+        Factor::Sms | Factor::Email => {}
         Factor::Webauthn => {
             let left = u64::try_from(flow.expires_at - now).unwrap_or(0);
             let public_key = webauthn::reset_challenge(
@@ -270,15 +282,12 @@ pub async fn challenge(s: &AppState, flow_id: &str, factor: Factor) -> ApiResult
             .await?;
             return Ok(Challenged::Webauthn { public_key });
         }
-        Factor::Email => {
-            return Err(crate::flow::FlowError::FactorNotOffered.into());
-        }
     }
     if flow.sends >= crate::flow::MAX_SENDS {
         return Err(crate::flow::FlowError::TooManySends.into());
     }
-    // Per account across flows and addresses (SMS pumping, bombing); counted
-    // for decoys alike, since the key is the name.
+    // Per account across flows and addresses and across SMS and e-mail
+    // (pumping, bombing); counted for decoys alike, since the key is the name.
     let (hour, day) =
         velocity::code_sent(s.ephemeral.as_ref(), &flow.account, s.clock.now()).await?;
     if hour > MAX_SENDS_PER_HOUR || day > MAX_SENDS_PER_DAY {
@@ -301,10 +310,25 @@ pub async fn challenge(s: &AppState, flow_id: &str, factor: Factor) -> ApiResult
         expires_at: now + secs(ttl),
     })?;
     save(s, &raw, &flow).await?;
-    // Looked up for decoys too (it finds nothing), so both paths cost the same.
-    let phone = sms_phone(s, &flow.account, &option).await?;
-    if let (false, Some(phone)) = (flow.decoy, phone) {
-        s.sms.send(phone, sms::code_message(&code, ttl));
+    // Looked up for decoys too (it finds nothing to send to, or the decoy
+    // sends nothing), so both paths cost the same; delivery is in the
+    // background, so the answer's timing does not depend on it either.
+    if factor == Factor::Email {
+        let address = email_address(s, &flow.account).await?;
+        if let (false, Some(address)) = (flow.decoy, address) {
+            s.email.send_code(
+                address,
+                &flow.account,
+                &code,
+                ttl,
+                &s.config.reset.help_desk,
+            );
+        }
+    } else {
+        let phone = sms_phone(s, &flow.account, &option).await?;
+        if let (false, Some(phone)) = (flow.decoy, phone) {
+            s.sms.send(phone, sms::code_message(&code, ttl));
+        }
     }
     audit(
         s,
@@ -496,6 +520,18 @@ async fn sms_phone(s: &AppState, account: &str, option: &FlowOption) -> ApiResul
         .into_iter()
         .find(|r| option.factor_ids.contains(&r.id))
         .and_then(|r| r.phone))
+}
+
+/// The account's address for e-mail codes, as the directory has it now (one
+/// directory lookup, for decoys too).
+async fn email_address(s: &AppState, account: &str) -> ApiResult<Option<String>> {
+    let Ok(name) = AccountName::parse(account) else {
+        return Ok(None);
+    };
+    let account = s.directory.lookup(&name).await?;
+    Ok(account
+        .and_then(|a| a.email)
+        .and_then(|e| factors::code_address(Some(&e), s.email.has_relay()).map(str::to_owned)))
 }
 
 /// The flow as stored, with its raw bytes for compare-and-swap.

@@ -1,6 +1,7 @@
 //! The HTTP layer: routes, extractors, middleware. Handlers extract, call the
 //! service and map; they hold no logic of their own.
 
+pub mod admin;
 pub mod client;
 pub mod client_addr;
 pub mod enroll;
@@ -41,6 +42,23 @@ impl MakeRequestId for MakeUlid {
     }
 }
 
+/// `/v1/admin…` (administrators sign in with a password and a TOTP code).
+fn admin_routes() -> Router<AppState> {
+    Router::new()
+        .route("/v1/admin/login", post(admin::login))
+        .route(
+            "/v1/admin/webhooks",
+            get(admin::list_webhooks).post(admin::create_webhook),
+        )
+        .route("/v1/admin/webhooks/{id}", delete(admin::delete_webhook))
+        .route("/v1/admin/webhooks/{id}/deliveries", get(admin::deliveries))
+        .route("/v1/admin/webhooks/{id}/redeliver", post(admin::redeliver))
+        .route(
+            "/v1/admin/webhooks/{id}/enable",
+            post(admin::enable_webhook),
+        )
+}
+
 /// The whole router.
 pub fn router(state: AppState) -> Router {
     let api = Router::new()
@@ -62,6 +80,7 @@ pub fn router(state: AppState) -> Router {
             post(enroll::webauthn_finish),
         )
         .route("/v1/risk/evaluate", post(risk::evaluate))
+        .merge(admin_routes())
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
             limits::per_address,

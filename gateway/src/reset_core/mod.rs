@@ -83,6 +83,11 @@ pub async fn complete(
         return Err(refusal);
     }
 
+    // The owner locked the account's resets (a "this wasn't me" link) after
+    // this flow was verified: it cannot complete.
+    if s.durable.account_lock(name.as_str()).await?.is_some() {
+        return Err(FlowError::Denied.into());
+    }
     let mut completing = flow.clone();
     completing.begin_complete(now)?;
     service::save(s, &raw, &completing)
@@ -132,7 +137,9 @@ async fn announce(s: &AppState, name: &AccountName, done: &Flow) -> ApiResult<()
     // The password has changed: whatever follows must not turn this into an
     // error the person would retry. Sessions end, the owner hears of it, and
     // an audit failure is logged loudly rather than answered as a failure.
-    crate::session::revoke_all(s, name).await?;
+    if let Err(e) = crate::session::revoke_all(s, name).await {
+        tracing::error!(error = ?e.code, "reset completed but the account's sessions were not revoked");
+    }
     // The owner's context joins the history and the device is bound.
     let success = done.context.success(name.as_str(), "reset", s.now());
     if let Err(e) = s.durable.record_success(&success).await {

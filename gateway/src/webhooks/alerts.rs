@@ -47,9 +47,10 @@ pub fn is_spray(assessment: &Assessment) -> bool {
         .any(|r| r.code == SPRAY_RULE || r.code.strip_prefix("hard_limit:") == Some(SPRAY_RULE))
 }
 
-/// Report a spray once per burst. Never fails the attempt: a store error is
-/// logged (the attempt's own audit record still shows the reasons).
-pub async fn spray(
+/// Report a spray once per burst, in the background: the attempt that trips
+/// the detection answers as fast as any other (a sprayer cannot time when
+/// it was noticed), and a failure is logged, never the attempt's.
+pub fn spray(
     s: &AppState,
     context: &Context,
     bucket: &str,
@@ -60,14 +61,26 @@ pub async fn spray(
     if !is_spray(assessment) {
         return;
     }
+    let (s, context, bucket) = (s.clone(), context.clone(), bucket.to_owned());
+    let (distinct, assessment) = (signals.velocity.address_accounts_1h, assessment.clone());
+    tokio::spawn(async move {
+        report(&s, &context, &bucket, distinct, assessment, at).await;
+    });
+}
+
+async fn report(
+    s: &AppState,
+    context: &Context,
+    bucket: &str,
+    distinct_accounts: u32,
+    assessment: Assessment,
+    at: SystemTime,
+) {
     let finding = ulid::Ulid::new();
+    let marker = keys::spray(bucket);
     let first = match s
         .ephemeral
-        .put_new(
-            &keys::spray(bucket),
-            finding.to_string().as_bytes(),
-            SPRAY_WINDOW,
-        )
+        .put_new(&marker, finding.to_string().as_bytes(), SPRAY_WINDOW)
         .await
     {
         Ok(first) => first,
@@ -82,11 +95,11 @@ pub async fn spray(
     let spray = Spray {
         finding,
         source: source(context),
-        distinct_accounts: signals.velocity.address_accounts_1h,
+        distinct_accounts,
         window: SPRAY_WINDOW,
         first_seen: at,
         time: at,
-        assessment: Some(assessment.clone()),
+        assessment: Some(assessment),
     };
     let alert = s.webhooks.message(&Event::SprayDetected(spray));
     let record = AuditEvent::new(
@@ -97,12 +110,14 @@ pub async fn spray(
             "finding": finding.to_string(),
             "address": context.ip,
             "bucket": bucket,
-            "distinct_accounts": signals.velocity.address_accounts_1h,
+            "distinct_accounts": distinct_accounts,
             "window_secs": SPRAY_WINDOW.as_secs(),
         }),
     )
     .with_alert(alert);
     if let Err(e) = s.audit.record(record).await {
         tracing::error!(error = %e, "spray detected but its audit record was not written");
+        // The next attempt of the burst reports it instead.
+        let _ = s.ephemeral.delete(&marker).await;
     }
 }

@@ -16,13 +16,15 @@
 //! signs the stored body with the endpoint's secrets and the time of sending.
 //! Its result ([`judge`]): 2xx — delivered; 410 — the endpoint is disabled and
 //! the delivery waits; anything else (no answer, a timeout, a refused target,
-//! another status) — again after the schedule's next delay, or after the
-//! receiver's `Retry-After` on 429 and 503, until the schedule is used up:
+//! another status) — again after the schedule's next delay (after the
+//! receiver's `Retry-After` on 429 and 503 when that is longer, up to a day),
+//! until the schedule is used up:
 //! then the delivery is dead (kept, and redeliverable).
 //!
-//! Several nodes: a delivery is leased to one node at a time, until the
-//! attempt's timeout plus [`LEASE_MARGIN`]; only the lease holder's report is
-//! recorded. A node that dies mid-attempt leaves the lease to run out, and the
+//! Several nodes: a delivery is leased to one claim at a time, until the
+//! attempt's timeout plus [`LEASE_MARGIN`]; only that claim's report is
+//! recorded. (Leases are in each node's clock: nodes must keep time to within
+//! the margin, as with NTP.) A node that dies mid-attempt leaves the lease to run out, and the
 //! delivery is sent again by whichever node claims it next — under the same
 //! `webhook-id`, so the receiver can tell it has it already (Standard
 //! Webhooks is at-least-once).
@@ -50,17 +52,26 @@ pub const MAX_RETRY_AFTER: Duration = Duration::from_hours(24);
 /// Messages routed per transaction.
 const ROUTE_BATCH: i64 = 256;
 
-/// Start the dispatcher of this node.
+/// Start the dispatcher of this node, restarted should it ever panic.
 pub fn spawn(s: AppState) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(run(s))
+    tokio::spawn(async move {
+        loop {
+            match tokio::spawn(run(s.clone())).await {
+                Ok(()) => return,
+                Err(e) => {
+                    tracing::error!(error = %e, "webhook dispatcher failed; restarting it");
+                    tokio::time::sleep(POLL).await;
+                }
+            }
+        }
+    })
 }
 
 async fn run(s: AppState) {
-    let lease = format!("node-{}", ulid::Ulid::new());
     let mut slots: HashMap<String, Arc<Semaphore>> = HashMap::new();
     let mut failing = false;
     loop {
-        match (round(&s, &lease, &mut slots).await, failing) {
+        match (round(&s, &mut slots).await, failing) {
             (Ok(()), true) => {
                 tracing::info!("webhook dispatcher: the durable store answers again");
                 failing = false;
@@ -80,7 +91,6 @@ async fn run(s: AppState) {
 
 async fn round(
     s: &AppState,
-    lease: &str,
     slots: &mut HashMap<String, Arc<Semaphore>>,
 ) -> Result<(), DurableError> {
     let hooks = &s.webhooks;
@@ -95,7 +105,9 @@ async fn round(
         == usize::try_from(ROUTE_BATCH).unwrap_or(usize::MAX)
     {}
     let lease_for = hooks.delivery.timeout + LEASE_MARGIN;
-    for endpoint in hooks.endpoints().iter() {
+    let endpoints = hooks.endpoints();
+    slots.retain(|id, _| endpoints.iter().any(|e| &e.id == id));
+    for endpoint in endpoints.iter() {
         if !endpoint.active || endpoint.secrets.is_empty() {
             continue;
         }
@@ -108,13 +120,16 @@ async fn round(
             continue;
         }
         let now = s.clock.now();
+        // A lease of its own per claim: a report from an attempt whose lease
+        // ran out (and was claimed again, maybe by this node) is refused.
+        let lease = format!("lease-{}", ulid::Ulid::new());
         let claimed = s
             .durable
             .claim(
                 &endpoint.id,
                 millis(now),
                 millis(now + lease_for),
-                lease,
+                &lease,
                 i64::try_from(available).unwrap_or(i64::MAX),
             )
             .await?;
@@ -126,7 +141,7 @@ async fn round(
                 s.clone(),
                 endpoint.clone(),
                 delivery,
-                lease.to_owned(),
+                lease.clone(),
                 permit,
             ));
         }
@@ -268,7 +283,9 @@ pub fn judge(sent: &Sent, made: i64, schedule: &[Duration], now: SystemTime) -> 
         return Outcome::Dead;
     };
     let delay = match (status, retry_after) {
-        (Some(429 | 503), Some(asked)) => asked.min(MAX_RETRY_AFTER),
+        // At least as long as asked, and never sooner than the schedule: a
+        // receiver saying "0" must not burn the attempts in a burst.
+        (Some(429 | 503), Some(asked)) => asked.max(*next_delay).min(MAX_RETRY_AFTER),
         _ => *next_delay,
     };
     Outcome::Retry {

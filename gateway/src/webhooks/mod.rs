@@ -16,6 +16,8 @@
 //!   audit record; the endpoints as this node knows them ([`outbox::Webhooks`]).
 //! - [`alerts`]: the helpers the auditing call sites use (an attempt's source,
 //!   the once-per-burst spray report).
+//! - [`manage`]: the admin API's operations (endpoints added, listed,
+//!   deleted, re-enabled after a 410; deliveries listed and redelivered).
 //! - [`dispatch`]: the per-node task that routes, leases, signs and sends, and
 //!   judges each answer (retry schedule, `Retry-After`, 410, dead letters).
 //!
@@ -24,6 +26,7 @@
 
 pub mod alerts;
 pub mod dispatch;
+pub mod manage;
 pub mod ocsf;
 pub mod outbox;
 pub mod sign;

@@ -23,6 +23,7 @@ use url::Url;
 use super::sign::{self, WebhookSecret};
 use super::{Envelope, Event, EventType, Producer, Subscription};
 use crate::config::{Config, WebhookDelivery};
+use crate::crypto::ServerKey;
 use crate::store::durable::outbox::{EndpointRecord, SOURCE_CONFIG};
 use crate::store::durable::{Durable, DurableError, OutboxMessage};
 use crate::time::unix_millis;
@@ -50,10 +51,12 @@ impl Endpoint {
             && level.is_none_or(|level| level >= self.min_level)
     }
 
-    /// Read a stored endpoint; secrets from `secrets` by id.
+    /// Read a stored endpoint; a config endpoint's secrets from `secrets` by
+    /// id, an API endpoint's unsealed with `key`.
     fn from_record(
         record: &EndpointRecord,
         secrets: &HashMap<String, Vec<WebhookSecret>>,
+        key: &ServerKey,
     ) -> Result<Self, String> {
         let url = Url::parse(&record.url).map_err(|e| format!("url: {e}"))?;
         let events: Vec<Subscription> =
@@ -67,10 +70,37 @@ impl Endpoint {
             url,
             events,
             min_level,
-            secrets: secrets.get(&record.id).cloned().unwrap_or_default(),
+            secrets: match &record.secrets {
+                Some(sealed) => open_secrets(key, &record.id, sealed)?,
+                None => secrets.get(&record.id).cloned().unwrap_or_default(),
+            },
             active: record.active(),
         })
     }
+}
+
+fn secrets_context(id: &str) -> Vec<u8> {
+    [b"webhook-secrets:".as_slice(), id.as_bytes()].concat()
+}
+
+/// An API endpoint's signing secrets as stored: sealed with the server key,
+/// bound to the endpoint's id.
+pub fn seal_secrets(key: &ServerKey, id: &str, secrets: &[WebhookSecret]) -> Vec<u8> {
+    let texts: Vec<String> = secrets.iter().map(WebhookSecret::expose).collect();
+    let plain = zeroize::Zeroizing::new(serde_json::to_vec(&texts).expect("strings serialise"));
+    key.seal(&plain, &secrets_context(id))
+}
+
+fn open_secrets(key: &ServerKey, id: &str, sealed: &[u8]) -> Result<Vec<WebhookSecret>, String> {
+    let plain = key
+        .open(sealed, &secrets_context(id))
+        .ok_or("its secrets do not open with this server key")?;
+    let texts: Vec<zeroize::Zeroizing<String>> =
+        serde_json::from_slice(&plain).map_err(|e| format!("secrets: {e}"))?;
+    texts
+        .iter()
+        .map(|t| WebhookSecret::parse(t).map_err(|e| format!("secrets: {e}")))
+        .collect()
 }
 
 /// The webhook side of the gateway: which endpoints exist (as last read from
@@ -81,6 +111,7 @@ pub struct Webhooks {
     /// Secrets of the config's endpoints, by id.
     config_secrets: HashMap<String, Vec<WebhookSecret>>,
     config_records: Vec<EndpointRecord>,
+    key: ServerKey,
     pub delivery: WebhookDelivery,
     pub producer: Producer,
     /// Rung after a commit that queued messages (the audit writer's).
@@ -89,11 +120,16 @@ pub struct Webhooks {
 
 impl Webhooks {
     /// The endpoints of `config`, not yet written to the store.
-    pub fn new(config: &Config, wake: Arc<Notify>, now: std::time::SystemTime) -> Self {
+    pub fn new(
+        config: &Config,
+        key: ServerKey,
+        wake: Arc<Notify>,
+        now: std::time::SystemTime,
+    ) -> Self {
         let mut config_secrets = HashMap::new();
         let mut config_records = Vec::new();
-        for (i, hook) in config.webhooks.iter().enumerate() {
-            let id = hook.effective_id(i);
+        for hook in &config.webhooks {
+            let id = hook.effective_id();
             config_secrets.insert(id.clone(), hook.signing_secrets());
             config_records.push(EndpointRecord {
                 id,
@@ -112,6 +148,7 @@ impl Webhooks {
             endpoints: RwLock::new(Arc::new(Vec::new())),
             config_secrets,
             config_records,
+            key,
             delivery: config.webhook_delivery.clone(),
             producer: Producer::default(),
             wake,
@@ -136,7 +173,7 @@ impl Webhooks {
         let endpoints = records
             .iter()
             .filter_map(
-                |record| match Endpoint::from_record(record, &self.config_secrets) {
+                |record| match Endpoint::from_record(record, &self.config_secrets, &self.key) {
                     Ok(endpoint) => Some(endpoint),
                     Err(problem) => {
                         tracing::warn!(endpoint = %record.id, %problem, "unreadable webhook endpoint skipped");

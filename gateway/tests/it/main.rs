@@ -3,11 +3,13 @@
 //! per request through `ConnectInfo`.
 
 mod bad_input;
+mod email;
 mod openapi;
 mod pages;
 mod reset;
 mod risk;
 mod sessions;
+mod smtp;
 mod webauthn;
 
 use std::net::SocketAddr;
@@ -108,10 +110,21 @@ impl App {
 
     /// Create a user with an optional provisioned phone; returns nothing.
     pub async fn user(&self, name: &str, password: &str, phone: Option<&str>) {
+        self.user_with_email(name, password, None, phone).await;
+    }
+
+    /// Create a user with an optional directory e-mail address and provisioned phone.
+    pub async fn user_with_email(
+        &self,
+        name: &str,
+        password: &str,
+        email: Option<&str>,
+        phone: Option<&str>,
+    ) {
         let user = resetgate::cli::users::NewUser {
             name: resetgate::account::AccountName::parse(name).unwrap(),
             password: password.into(),
-            email: None,
+            email: email.map(Into::into),
             phone: phone.map(Into::into),
         };
         resetgate::cli::users::create(self.state.durable.as_ref(), &user, 1)

@@ -3,6 +3,7 @@
 //! CSRF and origin checks, and whole resets and enrolments through the pages.
 
 mod browser;
+mod email;
 mod enroll;
 mod reset;
 mod security;

@@ -7,7 +7,7 @@ import { check } from './harness.mjs';
 import { base32Decode, stepAt, totpCode } from './totp.mjs';
 
 /** The factor kinds the reset page may offer, as in `#choose-<factor>`. */
-export const FACTORS = ['webauthn', 'totp', 'sms'];
+export const FACTORS = ['webauthn', 'totp', 'sms', 'email'];
 
 /** Signs in on /enroll and expects the factor list. */
 export async function signIn(s, username, password, step = 'signed-in') {

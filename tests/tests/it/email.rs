@@ -1,12 +1,18 @@
-//! "Was this you?" e-mails through a real SMTP relay: a local `aiosmtpd`
-//! (`tests/smtp/`) receives what the gateway sends to `email.smtp_url`.
+//! E-mail through a real SMTP relay: a local `aiosmtpd` (`tests/smtp/`)
+//! receives what the gateway sends to `email.smtp_url` — "was this you?"
+//! notices, and one-time reset codes (the weakest factor: `low` risk only).
+
+use std::time::Duration;
 
 use resetgate_tests::api::field_str;
-use resetgate_tests::fixtures::{ALICE, NEW_PASSWORD};
+use resetgate_tests::audit;
+use resetgate_tests::fixtures::{self, ALICE, BOB, NEW_PASSWORD};
 use resetgate_tests::flows;
+use resetgate_tests::leaks::{self, Secret};
 use resetgate_tests::smtp::{MAIL_TIMEOUT, Mail};
 use resetgate_tests::webhook::{WEBHOOK_TIMEOUT, WebhookReceiver};
 use resetgate_tests::{Gateway, SmtpSink};
+use serde_json::{Value, json};
 
 /// In the bundled geo sample: London, GB.
 const CLIENT_IP: &str = "192.0.2.10";
@@ -156,6 +162,13 @@ async fn the_lock_link_in_the_reset_notice_locks_resets_once_and_tells_the_soc()
         .unwrap_or_else(|| panic!("no lock link in:\n{body}"))
         .to_owned();
     assert!(link.starts_with(&gw.public_url()), "{link}");
+    // The SMS notice carries the same single-use link.
+    let phone = ALICE.phone.expect("Alice has a phone");
+    let sms = gw
+        .sms()
+        .next_message(phone, resetgate_tests::sms::SMS_TIMEOUT)
+        .await;
+    assert!(sms.message.contains(&link), "{}", sms.message);
     assert_no_secret(&mail, &[NEW_PASSWORD, &done.reset_token, &done.code]);
     let path = &link[gw.public_url().len()..];
 
@@ -271,4 +284,200 @@ async fn decoy_of(gw: &Gateway, flow: &str) -> bool {
     resetgate_tests::audit::reset_started(&records, flow)["decoy"]
         .as_bool()
         .expect("decoy is a boolean")
+}
+
+/// The user agent of a scripted client: the `automation` signal (40 points
+/// in the bundled policy) puts a new account's reset at `medium`.
+const SCRIPTED: &str = "curl/8.5.0";
+
+/// E-mail one-time codes as the factor of an account with nothing else
+/// enrolled: offered at low risk (the bundled policy allows e-mail at `low`
+/// only), delivered through the relay, a wrong code counted like any other,
+/// the right one verifies and the reset completes; the code never reaches the
+/// log, the audit or the notice that follows.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_emailed_code_resets_an_account_with_only_an_address() {
+    let sink = SmtpSink::start();
+    let gw = Gateway::builder()
+        .trusted_proxies(["127.0.0.0/8"])
+        .smtp_url(sink.url())
+        .start()
+        .await;
+    gw.import_users(&[BOB]).await;
+    let api = gw
+        .api()
+        .clone()
+        .forwarded_for(CLIENT_IP)
+        .user_agent(FIREFOX);
+
+    let start = flows::start_reset(&api, BOB.name).await;
+    assert_eq!(start["status"], "challenge", "{start}");
+    assert_eq!(start["factors_required"], 1, "{start}");
+    assert_eq!(
+        start["options"],
+        json!([{"factor": "email", "hint": "b•••@example.test"}]),
+        "{start}"
+    );
+    let flow = flows::flow_id(&start);
+    let records = audit::records(&gw.audit_export().await);
+    let started = audit::reset_started(&records, &flow);
+    assert_eq!(started["level"], "low", "{started}");
+    assert_eq!(started["decoy"], false, "{started}");
+
+    let sent = flows::challenge(&api, &flow, "email").await.ok();
+    assert_eq!(sent["status"], "sent", "{sent}");
+    assert_eq!(sent["factor"], "email", "{sent}");
+    let mail = sink
+        .wait_for(BOB.email, "Your password reset code", MAIL_TIMEOUT)
+        .await;
+    println!("--- the code mail as received ---\n{}", mail.raw);
+    let body = mail.body();
+    let code = mail
+        .code()
+        .unwrap_or_else(|| panic!("no 6-digit code in:\n{body}"));
+    assert!(body.contains("expires in 5 minutes"), "{body}");
+    assert!(
+        body.contains("Nobody will ever ask you for this code"),
+        "{body}"
+    );
+    let subject = mail.header("Subject").unwrap_or_default();
+    assert!(!subject.contains(&code), "the code is in the subject");
+
+    // A wrong code is a failure like any other: it costs one of the flow's
+    // tries and counts against the account.
+    let wrong = if code == "000000" { "111111" } else { "000000" };
+    let missed = flows::verify(&api, &flow, "email", wrong).await;
+    missed.expect_error(400, "invalid_code");
+    assert_eq!(missed.body["attempts_left"], 4, "{missed}");
+
+    let verified = flows::verify(&api, &flow, "email", &code).await.ok();
+    assert_eq!(verified["status"], "verified", "{verified}");
+    let token = field_str(&verified, "reset_token").to_owned();
+    let done = flows::complete(&api, &flow, &token, NEW_PASSWORD)
+        .await
+        .ok();
+    assert_eq!(done["status"], "done", "{done}");
+    flows::login(&api, BOB.name, NEW_PASSWORD).await;
+
+    let records = audit::records(&gw.audit_export().await);
+    let failed: Vec<&Value> = records
+        .iter()
+        .filter(|r| r["kind"] == "factor.failed" && r["data"]["flow_id"] == flow.as_str())
+        .collect();
+    assert_eq!(failed.len(), 1, "{failed:?}");
+    assert_eq!(failed[0]["data"]["factor"], "email");
+    assert!(
+        records
+            .iter()
+            .any(|r| r["kind"] == "factor.verified" && r["data"]["factor"] == "email"),
+        "no factor.verified for email"
+    );
+    // The next start sees the failure in the account's window.
+    let next = flows::start_reset(&api, BOB.name).await;
+    let records = audit::records(&gw.audit_export().await);
+    let next = audit::reset_started(&records, &flows::flow_id(&next));
+    assert_eq!(
+        next["signals"]["velocity"]["account_failures_1h"], 1,
+        "{next}"
+    );
+
+    // The notice after the reset goes to the same address, without the code.
+    let notice = sink
+        .wait_for(BOB.email, "Your password was reset", MAIL_TIMEOUT)
+        .await;
+    assert_no_secret(&notice, &[&token, NEW_PASSWORD]);
+    assert!(
+        !leaks::contains_code(&notice.body(), &code),
+        "the code is in the notice"
+    );
+
+    let secrets = [
+        Secret::code("the e-mailed code", &code),
+        Secret::text("the reset token", &token),
+        Secret::text("the new password", NEW_PASSWORD),
+        Secret::text("the full address", BOB.email),
+    ];
+    let log = gw.log();
+    let leaked = leaks::find_leaks(&log, &secrets);
+    assert!(leaked.is_empty(), "secrets in the gateway log: {leaked:#?}");
+    assert!(
+        log.contains("e-mail reset code handed to the relay"),
+        "the delivery is logged (masked)"
+    );
+    let export = gw.audit_export().await;
+    let leaked = leaks::find_leaks(&export, &secrets[..2]);
+    assert!(leaked.is_empty(), "secrets in the audit log: {leaked:#?}");
+}
+
+/// Above `low` e-mail is not enough: an account with only an address is
+/// refused (`insufficient_factors` at `medium`), and nothing is mailed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_account_with_only_an_address_is_refused_above_low() {
+    let sink = SmtpSink::start();
+    let gw = Gateway::builder()
+        .trusted_proxies(["127.0.0.0/8"])
+        .smtp_url(sink.url())
+        .start()
+        .await;
+    gw.import_users(&[BOB]).await;
+    let api = gw
+        .api()
+        .clone()
+        .forwarded_for(CLIENT_IP)
+        .user_agent(SCRIPTED);
+
+    let start = flows::start_reset(&api, BOB.name).await;
+    assert_eq!(start["status"], "denied", "{start}");
+    let flow = flows::flow_id(&start);
+    let records = audit::records(&gw.audit_export().await);
+    let started = audit::reset_started(&records, &flow);
+    let score = started["score"].as_u64().unwrap();
+    assert!((30..60).contains(&score), "a medium score: {started}");
+    assert_eq!(started["decoy"], false, "{started}");
+    let detail = audit::reason_detail(started, "insufficient_factors");
+    assert!(detail.starts_with("medium risk needs"), "{detail}");
+    assert!(!detail.contains("email,"), "{detail}");
+
+    flows::challenge(&api, &flow, "email")
+        .await
+        .expect_error(403, "reset_denied");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(
+        sink.received().is_empty(),
+        "nothing is mailed: {:#?}",
+        sink.received()
+    );
+}
+
+/// The same refusal with the threshold moved instead of the client: under the
+/// quiet policy with `medium` from 1 point (0 is refused by the validator),
+/// any point of risk leaves `low` — here the third start within the hour.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lower_medium_threshold_refuses_an_address_alone() {
+    let sink = SmtpSink::start();
+    let gw = Gateway::builder()
+        .trusted_proxies(["127.0.0.0/8"])
+        .smtp_url(sink.url())
+        .policy(fixtures::policy_with_medium_threshold(1))
+        .start()
+        .await;
+    gw.import_users(&[BOB]).await;
+    let api = gw
+        .api()
+        .clone()
+        .forwarded_for(CLIENT_IP)
+        .user_agent(FIREFOX);
+    // Low while nothing fires; the third start within the hour fires
+    // `account_attempts_1h` (above 2) and leaves `low`.
+    for _ in 0..2 {
+        let start = flows::start_reset(&api, BOB.name).await;
+        assert_eq!(start["status"], "challenge", "{start}");
+        assert_eq!(flows::option_factors(&start), ["email"], "{start}");
+    }
+    let start = flows::start_reset(&api, BOB.name).await;
+    assert_eq!(start["status"], "denied", "{start}");
+    let records = audit::records(&gw.audit_export().await);
+    let started = audit::reset_started(&records, &flows::flow_id(&start));
+    let detail = audit::reason_detail(started, "insufficient_factors");
+    assert!(detail.starts_with("medium risk needs"), "{detail}");
 }

@@ -7,6 +7,10 @@
 //!
 //! # Layout
 //!
+//! - `admin`: `admin create`, sign-in with password and TOTP code (each
+//!   refusal alike, a code used once), and the webhook endpoints managed
+//!   through `/v1/admin/webhooks…` (410 disables, enable, dead letters with
+//!   their attempts, redeliver, delete).
 //! - `reset`: the reset journey: TOTP, the password policy, two factors, one token.
 //! - `decoy`: an unknown account looks like a known one and never succeeds.
 //! - `limits`: wrong codes lock a flow; an SMS code is single use.
@@ -21,13 +25,16 @@
 //!   as the policy predicts); `simulate` replays the audit under a candidate policy.
 //! - `email`: "was this you?" e-mails through a real SMTP relay (`aiosmtpd`) after
 //!   a factor is added and after a reset: when, from where, which browser, and no
-//!   code, token or password.
+//!   code, token or password; e-mail reset codes: an account with only an address
+//!   resets at low risk by the mailed code (a wrong one counted, none in the log)
+//!   and is refused above low.
 //! - `logs`: no secret used in the journeys reaches the log.
 //! - `webhooks`: SOC webhooks to a local receiver that refuses, fails and
 //!   throttles before it recovers, and a gateway killed meanwhile: every event
 //!   arrives once by `webhook-id`, signed (two signatures while a secret
 //!   rotates), as OCSF with its required fields and no secret.
 
+mod admin;
 mod audit;
 mod browser;
 mod decoy;

@@ -325,3 +325,48 @@ async fn a_rotated_secret_signs_with_both_and_the_python_verifier_agrees() {
     let data: &Value = &r.json["data"];
     assert_eq!(data["activity_id"], 10, "MFA Factor Enable: {data}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_nodes_on_one_database_send_each_event_once() {
+    use resetgate_tests::services::postgres::PostgresServer;
+    use resetgate_tests::services::redis::RedisServer;
+
+    let (redis, postgres) = (RedisServer::start(), PostgresServer::start());
+    let receiver = WebhookReceiver::start_with(&[SECRET]).await;
+    let hooks = format!(
+        "{}{}",
+        endpoint(&receiver, "soc", "[\"reset.denied\"]", "low"),
+        fast_delivery()
+    );
+    let a = GatewayBuilder::default()
+        .stores(redis.url(), postgres.url())
+        .policy(fixtures::deny_all_policy())
+        .config(&hooks)
+        .start()
+        .await;
+    let b = GatewayBuilder::default()
+        .node_of(&a)
+        .config(&hooks)
+        .start()
+        .await;
+    // Both nodes raise events and both dispatchers poll the one outbox.
+    for i in 0..12 {
+        let node = if i % 2 == 0 { &a } else { &b };
+        let start = flows::start_reset(node.api(), &format!("user{i}")).await;
+        assert_eq!(start["status"], "denied", "{start}");
+    }
+    receiver
+        .wait_accepted(12, WEBHOOK_TIMEOUT)
+        .await
+        .unwrap_or_else(|e| panic!("{e}\n--- a ---\n{}\n--- b ---\n{}", a.log(), b.log()));
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    // Not only once by id: sent once, in this normal case (leases).
+    let all = receiver.received();
+    assert_eq!(
+        all.len(),
+        12,
+        "{:?}",
+        all.iter().map(|r| &r.id).collect::<Vec<_>>()
+    );
+    assert_eq!(accepted_once(&receiver).len(), 12);
+}

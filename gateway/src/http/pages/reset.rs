@@ -177,17 +177,17 @@ fn challenge_page(
         .options
         .iter()
         .filter(|o| flow.check_factor(o.factor, now).is_ok())
-        .filter_map(|o| {
+        .map(|o| {
             let label = match o.factor {
                 Factor::Sms => format!("Text a code to {}", o.hint),
+                Factor::Email => format!("E-mail a code to {}", o.hint),
                 Factor::Totp => "Use your authenticator app".into(),
                 Factor::Webauthn => "Use your passkey or security key".into(),
-                Factor::Email => return None,
             };
-            Some(Choice {
+            Choice {
                 factor: o.factor.as_str(),
                 label,
-            })
+            }
         })
         .collect();
     let page = ChallengePage {
@@ -205,8 +205,8 @@ pub struct ChooseForm {
     factor: String,
 }
 
-/// `POST /reset/challenge`: send the SMS code (or check the factor may be
-/// used), then the code page.
+/// `POST /reset/challenge`: send the SMS or e-mail code (or check the factor
+/// may be used), then the code page.
 pub async fn choose(
     State(s): State<AppState>,
     headers: HeaderMap,
@@ -218,7 +218,7 @@ pub async fn choose(
     };
     let factor = match form.factor.parse::<Factor>() {
         Ok(Factor::Webauthn) => return views::redirect("/reset/code?factor=webauthn"),
-        Ok(factor @ (Factor::Sms | Factor::Totp)) => factor,
+        Ok(factor @ (Factor::Sms | Factor::Email | Factor::Totp)) => factor,
         _ => return views::redirect("/reset"),
     };
     match service::challenge(&s, id, factor).await {

@@ -27,7 +27,8 @@ struct CodePage {
     alerts: Alerts,
     csrf: String,
     factor: &'static str,
-    sms: bool,
+    /// A code that was sent (SMS, e-mail): the page offers a new one.
+    resend: bool,
     instructions: String,
 }
 
@@ -92,17 +93,21 @@ async fn factor_page(
             option.hint,
             s.config.reset.code_ttl.as_secs().div_ceil(60)
         ),
+        Factor::Email => format!(
+            "We sent a code to {}. Enter the 6 digits from the e-mail; they work for {} minutes.",
+            option.hint,
+            s.config.reset.code_ttl.as_secs().div_ceil(60)
+        ),
         Factor::Totp => {
             "Open your authenticator app and enter the 6-digit code it shows for this account."
                 .into()
         }
-        Factor::Email => return views::redirect("/reset"),
     };
     let page = CodePage {
         alerts,
         csrf,
         factor: factor.as_str(),
-        sms: factor == Factor::Sms,
+        resend: matches!(factor, Factor::Sms | Factor::Email),
         instructions,
     };
     views::page(status, &page)

@@ -32,6 +32,7 @@ use super::{
     HistoryRecord, HistoryStore, LevelCount, Place, SuccessEvent, UserRecord, UserStore,
 };
 
+mod admins;
 mod locks;
 mod outbox;
 #[cfg(test)]
@@ -54,6 +55,8 @@ pub struct MemoryDurable {
     outbox: Mutex<outbox::Outbox>,
     /// `account_locks`: account → its lock.
     locks: Mutex<HashMap<String, super::AccountLock>>,
+    /// `admins` by name.
+    admins: Mutex<HashMap<String, super::AdminRecord>>,
 }
 
 #[derive(Debug)]

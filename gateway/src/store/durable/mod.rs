@@ -2,7 +2,8 @@
 //! enrolled factors, account history, the audit chain).
 //!
 //! Narrow traits per capability ([`UserStore`], [`FactorStore`], [`AuditStore`],
-//! [`HistoryStore`], [`OutboxStore`], [`LockStore`]); [`Durable`] is all of them. Two implementations serve:
+//! [`HistoryStore`], [`OutboxStore`], [`LockStore`], [`AdminStore`]); [`Durable`] is all
+//! of them. Two implementations serve:
 //! [`SqliteStore`] (one node, a file) and [`PostgresStore`] (several nodes
 //! sharing one database), both sqlx with embedded migrations of the same schema
 //! (`gateway/migrations/{sqlite,postgres}`) and tested to answer alike.
@@ -14,6 +15,7 @@
 //! chained on, and says when another writer got there first, so that the
 //! writer (`crate::audit`) re-chains on the new head instead of forking it.
 
+pub mod admins;
 mod history;
 pub mod locks;
 mod memory;
@@ -23,6 +25,7 @@ mod sqlite;
 
 use async_trait::async_trait;
 
+pub use admins::{AdminRecord, AdminStore};
 pub use locks::{AccountLock, LockStore};
 pub use memory::MemoryDurable;
 pub use outbox::{OutboxMessage, OutboxStore};
@@ -299,7 +302,7 @@ pub trait HistoryStore: Send + Sync {
 
 #[async_trait]
 pub trait Durable:
-    UserStore + FactorStore + AuditStore + HistoryStore + OutboxStore + LockStore
+    UserStore + FactorStore + AuditStore + HistoryStore + OutboxStore + LockStore + AdminStore
 {
     async fn ping(&self) -> Result<(), DurableError>;
 }

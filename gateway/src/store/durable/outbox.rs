@@ -151,6 +151,11 @@ pub trait OutboxStore: Send + Sync {
     /// Mark every [`SOURCE_CONFIG`] endpoint not in `ids` as not enabled (it
     /// left the configuration); its deliveries stay visible.
     async fn retire_config_endpoints(&self, ids: &[String]) -> Result<(), DurableError>;
+    /// Remove an endpoint; `Ok(false)` when there is none. Its deliveries
+    /// stay (they are the record of what was sent) but are never attempted.
+    async fn delete_endpoint(&self, id: &str) -> Result<bool, DurableError>;
+    /// Clear a 410's disabling; `Ok(false)` when there is no such endpoint.
+    async fn enable_endpoint(&self, id: &str) -> Result<bool, DurableError>;
     /// Disable an endpoint because its receiver said it is gone.
     async fn disable_endpoint(&self, id: &str, reason: &str, at: i64) -> Result<(), DurableError>;
     /// Create the deliveries of up to `limit` unrouted messages (the oldest
@@ -165,7 +170,8 @@ pub trait OutboxStore: Send + Sync {
         limit: i64,
     ) -> Result<usize, DurableError>;
     /// Lease up to `limit` pending deliveries of `endpoint` that are due at
-    /// `now` and not leased, oldest due first, to `lease` until `until`.
+    /// `now` and not leased, oldest due first, to `lease` until `until`;
+    /// none while the endpoint is not active (or does not exist).
     async fn claim(
         &self,
         endpoint: &str,

@@ -29,6 +29,7 @@
 //! answering without closing the connection). The pool checks a connection
 //! before lending it, so after a restart the same store carries on.
 
+mod admins;
 mod locks;
 mod outbox;
 

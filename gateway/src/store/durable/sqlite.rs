@@ -5,6 +5,7 @@
 //! their results; the tests in `memory/tests.rs` hold all three to the same
 //! answers.
 
+mod admins;
 mod locks;
 mod outbox;
 

@@ -132,6 +132,12 @@ pub mod keys {
     pub fn session(token_hash: &str) -> String {
         format!("session:{token_hash}")
     }
+    pub fn admin_session(token_hash: &str) -> String {
+        format!("admin-session:{token_hash}")
+    }
+    pub fn admin_totp_step(admin: &str) -> String {
+        format!("admin-totp-step:{admin}")
+    }
     pub fn enrolment(kind: &str, account: &str) -> String {
         format!("enrol:{kind}:{account}")
     }

@@ -281,7 +281,7 @@ async fn an_unknown_account_walks_the_same_pages_as_a_known_one() {
     let (unknown, decoy_hint) = (0..)
         .map(|i| format!("nobody{i}"))
         .find_map(|name| {
-            let options = decoy_options(&app.state.key, &AccountName::parse(&name).unwrap());
+            let options = decoy_options(&app.state.key, &AccountName::parse(&name).unwrap(), None);
             let sms = options.iter().find(|o| o.factor == Factor::Sms)?;
             let app_too = options.iter().any(|o| o.factor == Factor::Totp);
             (options.len() == 2 && app_too).then(|| (name.clone(), sms.hint.clone()))

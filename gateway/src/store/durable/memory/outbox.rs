@@ -165,6 +165,21 @@ impl OutboxStore for MemoryDurable {
         Ok(())
     }
 
+    async fn delete_endpoint(&self, id: &str) -> Result<bool, DurableError> {
+        Ok(lock(&self.outbox).endpoints.remove(id).is_some())
+    }
+
+    async fn enable_endpoint(&self, id: &str) -> Result<bool, DurableError> {
+        Ok(match lock(&self.outbox).endpoints.get_mut(id) {
+            Some(e) => {
+                e.disabled_reason = None;
+                e.disabled_at = None;
+                true
+            }
+            None => false,
+        })
+    }
+
     async fn disable_endpoint(&self, id: &str, reason: &str, at: i64) -> Result<(), DurableError> {
         if let Some(e) = lock(&self.outbox).endpoints.get_mut(id) {
             e.disabled_reason = Some(reason.to_owned());
@@ -241,6 +256,13 @@ impl OutboxStore for MemoryDurable {
     ) -> Result<Vec<Claimed>, DurableError> {
         let mut guard = lock(&self.outbox);
         let outbox = &mut *guard;
+        if !outbox
+            .endpoints
+            .get(endpoint)
+            .is_some_and(EndpointRecord::active)
+        {
+            return Ok(Vec::new());
+        }
         let Some(pending) = outbox.pending.get(endpoint) else {
             return Ok(Vec::new());
         };

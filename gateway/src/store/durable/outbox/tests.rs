@@ -575,6 +575,11 @@ async fn finish_applies_the_outcome(s: &dyn Durable) {
     assert!(endpoint_of(s, "b").await.active());
     assert_eq!(s.backlog().await.unwrap(), 1, "only b's");
 
+    // Nothing is claimed while it is gone; enabled again, it is.
+    assert!(s.claim("a", 3000, 6000, "M", 10).await.unwrap().is_empty());
+    assert!(s.enable_endpoint("a").await.unwrap());
+    assert!(!s.enable_endpoint("nobody").await.unwrap());
+    assert!(endpoint_of(s, "a").await.active());
     // Another attempt: listed after the first; attempts counts on.
     assert_eq!(
         ids(&s.claim("a", 3000, 6000, "M", 10).await.unwrap()),
@@ -1017,6 +1022,15 @@ fn random_attempt(rng: &mut Rng, now: i64) -> (AttemptRecord, Outcome) {
     (attempt, outcome)
 }
 
+/// About 60 % of [`ENDPOINTS`], at random.
+fn some_endpoints(rng: &mut Rng) -> Vec<String> {
+    ENDPOINTS
+        .iter()
+        .filter(|_| rng.chance(60))
+        .map(|e| (*e).to_owned())
+        .collect()
+}
+
 #[tokio::test]
 async fn stores_answer_alike() {
     let sqlite = SqliteStore::open("sqlite::memory:").await.unwrap();
@@ -1031,7 +1045,7 @@ async fn stores_answer_alike() {
     let (mut claimed, mut finished, mut redelivered) = (0, 0, 0);
     // Leases handed out, to report on (most reports are the holder's).
     let mut held: Vec<(i64, &str)> = Vec::new();
-    for i in 0..500 {
+    for i in 0..900 {
         now += rng.int(300);
         let step = match rng.below(12) {
             0 => {
@@ -1041,19 +1055,19 @@ async fn stores_answer_alike() {
                 step
             }
             1 => {
-                let keep: Vec<String> = ENDPOINTS
-                    .iter()
-                    .filter(|_| rng.chance(60))
-                    .map(|e| (*e).to_owned())
-                    .collect();
+                let keep = some_endpoints(&mut rng);
                 let step = format!("#{i} retire_config_endpoints {keep:?}");
                 alike!(stores, &step, |s| s.retire_config_endpoints(&keep));
                 step
             }
             2 => {
-                let id = rng.pick(&ENDPOINTS);
-                let step = format!("#{i} disable_endpoint {id}");
-                alike!(stores, &step, |s| s.disable_endpoint(id, "manual", now));
+                let (id, off) = (rng.pick(&ENDPOINTS), rng.chance(50));
+                let step = format!("#{i} {} {id}", if off { "disable" } else { "enable" });
+                if off {
+                    alike!(stores, &step, |s| s.disable_endpoint(id, "manual", now));
+                } else {
+                    alike!(stores, &step, |s| s.enable_endpoint(id));
+                }
                 step
             }
             3 | 4 => {

@@ -98,6 +98,31 @@ impl OutboxStore for PostgresStore {
         .await
     }
 
+    async fn delete_endpoint(&self, id: &str) -> Result<bool, DurableError> {
+        bounded(async {
+            let done = sqlx::query("DELETE FROM webhook_endpoints WHERE id = $1")
+                .bind(id)
+                .execute(&self.pool)
+                .await?;
+            Ok(done.rows_affected() == 1)
+        })
+        .await
+    }
+
+    async fn enable_endpoint(&self, id: &str) -> Result<bool, DurableError> {
+        bounded(async {
+            let done = sqlx::query(
+                "UPDATE webhook_endpoints SET disabled_reason = NULL, disabled_at = NULL
+                 WHERE id = $1",
+            )
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+            Ok(done.rows_affected() == 1)
+        })
+        .await
+    }
+
     async fn disable_endpoint(&self, id: &str, reason: &str, at: i64) -> Result<(), DurableError> {
         bounded(async {
             sqlx::query(
@@ -175,6 +200,9 @@ impl OutboxStore for PostgresStore {
                 "WITH due AS (
                      SELECT id FROM webhook_deliveries
                      WHERE endpoint_id = $3 AND state = $4 AND next_at <= $5 AND lease_until <= $5
+                       AND EXISTS (SELECT 1 FROM webhook_endpoints e
+                                   WHERE e.id = endpoint_id AND e.enabled
+                                     AND e.disabled_at IS NULL)
                      ORDER BY next_at, id LIMIT $6
                      FOR UPDATE SKIP LOCKED)
                  UPDATE webhook_deliveries d SET lease_until = $1, lease = $2

@@ -83,6 +83,24 @@ impl OutboxStore for SqliteStore {
         Ok(())
     }
 
+    async fn delete_endpoint(&self, id: &str) -> Result<bool, DurableError> {
+        let done = sqlx::query("DELETE FROM webhook_endpoints WHERE id = ?")
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn enable_endpoint(&self, id: &str) -> Result<bool, DurableError> {
+        let done = sqlx::query(
+            "UPDATE webhook_endpoints SET disabled_reason = NULL, disabled_at = NULL WHERE id = ?",
+        )
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
     async fn disable_endpoint(&self, id: &str, reason: &str, at: i64) -> Result<(), DurableError> {
         sqlx::query(
             "UPDATE webhook_endpoints SET disabled_reason = ?, disabled_at = ? WHERE id = ?",
@@ -148,6 +166,8 @@ impl OutboxStore for SqliteStore {
              WHERE id IN (
                  SELECT id FROM webhook_deliveries
                  WHERE endpoint_id = ? AND state = ? AND next_at <= ? AND lease_until <= ?
+                   AND EXISTS (SELECT 1 FROM webhook_endpoints e
+                               WHERE e.id = endpoint_id AND e.enabled AND e.disabled_at IS NULL)
                  ORDER BY next_at, id LIMIT ?)
              RETURNING id, message_id, attempts,
                  (SELECT body FROM webhook_messages m

@@ -1,0 +1,122 @@
+//! `/v1/admin…`: administrator sign-in and the SOC webhook endpoints.
+//! Handlers extract, call `crate::admin` / `crate::webhooks::manage`, and map.
+
+use axum::Json;
+use axum::extract::{FromRequestParts, Path, Query, State};
+use axum::http::request::Parts;
+use axum::http::{StatusCode, header};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::client::Client;
+use super::error::{ApiError, ApiResult};
+use super::json::Body;
+use crate::account::AccountName;
+use crate::admin;
+use crate::app::AppState;
+use crate::webhooks::manage::{self, NewEndpoint};
+
+/// The signed-in administrator, from `Authorization: Bearer <token>`.
+pub struct Admin(pub AccountName);
+
+impl FromRequestParts<AppState> for Admin {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let token = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .ok_or_else(admin::unauthenticated)?;
+        Ok(Admin(admin::authenticate(state, token.trim()).await?))
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LoginRequest {
+    username: String,
+    password: String,
+    /// The current code of the administrator's authenticator app.
+    code: String,
+}
+
+pub async fn login(
+    State(s): State<AppState>,
+    client: Client,
+    Body(req): Body<LoginRequest>,
+) -> ApiResult<Json<Value>> {
+    let token = admin::login(&s, &req.username, &req.password, &req.code, &client).await?;
+    Ok(Json(
+        json!({"token": token, "expires_in": admin::SESSION_TTL.as_secs()}),
+    ))
+}
+
+pub async fn create_webhook(
+    State(s): State<AppState>,
+    Admin(by): Admin,
+    Body(req): Body<NewEndpoint>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    let (view, secret) = manage::create(&s, &by, req).await?;
+    let mut body = serde_json::to_value(view).map_err(ApiError::internal)?;
+    body["secret"] = Value::String(secret);
+    Ok((StatusCode::CREATED, Json(body)))
+}
+
+pub async fn list_webhooks(State(s): State<AppState>, Admin(_): Admin) -> ApiResult<Json<Value>> {
+    Ok(Json(json!({"webhooks": manage::list(&s).await?})))
+}
+
+pub async fn delete_webhook(
+    State(s): State<AppState>,
+    Admin(by): Admin,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
+    manage::delete(&s, &by, &id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub async fn enable_webhook(
+    State(s): State<AppState>,
+    Admin(by): Admin,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    Ok(Json(
+        serde_json::to_value(manage::enable(&s, &by, &id).await?).map_err(ApiError::internal)?,
+    ))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeliveriesQuery {
+    state: Option<String>,
+    limit: Option<i64>,
+}
+
+pub async fn deliveries(
+    State(s): State<AppState>,
+    Admin(_): Admin,
+    Path(id): Path<String>,
+    Query(q): Query<DeliveriesQuery>,
+) -> ApiResult<Json<Value>> {
+    let list = manage::deliveries(&s, &id, q.state.as_deref(), q.limit).await?;
+    Ok(Json(json!({"deliveries": list})))
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RedeliverRequest {
+    /// These deliveries; every dead one when absent.
+    delivery_ids: Option<Vec<i64>>,
+}
+
+pub async fn redeliver(
+    State(s): State<AppState>,
+    Admin(by): Admin,
+    Path(id): Path<String>,
+    Body(req): Body<RedeliverRequest>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    let queued = manage::redeliver(&s, &by, &id, req.delivery_ids).await?;
+    Ok((StatusCode::ACCEPTED, Json(json!({"queued": queued}))))
+}

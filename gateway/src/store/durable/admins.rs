@@ -1,0 +1,24 @@
+//! Administrators (`crate::admin`): who may use `/v1/admin`.
+
+use async_trait::async_trait;
+
+use super::DurableError;
+
+/// An administrator as stored.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct AdminRecord {
+    pub username: String,
+    /// argon2id PHC string.
+    pub password_hash: String,
+    /// The TOTP seed, sealed with the server key.
+    pub totp_secret: Vec<u8>,
+    pub disabled: bool,
+    pub created_at: i64,
+}
+
+#[async_trait]
+pub trait AdminStore: Send + Sync {
+    /// Add an administrator; `Ok(false)` when the name is taken (nothing changes).
+    async fn create_admin(&self, admin: &AdminRecord) -> Result<bool, DurableError>;
+    async fn admin(&self, username: &str) -> Result<Option<AdminRecord>, DurableError>;
+}

@@ -1,0 +1,26 @@
+//! [`AdminStore`] in memory, as `SQLite`'s `admins`.
+
+use std::collections::hash_map::Entry;
+
+use async_trait::async_trait;
+
+use super::{MemoryDurable, lock};
+use crate::store::durable::DurableError;
+use crate::store::durable::admins::{AdminRecord, AdminStore};
+
+#[async_trait]
+impl AdminStore for MemoryDurable {
+    async fn create_admin(&self, admin: &AdminRecord) -> Result<bool, DurableError> {
+        Ok(match lock(&self.admins).entry(admin.username.clone()) {
+            Entry::Occupied(_) => false,
+            Entry::Vacant(slot) => {
+                slot.insert(admin.clone());
+                true
+            }
+        })
+    }
+
+    async fn admin(&self, username: &str) -> Result<Option<AdminRecord>, DurableError> {
+        Ok(lock(&self.admins).get(username).cloned())
+    }
+}
