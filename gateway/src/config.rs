@@ -452,6 +452,10 @@ pub struct WebhookDelivery {
     pub timeout: Duration,
     /// Attempts in flight at once per endpoint.
     pub concurrency: u32,
+    /// How long delivered and dead deliveries (with their attempts) are
+    /// kept for `GET …/deliveries`; pending ones are kept until they end.
+    #[serde(with = "humantime_serde")]
+    pub retention: Duration,
 }
 
 /// The Standard Webhooks retry schedule: immediately, 5s, 5m, 30m, 2h, 5h, 10h,
@@ -476,6 +480,7 @@ impl Default for WebhookDelivery {
             schedule: STANDARD_WEBHOOKS_SCHEDULE.to_vec(),
             timeout: Duration::from_secs(10),
             concurrency: 4,
+            retention: Duration::from_hours(30 * 24),
         }
     }
 }
@@ -651,6 +656,9 @@ impl Config {
         }
         if !(1..=64).contains(&d.concurrency) {
             return Err(invalid("webhook_delivery.concurrency", "must be 1 to 64"));
+        }
+        if d.retention < Duration::from_hours(1) {
+            return Err(invalid("webhook_delivery.retention", "must be at least 1h"));
         }
         Ok(())
     }

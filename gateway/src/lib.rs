@@ -12,7 +12,8 @@
 //! - [`flow`]: the reset flow state machine and its operations (start,
 //!   challenge, verify, status).
 //! - [`reset_core`]: password policy and the hand-off to the directory.
-//! - [`factors`]: TOTP, SMS, eligibility and cool-off, decoys, enrolment.
+//! - [`factors`]: TOTP, SMS and e-mail codes, WebAuthn, eligibility and
+//!   cool-off, decoys, enrolment.
 //! - [`session`]: sign-in for enrolment; [`notify`]: "was this you?" notices;
 //!   [`lock`]: their single-use "this wasn't me" link that locks resets.
 //! - [`signals`]: gathering what `risk` decides on: context, geo, device,

@@ -218,6 +218,39 @@ pub fn deny_all_policy() -> String {
     for (level, threshold) in [("medium", 1), ("high", 2), ("deny", 3)] {
         levels.insert(level.into(), toml::Value::Integer(threshold));
     }
+    first_attempt_counts(&mut policy);
+    policy.insert(
+        "version".into(),
+        toml::Value::String("tests-deny-all".into()),
+    );
+    toml::to_string(&policy).expect("a TOML table serialises")
+}
+
+/// The quiet policy ([`quiet_policy`]) made to step every reset up to `high`:
+/// `[levels]` medium 1, high 2 (deny stays), and the `account_attempts_1h`
+/// rule firing from the first attempt, so any start scores at least its
+/// weight. High asks for two factors, one of them an app or a passkey.
+pub fn high_all_policy() -> String {
+    let mut policy: toml::Table = quiet_policy()
+        .parse()
+        .expect("data/policy.toml is valid TOML");
+    let levels = policy
+        .get_mut("levels")
+        .and_then(toml::Value::as_table_mut)
+        .expect("data/policy.toml has a [levels] table");
+    for (level, threshold) in [("medium", 1), ("high", 2)] {
+        levels.insert(level.into(), toml::Value::Integer(threshold));
+    }
+    first_attempt_counts(&mut policy);
+    policy.insert(
+        "version".into(),
+        toml::Value::String("tests-high-all".into()),
+    );
+    toml::to_string(&policy).expect("a TOML table serialises")
+}
+
+/// `account_attempts_1h` fires from the first attempt (`above = 0`).
+fn first_attempt_counts(policy: &mut toml::Table) {
     let rule = policy
         .get_mut("rules")
         .and_then(toml::Value::as_array_mut)
@@ -231,11 +264,6 @@ pub fn deny_all_policy() -> String {
         })
         .expect("data/policy.toml has an account_attempts_1h rule");
     rule.insert("above".into(), toml::Value::Integer(0));
-    policy.insert(
-        "version".into(),
-        toml::Value::String("tests-deny-all".into()),
-    );
-    toml::to_string(&policy).expect("a TOML table serialises")
 }
 
 /// The quiet policy ([`quiet_policy`]) with `[levels] medium` lowered (or raised) to `threshold`

@@ -59,6 +59,11 @@ fn webhooks_default_to_none_and_the_standard_schedule() {
     assert_eq!(d.schedule[2], Duration::from_mins(5));
     assert_eq!(d.timeout, Duration::from_secs(10));
     assert_eq!(d.concurrency, 4);
+    assert_eq!(d.retention, Duration::from_hours(30 * 24));
+    assert_refused(
+        "[webhook_delivery]\nretention = \"5m\"\n",
+        "webhook_delivery.retention: must be at least 1h",
+    );
 }
 
 #[test]

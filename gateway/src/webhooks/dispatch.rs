@@ -21,6 +21,9 @@
 //! until the schedule is used up:
 //! then the delivery is dead (kept, and redeliverable).
 //!
+//! Every [`PURGE_EVERY`] (and at start) the node removes delivered and dead
+//! deliveries older than `webhook_delivery.retention` (30 days by default).
+//!
 //! Several nodes: a delivery is leased to one claim at a time, until the
 //! attempt's timeout plus [`LEASE_MARGIN`]; only that claim's report is
 //! recorded. (Leases are in each node's clock: nodes must keep time to within
@@ -49,6 +52,8 @@ pub const POLL: Duration = Duration::from_secs(1);
 pub const LEASE_MARGIN: Duration = Duration::from_secs(15);
 /// The longest `Retry-After` honoured; a longer one is cut to this.
 pub const MAX_RETRY_AFTER: Duration = Duration::from_hours(24);
+/// How often a node applies `webhook_delivery.retention`.
+pub const PURGE_EVERY: Duration = Duration::from_hours(1);
 /// Messages routed per transaction.
 const ROUTE_BATCH: i64 = 256;
 
@@ -70,7 +75,12 @@ pub fn spawn(s: AppState) -> tokio::task::JoinHandle<()> {
 async fn run(s: AppState) {
     let mut slots: HashMap<String, Arc<Semaphore>> = HashMap::new();
     let mut failing = false;
+    let mut purged: Option<std::time::Instant> = None;
     loop {
+        if purged.is_none_or(|at| at.elapsed() >= PURGE_EVERY) {
+            purged = Some(std::time::Instant::now());
+            purge(&s).await;
+        }
         match (round(&s, &mut slots).await, failing) {
             (Ok(()), true) => {
                 tracing::info!("webhook dispatcher: the durable store answers again");
@@ -147,6 +157,23 @@ async fn round(
         }
     }
     Ok(())
+}
+
+/// Remove what `webhook_delivery.retention` no longer keeps.
+async fn purge(s: &AppState) {
+    let before = s
+        .clock
+        .now()
+        .checked_sub(s.webhooks.delivery.retention)
+        .unwrap_or(SystemTime::UNIX_EPOCH);
+    match s.durable.purge(millis(before)).await {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(
+            deliveries = n,
+            "webhook deliveries past their retention removed"
+        ),
+        Err(e) => tracing::warn!(error = %e, "webhook retention not applied; tried again later"),
+    }
 }
 
 /// What came back from one attempt.

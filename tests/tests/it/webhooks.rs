@@ -370,3 +370,105 @@ async fn two_nodes_on_one_database_send_each_event_once() {
     );
     assert_eq!(accepted_once(&receiver).len(), 12);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_spray_is_reported_once_per_burst() {
+    const SPRAYER: &str = "198.51.100.9";
+    let receiver = WebhookReceiver::start_with(&[SECRET]).await;
+    let gw = Gateway::builder()
+        .trusted_proxies(["127.0.0.0/8"])
+        .config(endpoint(
+            &receiver,
+            "soc",
+            "[\"attack.spray_detected\"]",
+            "low",
+        ))
+        .config(fast_delivery())
+        .start()
+        .await;
+    // The bundled address_accounts_1h rule fires past 5 distinct accounts
+    // from one address: from the 6th start on, every start is a spray.
+    let sprayer = gw.api().clone().forwarded_for(SPRAYER);
+    for i in 0..12 {
+        flows::start_reset(&sprayer, &format!("victim{i}")).await;
+    }
+    // Someone else elsewhere is not part of it.
+    let other = gw.api().clone().forwarded_for("203.0.113.40");
+    flows::start_reset(&other, "victim0").await;
+
+    receiver
+        .wait_accepted(1, WEBHOOK_TIMEOUT)
+        .await
+        .unwrap_or_else(|e| panic!("{e}\n--- gateway log ---\n{}", gw.log()));
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let all = receiver.received();
+    assert_eq!(all.len(), 1, "one report per burst: {all:?}");
+    let r = &all[0];
+    check_body(r);
+    let data = &r.json["data"];
+    assert_eq!(data["class_uid"], 2004);
+    assert_eq!(
+        data["evidences"][0]["src_endpoint"]["ip"], SPRAYER,
+        "{data}"
+    );
+    assert!(
+        data["finding_info"]["desc"]
+            .as_str()
+            .is_some_and(|d| d.starts_with("6 distinct accounts")),
+        "{data}"
+    );
+    let records = resetgate_tests::audit::records(&gw.audit_export().await);
+    let reported: Vec<&Value> = records
+        .iter()
+        .filter(|r| r["kind"] == "attack.spray_detected")
+        .collect();
+    assert_eq!(reported.len(), 1, "{reported:?}");
+    assert_eq!(reported[0]["subject"], SPRAYER);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stepped_up_reset_raises_risk_high_for_endpoints_that_want_it() {
+    let wants_high = WebhookReceiver::start_with(&[SECRET]).await;
+    let wants_deny_only = WebhookReceiver::start_with(&[SECRET]).await;
+    let gw = Gateway::builder()
+        .policy(fixtures::high_all_policy())
+        .config(endpoint(&wants_high, "soc", "[\"*\"]", "high"))
+        .config(endpoint(&wants_deny_only, "deny-only", "[\"*\"]", "deny"))
+        .config(fast_delivery())
+        .start()
+        .await;
+    gw.import_users(&[ALICE]).await;
+    // Alice can meet `high` (two factors, one an app): SMS and TOTP.
+    let bearer = flows::login(gw.api(), ALICE.name, ALICE.password).await;
+    flows::enrol_totp(gw.api(), &bearer).await;
+    let start = flows::start_reset(gw.api(), ALICE.name).await;
+    assert_eq!(start["status"], "challenge", "{start}");
+    assert_eq!(start["factors_required"], 2, "{start}");
+
+    // factor.changed (no level: always past min_level) and risk.high.
+    let got = wants_high
+        .wait_accepted(2, WEBHOOK_TIMEOUT)
+        .await
+        .unwrap_or_else(|e| panic!("{e}\n--- gateway log ---\n{}", gw.log()));
+    let high = got
+        .iter()
+        .find(|r| r.event_type() == Some("risk.high"))
+        .expect("a risk.high event");
+    check_body(high);
+    let data = &high.json["data"];
+    assert_eq!(data["class_uid"], 3002);
+    assert_eq!(data["unmapped"]["assessment"]["level"], "high", "{data}");
+    assert_eq!(data["user"]["name"], ALICE.name);
+    // min_level = deny: only the event without a level reaches it.
+    let deny_only = wants_deny_only
+        .wait_accepted(1, WEBHOOK_TIMEOUT)
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let types: Vec<_> = wants_deny_only
+        .received()
+        .iter()
+        .map(|r| r.event_type().map(str::to_owned))
+        .collect();
+    assert_eq!(types, [Some("factor.changed".to_owned())], "{deny_only:?}");
+}

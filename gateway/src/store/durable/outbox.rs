@@ -209,6 +209,11 @@ pub trait OutboxStore: Send + Sync {
         ids: Option<&[i64]>,
         now: i64,
     ) -> Result<u64, DurableError>;
+    /// Retention: remove delivered and dead deliveries last changed before
+    /// `before`, with their attempts, then the routed messages made before
+    /// `before` that no delivery refers to any more. Pending ones stay.
+    /// Returns how many deliveries were removed.
+    async fn purge(&self, before: i64) -> Result<u64, DurableError>;
     /// Pending deliveries of active endpoints, and messages not routed yet.
     async fn backlog(&self) -> Result<i64, DurableError>;
 }

@@ -403,6 +403,47 @@ impl OutboxStore for MemoryDurable {
         Ok(u64::try_from(chosen.len()).unwrap_or(u64::MAX))
     }
 
+    async fn purge(&self, before: i64) -> Result<u64, DurableError> {
+        let mut guard = lock(&self.outbox);
+        let outbox = &mut *guard;
+        let gone: Vec<i64> = outbox
+            .deliveries
+            .iter()
+            .filter(|(_, d)| d.state != PENDING && d.updated_at < before)
+            .map(|(id, _)| *id)
+            .collect();
+        for id in &gone {
+            let d = outbox.deliveries.remove(id).expect("listed above");
+            outbox.attempts.remove(id);
+            outbox
+                .pairs
+                .remove(&(d.message_id.clone(), d.endpoint_id.clone()));
+            if let Some(ids) = outbox.by_endpoint.get_mut(&d.endpoint_id) {
+                ids.remove(id);
+            }
+        }
+        let referenced: HashSet<&str> = outbox
+            .deliveries
+            .values()
+            .map(|d| d.message_id.as_str())
+            .collect();
+        let unrouted: HashSet<&str> = outbox.unrouted.iter().map(|(_, id)| id.as_str()).collect();
+        let drop: Vec<String> = outbox
+            .messages
+            .values()
+            .filter(|m| {
+                m.created_at < before
+                    && !unrouted.contains(m.id.as_str())
+                    && !referenced.contains(m.id.as_str())
+            })
+            .map(|m| m.id.clone())
+            .collect();
+        for id in drop {
+            outbox.messages.remove(&id);
+        }
+        Ok(u64::try_from(gone.len()).unwrap_or(u64::MAX))
+    }
+
     async fn backlog(&self) -> Result<i64, DurableError> {
         let outbox = lock(&self.outbox);
         let pending: usize = outbox

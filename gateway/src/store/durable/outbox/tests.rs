@@ -50,6 +50,7 @@ on_every_store!(
     redeliver_requeues_dead_or_listed,
     deliveries_are_filtered_and_limited,
     backlog_counts_what_is_to_send,
+    purge_removes_what_is_done_and_old,
 );
 
 fn message(id: &str, kind: &str, level: Option<&str>, created_at: i64) -> OutboxMessage {
@@ -832,6 +833,70 @@ async fn deliveries_are_filtered_and_limited(s: &dyn Durable) {
     );
     assert_eq!(listed(Some("other"), -1).await, []);
     assert_eq!(s.deliveries("b", None, -1).await.unwrap(), []);
+}
+
+async fn purge_removes_what_is_done_and_old(s: &dyn Durable) {
+    put(s, &["a", "b"]).await;
+    queue(
+        s,
+        &[
+            message("msg_1", "k", None, 1),
+            message("msg_2", "k", None, 2),
+        ],
+        &["a", "b"],
+        100,
+    )
+    .await;
+    // msg_1: delivered to a at 150, dead at b at 160; msg_2: delivered to a
+    // at 500, pending at b.
+    let claimed = ids(&s.claim("a", 100, 1000, "L", -1).await.unwrap());
+    assert_eq!(claimed, [1, 3]);
+    assert!(ids(&s.claim("b", 100, 1000, "M", 1).await.unwrap()) == [2]);
+    let ok = |at| attempt(at, Some(204), None);
+    assert!(
+        s.finish(1, "L", &ok(150), Outcome::Delivered)
+            .await
+            .unwrap()
+    );
+    assert!(
+        s.finish(
+            2,
+            "M",
+            &attempt(160, Some(500), Some("HTTP 500")),
+            Outcome::Dead
+        )
+        .await
+        .unwrap()
+    );
+    assert!(
+        s.finish(3, "L", &ok(500), Outcome::Delivered)
+            .await
+            .unwrap()
+    );
+    // Nothing older than 100: nothing goes.
+    assert_eq!(s.purge(100).await.unwrap(), 0);
+    // Before 200: a's and b's msg_1 deliveries go, with their attempts.
+    assert_eq!(s.purge(200).await.unwrap(), 2);
+    assert_eq!(ids_of(&all(s, "a").await), [3]);
+    assert_eq!(ids_of(&all(s, "b").await), [4]);
+    assert_eq!(s.attempts(1).await.unwrap(), []);
+    assert_eq!(s.attempts(2).await.unwrap(), []);
+    // Later: the delivered one goes; the pending one stays, and so does the
+    // message it needs.
+    assert_eq!(s.purge(10_000).await.unwrap(), 1);
+    assert_eq!(ids_of(&all(s, "a").await), Vec::<i64>::new());
+    assert_eq!(ids_of(&all(s, "b").await), [4]);
+    assert_eq!(
+        ids(&s.claim("b", 10_000, 11_000, "N", -1).await.unwrap()),
+        [4]
+    );
+    assert_eq!(s.backlog().await.unwrap(), 1);
+}
+
+fn ids_of(deliveries: &[DeliveryRecord]) -> Vec<i64> {
+    let mut ids: Vec<i64> = deliveries.iter().map(|d| d.id).collect();
+    ids.sort_unstable();
+    ids
 }
 
 async fn backlog_counts_what_is_to_send(s: &dyn Durable) {

@@ -345,6 +345,37 @@ impl OutboxStore for PostgresStore {
         .await
     }
 
+    async fn purge(&self, before: i64) -> Result<u64, DurableError> {
+        bounded(async {
+            let mut tx = self.pool.begin().await?;
+            sqlx::query(
+                "DELETE FROM webhook_attempts WHERE delivery_id IN (
+                     SELECT id FROM webhook_deliveries WHERE state <> $1 AND updated_at < $2)",
+            )
+            .bind(PENDING)
+            .bind(before)
+            .execute(&mut *tx)
+            .await?;
+            let removed =
+                sqlx::query("DELETE FROM webhook_deliveries WHERE state <> $1 AND updated_at < $2")
+                    .bind(PENDING)
+                    .bind(before)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+            sqlx::query(
+                "DELETE FROM webhook_messages m WHERE routed AND created_at < $1
+                   AND NOT EXISTS (SELECT 1 FROM webhook_deliveries d WHERE d.message_id = m.id)",
+            )
+            .bind(before)
+            .execute(&mut *tx)
+            .await?;
+            tx.commit().await?;
+            Ok(removed)
+        })
+        .await
+    }
+
     async fn backlog(&self) -> Result<i64, DurableError> {
         bounded(async {
             Ok(sqlx::query_scalar(

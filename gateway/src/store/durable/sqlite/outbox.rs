@@ -303,6 +303,35 @@ impl OutboxStore for SqliteStore {
         .rows_affected())
     }
 
+    async fn purge(&self, before: i64) -> Result<u64, DurableError> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        sqlx::query(
+            "DELETE FROM webhook_attempts WHERE delivery_id IN (
+                 SELECT id FROM webhook_deliveries WHERE state <> ? AND updated_at < ?)",
+        )
+        .bind(PENDING)
+        .bind(before)
+        .execute(&mut *tx)
+        .await?;
+        let removed =
+            sqlx::query("DELETE FROM webhook_deliveries WHERE state <> ? AND updated_at < ?")
+                .bind(PENDING)
+                .bind(before)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+        sqlx::query(
+            "DELETE FROM webhook_messages WHERE routed = 1 AND created_at < ?
+               AND NOT EXISTS (SELECT 1 FROM webhook_deliveries d
+                               WHERE d.message_id = webhook_messages.id)",
+        )
+        .bind(before)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(removed)
+    }
+
     async fn backlog(&self) -> Result<i64, DurableError> {
         Ok(sqlx::query_scalar(
             "SELECT (SELECT COUNT(*) FROM webhook_deliveries d
