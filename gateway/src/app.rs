@@ -295,12 +295,17 @@ pub async fn build(config: Config, options: BuildOptions) -> anyhow::Result<AppS
         .unwrap_or_else(|| Arc::new(SystemClock));
     let ephemeral = open_ephemeral(&config, clock.clone()).await?;
     let hasher = Hasher::new();
-    let directory: Arc<dyn Directory> = Arc::new(Builtin::new(
-        durable.clone(),
-        hasher.clone(),
-        config.password.history,
-        clock.clone(),
-    ));
+    let directory: Arc<dyn Directory> = match config.directory.kind {
+        crate::config::DirectoryKind::Builtin => Arc::new(Builtin::new(
+            durable.clone(),
+            hasher.clone(),
+            config.password.history,
+            clock.clone(),
+        )),
+        crate::config::DirectoryKind::Ldap => {
+            Arc::new(crate::directory::LdapDirectory::new(&config.ldap)?)
+        }
+    };
     let outbox = Outbox::default();
     let sms = SmsSender::new(&config.sms, outbox.clone());
     let email = crate::email::EmailSender::new(&config.email)?;

@@ -25,6 +25,8 @@ use risk::Level;
 use secrecy::{ExposeSecret as _, SecretString};
 use serde::{Deserialize, Serialize};
 
+pub use ldap::{Ldap, LdapFlavor};
+
 use crate::webhooks::sign::WebhookSecret;
 use crate::webhooks::target;
 use crate::webhooks::{EventType, Subscription};
@@ -64,6 +66,7 @@ pub struct Config {
     pub sms: Sms,
     pub email: Email,
     pub directory: Directory,
+    pub ldap: Ldap,
     pub geo: Geo,
     pub models: Models,
     /// `[[webhooks]]`: SOC endpoints from the config file (the admin API adds more).
@@ -312,6 +315,8 @@ impl Default for Email {
 pub enum DirectoryKind {
     #[default]
     Builtin,
+    /// OpenLDAP or Active Directory: `[ldap]`.
+    Ldap,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -540,6 +545,7 @@ impl Config {
         if let Some(path) = &self.risk.api_key_file {
             self.risk.api_key = Some(read_secret_file("risk.api_key_file", path)?);
         }
+        self.ldap.resolve_secret_files()?;
         if let Some(path) = &self.sms.webhook_token_file {
             self.sms.webhook_token = Some(read_secret_file("sms.webhook_token_file", path)?);
         }
@@ -603,6 +609,9 @@ impl Config {
         }
         self.validate_reset()?;
         self.validate_geo()?;
+        if self.directory.kind == DirectoryKind::Ldap {
+            self.ldap.validate()?;
+        }
         if self.password.max_length < 64 {
             return Err(invalid("password.max_length", "must be at least 64"));
         }
@@ -1012,6 +1021,8 @@ mod tests {
         assert!(err.to_string().starts_with("store.durable:"), "{err}");
     }
 }
+
+mod ldap;
 
 #[cfg(test)]
 mod webhook_tests;

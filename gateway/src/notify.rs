@@ -125,9 +125,9 @@ pub async fn send(
     for phone in phones {
         s.sms.send(phone, notice.text(&lock_link));
     }
-    match s.durable.user(account.as_str()).await {
-        Ok(Some(user)) => {
-            if let Some(address) = user.email.filter(|e| !e.trim().is_empty()) {
+    match s.directory.lookup(account).await {
+        Ok(Some(found)) => {
+            if let Some(address) = found.email.filter(|e| !e.trim().is_empty()) {
                 let body = email_body(
                     notice,
                     account.as_str(),

@@ -3,15 +3,23 @@
 //! current password against it.
 //!
 //! Passwords arrive here already NFKC-normalised (see `reset_core::password`).
+//!
+//! # Layout
+//! - [`builtin`](Builtin): accounts in the durable store, argon2id, history.
+//! - [`ldap`]: OpenLDAP (Password Modify, ppolicy) and Active Directory
+//!   (`unicodePwd`) over StartTLS or ldaps.
+//! - [`hasher`]: argon2id on the blocking pool behind a semaphore.
 
 mod builtin;
 pub mod hasher;
+pub mod ldap;
 
 use async_trait::async_trait;
 
 use crate::account::AccountName;
 
 pub use builtin::Builtin;
+pub use ldap::LdapDirectory;
 
 /// What the gateway needs to know about an account.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -56,4 +64,11 @@ pub trait Directory: Send + Sync {
 
     /// Make `password` the account's password.
     async fn set_password(&self, name: &AccountName, password: &str) -> Result<(), DirectoryError>;
+
+    /// The directory's own minimum password length, when it has one the
+    /// gateway can read (checked with the gateway's rules, before anything
+    /// is written).
+    async fn min_password_length(&self) -> Result<Option<usize>, DirectoryError> {
+        Ok(None)
+    }
 }

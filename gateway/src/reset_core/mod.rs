@@ -179,6 +179,14 @@ async fn check_password(s: &AppState, name: &AccountName, password: &str) -> Api
     if s.directory.reused(name, password).await? {
         reasons.push("reused".into());
     }
+    // The directory's own minimum (e.g. ppolicy's pwdMinLength), before
+    // anything is written rather than as a refusal from the write.
+    if let Some(min) = s.directory.min_password_length().await?
+        && password.chars().count() < min
+        && !reasons.iter().any(|r| r == "too_short")
+    {
+        reasons.push("too_short".into());
+    }
     if reasons.is_empty() {
         Ok(())
     } else {

@@ -1,13 +1,15 @@
 //! Private instances of the real servers that tests need, each started on a
 //! free loopback port in its own temporary directory and stopped when dropped:
-//! Redis ([`redis::RedisServer`]), a Redis Cluster ([`redis::RedisCluster`])
-//! and `PostgreSQL` ([`postgres::PostgresServer`]); virtualenvs for the Python
-//! tools that tests run as independent peers ([`python::venv`]); and the
-//! test policies both suites share ([`policy`]).
+//! Redis ([`redis::RedisServer`]), a Redis Cluster ([`redis::RedisCluster`]),
+//! `PostgreSQL` ([`postgres::PostgresServer`]) and an `OpenLDAP` directory with
+//! seeded users and a password policy ([`ldap::LdapServer`]); virtualenvs for
+//! the Python tools that tests run as independent peers ([`python::venv`]);
+//! and the test policies both suites share ([`policy`]).
 //!
 //! Nothing here depends on the gateway, so both the gateway's own tests and the
 //! end-to-end tests of the built binary use it.
 
+pub mod ldap;
 pub mod policy;
 pub mod postgres;
 pub mod python;

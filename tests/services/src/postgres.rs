@@ -369,7 +369,7 @@ impl Drop for PostgresServer {
 
 /// Send `signal` (a name for `kill -s`), wait for the exit; `SIGKILL` after
 /// [`STOP_TIMEOUT`].
-fn shut_down(mut child: Child, signal: &str) {
+pub(crate) fn shut_down(mut child: Child, signal: &str) {
     if matches!(child.try_wait(), Ok(Some(_))) {
         return;
     }
@@ -388,7 +388,7 @@ fn shut_down(mut child: Child, signal: &str) {
 }
 
 /// Wait up to `timeout` for `child` to exit.
-fn wait_for(child: &mut Child, timeout: Duration) -> io::Result<Option<ExitStatus>> {
+pub(crate) fn wait_for(child: &mut Child, timeout: Duration) -> io::Result<Option<ExitStatus>> {
     let deadline = Instant::now() + timeout;
     loop {
         if let Some(status) = child.try_wait()? {
@@ -402,7 +402,7 @@ fn wait_for(child: &mut Child, timeout: Duration) -> io::Result<Option<ExitStatu
 }
 
 /// The last `max` bytes of a file, as text.
-fn tail(path: &Path, max: u64) -> String {
+pub(crate) fn tail(path: &Path, max: u64) -> String {
     let Ok(mut file) = File::open(path) else {
         return String::new();
     };
@@ -489,7 +489,7 @@ impl Tools {
     }
 }
 
-fn on_path(name: &str) -> Option<PathBuf> {
+pub(crate) fn on_path(name: &str) -> Option<PathBuf> {
     std::env::split_paths(&std::env::var_os("PATH")?)
         .map(|dir| dir.join(name))
         .find(|p| p.is_file())

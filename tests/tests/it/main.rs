@@ -28,6 +28,9 @@
 //!   code, token or password; e-mail reset codes: an account with only an address
 //!   resets at low risk by the mailed code (a wrong one counted, none in the log)
 //!   and is refused above low.
+//! - `ldap`: `OpenLDAP` (a private `slapd` with ppolicy, `StartTLS`) as the
+//!   directory: sign-in, reset, the directory's policy, filter injection,
+//!   locked entries, an outage.
 //! - `logs`: no secret used in the journeys reaches the log.
 //! - `webhooks`: SOC webhooks to a local receiver that refuses, fails and
 //!   throttles before it recovers, and a gateway killed meanwhile: every event
@@ -40,6 +43,7 @@ mod browser;
 mod decoy;
 mod email;
 mod geo;
+mod ldap;
 mod limits;
 mod logs;
 mod model;
