@@ -110,6 +110,13 @@ pub async fn send(
     extra: &[String],
     origin: &Context,
 ) {
+    let found = match s.directory.lookup(account).await {
+        Ok(found) => found,
+        Err(e) => {
+            tracing::warn!(error = %e, "could not read the account's directory entry for a notice");
+            None
+        }
+    };
     let mut phones: Vec<String> = match s.durable.factors(account.as_str()).await {
         Ok(records) => records.into_iter().filter_map(|r| r.phone).collect(),
         Err(e) => {
@@ -117,6 +124,8 @@ pub async fn send(
             Vec::new()
         }
     };
+    // The directory's mobile number, and a phone just removed, hear of it too.
+    phones.extend(found.as_ref().and_then(|a| a.mobile.clone()));
     phones.extend(extra.iter().cloned());
     phones.sort();
     phones.dedup();
@@ -125,24 +134,16 @@ pub async fn send(
     for phone in phones {
         s.sms.send(phone, notice.text(&lock_link));
     }
-    match s.directory.lookup(account).await {
-        Ok(Some(found)) => {
-            if let Some(address) = found.email.filter(|e| !e.trim().is_empty()) {
-                let body = email_body(
-                    notice,
-                    account.as_str(),
-                    s.clock.now(),
-                    origin,
-                    &s.config.reset.help_desk,
-                    &lock_link,
-                );
-                s.email.send(address, notice.subject().to_owned(), body);
-            }
-        }
-        Ok(None) => {}
-        Err(e) => {
-            tracing::warn!(error = %e, "could not read the account's e-mail address for a notice");
-        }
+    if let Some(address) = found.and_then(|a| a.email).filter(|e| !e.trim().is_empty()) {
+        let body = email_body(
+            notice,
+            account.as_str(),
+            s.clock.now(),
+            origin,
+            &s.config.reset.help_desk,
+            &lock_link,
+        );
+        s.email.send(address, notice.subject().to_owned(), body);
     }
 }
 

@@ -40,6 +40,8 @@ impl Directory for Builtin {
         Ok(self.store.user(name.as_str()).await?.map(|u| Account {
             name: name.clone(),
             email: u.email,
+            // Its phones are factor records (`users import`).
+            mobile: None,
             enabled: !u.disabled,
         }))
     }

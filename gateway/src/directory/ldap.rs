@@ -376,6 +376,7 @@ impl Directory for LdapDirectory {
         Ok(self.find(name).await?.map(|e| Account {
             name: name.clone(),
             email: e.email,
+            mobile: e.mobile.filter(|m| crate::factors::sms::is_e164(m)),
             enabled: e.enabled,
         }))
     }

@@ -26,6 +26,9 @@ pub use ldap::LdapDirectory;
 pub struct Account {
     pub name: AccountName,
     pub email: Option<String>,
+    /// A mobile number the directory holds (E.164), used as an
+    /// administrator-provisioned SMS factor.
+    pub mobile: Option<String>,
     /// Disabled or locked accounts are treated exactly like unknown ones.
     pub enabled: bool,
 }

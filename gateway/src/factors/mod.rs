@@ -32,6 +32,37 @@ pub fn usable(record: &FactorRecord, now: i64, cooloff: Duration) -> bool {
     record.provisioned || record.created_at.saturating_add(cooloff) <= now
 }
 
+/// The id of the SMS factor a directory's mobile number stands for.
+pub const DIRECTORY_PHONE_ID: &str = "directory-mobile";
+
+/// The account's factor records with the directory's mobile number as an
+/// administrator-provisioned SMS factor (no cool-off), unless a record has
+/// that number already.
+pub fn with_directory_phone(
+    mut records: Vec<FactorRecord>,
+    mobile: Option<&str>,
+) -> Vec<FactorRecord> {
+    if let Some(phone) = mobile
+        && !records.iter().any(|r| r.phone.as_deref() == Some(phone))
+    {
+        let username = records
+            .first()
+            .map_or_else(String::new, |r| r.username.clone());
+        records.push(FactorRecord {
+            id: DIRECTORY_PHONE_ID.to_owned(),
+            username,
+            kind: Factor::Sms.as_str().to_owned(),
+            label: "Mobile number from the directory".to_owned(),
+            secret: None,
+            phone: Some(phone.to_owned()),
+            provisioned: true,
+            created_at: 0,
+            last_used_at: None,
+        });
+    }
+    records
+}
+
 /// The address reset codes may be mailed to: the directory's `address` of the
 /// account, when a relay is configured (`relay`) and the address is one.
 pub fn code_address(address: Option<&str>, relay: bool) -> Option<&str> {

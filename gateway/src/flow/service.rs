@@ -113,6 +113,9 @@ pub async fn assess_context(
     // (from the lookup every name makes: no extra call for known ones).
     let relay = s.email.has_relay();
     let email = factors::code_address(account.as_ref().and_then(|a| a.email.as_deref()), relay);
+    // A mobile number in the directory is an administrator-provisioned phone.
+    let records =
+        factors::with_directory_phone(records, account.as_ref().and_then(|a| a.mobile.as_deref()));
     let usable = factors::eligible_options(
         &records,
         email,
@@ -515,8 +518,18 @@ async fn check_totp(
 }
 
 async fn sms_phone(s: &AppState, account: &str, option: &FlowOption) -> ApiResult<Option<String>> {
-    let records = s.durable.factors(account).await?;
-    Ok(records
+    // The directory is asked for every name (decoys too), so a directory
+    // phone costs no extra call.
+    let (records, mobile) = tokio::try_join!(
+        async { Ok::<_, ApiError>(s.durable.factors(account).await?) },
+        async {
+            let Ok(name) = AccountName::parse(account) else {
+                return Ok(None);
+            };
+            Ok::<_, ApiError>(s.directory.lookup(&name).await?.and_then(|a| a.mobile))
+        },
+    )?;
+    Ok(factors::with_directory_phone(records, mobile.as_deref())
         .into_iter()
         .find(|r| option.factor_ids.contains(&r.id))
         .and_then(|r| r.phone))

@@ -183,3 +183,29 @@ async fn a_stopped_directory_gives_503_and_recovery_needs_no_restart() {
     assert!(server.whoami(&bob.dn(), OTHER_NEW_PASSWORD));
     assert!(!gw.log().contains(OTHER_NEW_PASSWORD));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_directory_mobile_number_is_a_provisioned_phone() {
+    let server = LdapServer::start_tls();
+    let gw = gateway(&server).await;
+    let api = gw.api();
+    let alice = ldap::ALICE;
+    let phone = alice.mobile.expect("alice has a mobile in the directory");
+    // Nothing enrolled in resetgate: the directory's mobile is the factor.
+    let start = flows::start_reset(api, alice.uid).await;
+    assert_eq!(flows::option_factors(&start), ["sms"], "{start}");
+    assert!(flows::hint_for(&start, "sms").ends_with("01"), "{start}");
+    let flow = flows::flow_id(&start);
+    let code = flows::sms_code(&gw, &flow, phone).await;
+    let verified = flows::verify(api, &flow, "sms", &code).await.ok();
+    let token = field_str(&verified, "reset_token");
+    let done = flows::complete(api, &flow, token, NEW_PASSWORD).await.ok();
+    assert_eq!(done["status"], "done", "{done}");
+    assert!(server.whoami(&alice.dn(), NEW_PASSWORD));
+    // The notice reaches that number, with its lock link.
+    let notice = gw
+        .sms()
+        .next_message(phone, resetgate_tests::sms::SMS_TIMEOUT)
+        .await;
+    assert!(notice.message.contains("/lock?t="), "{}", notice.message);
+}
