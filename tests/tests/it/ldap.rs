@@ -209,3 +209,54 @@ async fn the_directory_mobile_number_is_a_provisioned_phone() {
         .await;
     assert!(notice.message.contains("/lock?t="), "{}", notice.message);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_directory_minimum_length_and_history_are_checked() {
+    let server = LdapServer::start_tls();
+    // The gateway's own minimum lowered below the directory's (12), so the
+    // directory's is the one that decides.
+    let gw = Gateway::builder()
+        .config(ldap_config(&server))
+        .env("RESETGATE__PASSWORD__MIN_LENGTH", "8")
+        .start()
+        .await;
+    let api = gw.api();
+    let alice = ldap::ALICE;
+    let phone = alice.mobile.expect("alice has a mobile in the directory");
+    // Resets by SMS to the directory's mobile (no TOTP step to wait for).
+    let reset_to = async |password: &str| {
+        let start = flows::start_reset(api, alice.uid).await;
+        let flow = flows::flow_id(&start);
+        let code = flows::sms_code(&gw, &flow, phone).await;
+        let verified = flows::verify(api, &flow, "sms", &code).await.ok();
+        let token = field_str(&verified, "reset_token").to_owned();
+        flows::complete(api, &flow, &token, password).await
+    };
+    // 10 characters: fine for the gateway, short for ppolicy's pwdMinLength
+    // — refused before anything is written.
+    let short = reset_to("Kx7-pr!Lq2").await;
+    flows::assert_rejected(&short, "too_short");
+    assert!(server.whoami(&alice.dn(), alice.password));
+    assert!(
+        !server.log().contains("PASSMOD"),
+        "nothing was sent to write"
+    );
+
+    // A new password (written: slapd logs the Password Modify), then the
+    // old one again: in ppolicy's history.
+    let done = reset_to(NEW_PASSWORD).await.ok();
+    assert_eq!(done["status"], "done", "{done}");
+    assert!(
+        server.log().contains("PASSMOD"),
+        "slapd logs Password Modify"
+    );
+    let back = reset_to(alice.password).await;
+    flows::assert_rejected(&back, "directory_policy");
+    assert!(
+        back.body["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("used before")),
+        "{back}"
+    );
+    assert!(server.whoami(&alice.dn(), NEW_PASSWORD));
+}
