@@ -112,7 +112,9 @@ async fn writer(
     let mut head: Option<(i64, String)> = None;
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
+        let started = std::time::Instant::now();
         let result = commit(store.as_ref(), &key, &mut head, &batch).await;
+        crate::metrics::store_call("durable", "audit_commit", started.elapsed());
         if result.is_ok() && batch.iter().any(|(event, _)| event.alert.is_some()) {
             alerts.notify_one();
         }

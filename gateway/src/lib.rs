@@ -25,6 +25,7 @@
 //! - [`webhooks`]: SOC alert events: Standard Webhooks signing, OCSF 1.7.0
 //!   event bodies, the outbox (committed with the audit record) and the
 //!   dispatcher (leases, retries, `Retry-After`, 410, dead letters).
+//! - [`metrics`]: Prometheus metrics at `/metrics`.
 //! - [`admin`]: administrators (password + TOTP sign-in, audited actions).
 //! - [`crypto`], [`account`], [`time`]: small shared building blocks.
 //! - [`cli`]: the command-line verbs; [`demo`]: `serve --demo` seeding.
@@ -44,6 +45,7 @@ pub mod factors;
 pub mod flow;
 pub mod http;
 pub mod lock;
+pub mod metrics;
 pub mod notify;
 pub mod replay;
 pub mod reset_core;

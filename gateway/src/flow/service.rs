@@ -105,7 +105,9 @@ pub async fn assess_context(
         subnet: &velocity::subnet(ip),
         asn: context.asn,
     };
+    let started = std::time::Instant::now();
     let velocity = velocity::gather(s.ephemeral.as_ref(), &origin, record, now).await?;
+    crate::metrics::store_call("ephemeral", "velocity_windows", started.elapsed());
     // A locked account (its owner said "this wasn't me") is treated as an
     // unknown one: it looks the same and can never succeed.
     let known = account.as_ref().is_some_and(|a| a.enabled) && lock.is_none();
@@ -215,6 +217,7 @@ pub async fn start(s: &AppState, raw_name: &str, client: &Client) -> ApiResult<F
         model_version: assessment.model_version.clone(),
     };
     store_new(s, &flow).await?;
+    crate::metrics::decision(assessment.level);
     let at = s.clock.now();
     let attempt = || ocsf::Attempt {
         user: name.clone(),
@@ -433,6 +436,7 @@ async fn pass(
     factor: Factor,
     used: &[String],
 ) -> ApiResult<Verified> {
+    crate::metrics::verification(factor, true);
     let outcome = match flow.record_pass(factor) {
         Progress::Remaining(n) => Verified::Remaining(n),
         Progress::Verified => {
@@ -456,6 +460,7 @@ async fn pass(
 }
 
 async fn fail(s: &AppState, mut flow: Flow, raw: &[u8], factor: Factor) -> ApiResult<Verified> {
+    crate::metrics::verification(factor, false);
     let left = flow.record_failure(s.config.reset.max_attempts_per_flow);
     // Independent writes, sent together (one round trip's wait, not two): the
     // wrong code counts against the account and address even if the flow

@@ -33,6 +33,17 @@ pub async fn readyz(State(s): State<AppState>) -> Response {
     (status, Json(body)).into_response()
 }
 
+/// Prometheus metrics (`crate::metrics`), text exposition format 0.0.4.
+pub async fn metrics() -> impl IntoResponse {
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        crate::metrics::render(),
+    )
+}
+
 /// The API description: the hand-written `OpenAPI` 3.1 document
 /// `http/openapi.json`, compiled in (the router tests check it against the routes).
 pub async fn openapi() -> impl IntoResponse {

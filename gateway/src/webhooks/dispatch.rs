@@ -52,6 +52,8 @@ pub const POLL: Duration = Duration::from_secs(1);
 pub const LEASE_MARGIN: Duration = Duration::from_secs(15);
 /// The longest `Retry-After` honoured; a longer one is cut to this.
 pub const MAX_RETRY_AFTER: Duration = Duration::from_hours(24);
+/// How often the backlog gauge is refreshed.
+pub const BACKLOG_EVERY: Duration = Duration::from_secs(10);
 /// How often a node applies `webhook_delivery.retention`.
 pub const PURGE_EVERY: Duration = Duration::from_hours(1);
 /// Messages routed per transaction.
@@ -76,10 +78,17 @@ async fn run(s: AppState) {
     let mut slots: HashMap<String, Arc<Semaphore>> = HashMap::new();
     let mut failing = false;
     let mut purged: Option<std::time::Instant> = None;
+    let mut counted: Option<std::time::Instant> = None;
     loop {
         if purged.is_none_or(|at| at.elapsed() >= PURGE_EVERY) {
             purged = Some(std::time::Instant::now());
             purge(&s).await;
+        }
+        if counted.is_none_or(|at| at.elapsed() >= BACKLOG_EVERY) {
+            counted = Some(std::time::Instant::now());
+            if let Ok(pending) = s.durable.backlog().await {
+                crate::metrics::webhook_backlog(pending);
+            }
         }
         match (round(&s, &mut slots).await, failing) {
             (Ok(()), true) => {
@@ -218,6 +227,12 @@ async fn attempt(
         },
     };
     log(&endpoint, &delivery, made, &record, outcome);
+    crate::metrics::webhook_attempt(match outcome {
+        Outcome::Delivered => "delivered",
+        Outcome::Retry { .. } => "retry",
+        Outcome::Dead => "dead",
+        Outcome::Gone => "gone",
+    });
     match s
         .durable
         .finish(delivery.id, &lease, &record, outcome)

@@ -4,6 +4,7 @@
 
 mod bad_input;
 mod email;
+mod metrics;
 mod openapi;
 mod pages;
 mod reset;
