@@ -19,7 +19,7 @@ async fn metrics(app: &App) -> String {
         response.headers()["content-type"]
             .to_str()
             .unwrap()
-            .starts_with("text/plain; version=0.4")
+            .starts_with("text/plain; version=0.0.4")
     );
     let bytes = response.into_body().collect().await.unwrap().to_bytes();
     String::from_utf8(bytes.to_vec()).unwrap()
