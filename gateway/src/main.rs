@@ -6,8 +6,8 @@ use clap::Parser;
 
 fn main() -> ExitCode {
     let cli = resetgate::cli::Cli::parse();
-    // One TLS provider for every rustls user (LDAP, SMTP, webhooks, Redis):
-    // several are compiled in, and rustls refuses to guess.
+    // One TLS provider for every rustls user (LDAP, SMTP, webhooks, Redis),
+    // chosen here rather than left to whichever crate asks first.
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()

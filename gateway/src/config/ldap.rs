@@ -48,9 +48,19 @@ pub struct Ldap {
     pub user_filter: Option<String>,
     /// The account's e-mail address (notices, e-mail codes).
     pub email_attribute: String,
-    /// The account's mobile number, E.164 (not read as an SMS factor: phones
-    /// are enrolled or provisioned in resetgate).
+    /// The account's mobile number, E.164: with `mobile_as_factor`, an
+    /// administrator-provisioned SMS factor that also gets notices.
     pub mobile_attribute: String,
+    /// Use the directory's mobile number as a provisioned SMS factor (no
+    /// cool-off). Only where people cannot edit their own mobile attribute
+    /// (Active Directory lets them by default): whoever can write it could
+    /// otherwise reset the password with it.
+    pub mobile_as_factor: bool,
+    /// The attribute holding the account name (`uid`, AD `sAMAccountName`):
+    /// an entry is the account only if this value is the name asked for, so
+    /// a filter that also matches other attributes (mail) cannot give one
+    /// entry a second name in the gateway.
+    pub name_attribute: Option<String>,
     pub flavor: LdapFlavor,
     /// Longest wait for one directory operation (connect, bind, search, write).
     #[serde(with = "humantime_serde")]
@@ -74,6 +84,8 @@ impl Default for Ldap {
             user_filter: None,
             email_attribute: "mail".into(),
             mobile_attribute: "mobile".into(),
+            mobile_as_factor: false,
+            name_attribute: None,
             flavor: LdapFlavor::Openldap,
             timeout: Duration::from_secs(5),
             password_policy_dn: None,
@@ -87,6 +99,14 @@ impl Ldap {
         self.user_filter.as_deref().unwrap_or(match self.flavor {
             LdapFlavor::Openldap => "(uid={username})",
             LdapFlavor::Ad => "(sAMAccountName={username})",
+        })
+    }
+
+    /// The attribute holding the account name.
+    pub fn name_attribute(&self) -> &str {
+        self.name_attribute.as_deref().unwrap_or(match self.flavor {
+            LdapFlavor::Openldap => "uid",
+            LdapFlavor::Ad => "sAMAccountName",
         })
     }
 
@@ -146,10 +166,16 @@ impl Ldap {
                 return Err(invalid(key, "is required when directory.kind = \"ldap\""));
             }
         }
-        if self.bind_password.is_none() {
+        // An empty simple bind is an anonymous bind, which directories accept.
+        if self
+            .bind_password
+            .as_ref()
+            .is_none_or(|p| secrecy::ExposeSecret::expose_secret(p).is_empty())
+        {
             return Err(invalid(
                 "ldap.bind_password",
-                "is required (or ldap.bind_password_file) when directory.kind = \"ldap\"",
+                "is required and may not be empty (or ldap.bind_password_file) when \
+                 directory.kind = \"ldap\"",
             ));
         }
         let filter = self.filter_template();

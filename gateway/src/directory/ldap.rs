@@ -19,13 +19,19 @@
 //!   (RFC 3062) as the service account, so the directory applies its own
 //!   policy (ppolicy: quality, length, history) and hashing; Active Directory —
 //!   a replace of `unicodePwd` (the password in double quotes, UTF-16LE) over
-//!   the protected connection. A constraint violation or an unwilling server is
-//!   the directory refusing the password ([`DirectoryError::Rejected`], shown
-//!   to the person with the server's reason); anything else is unavailable.
+//!   the protected connection, with the policy-hints control so that AD
+//!   applies its history and minimum age. The directory's policy refusing the
+//!   password ([`is_policy_refusal`]) is [`DirectoryError::Rejected`] with a
+//!   fixed reason for the person (the server's text is logged); anything else
+//!   is unavailable. An entry disabled meanwhile is [`DirectoryError::Disabled`].
+//! - **Names**: an entry is the account only if its naming attribute (`uid`,
+//!   `sAMAccountName`) is the name asked for, so a filter that also matches
+//!   mail addresses cannot give one entry a second identity here (its own
+//!   factors, lock and counters).
 //! - **Reuse**: the directory's own history (ppolicy `pwdInHistory`, AD's
-//!   password history) decides when the password is set; the gateway does not
-//!   try binds with candidate passwords (failed binds would count towards the
-//!   account's lockout).
+//!   password history through the policy hints) decides when the password is
+//!   set; the gateway does not try binds with candidate passwords (failed
+//!   binds would count towards the account's lockout).
 //! - The service connection is one multiplexed ldap3 handle shared by all
 //!   requests, re-opened after any failure; every operation is bounded by
 //!   `ldap.timeout`.
@@ -68,6 +74,10 @@ pub struct LdapDirectory {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Entry {
     pub dn: String,
+    /// The naming attribute's value as an account name: the entry is the
+    /// account asked for only if this is that name (not an alias that the
+    /// filter also matched, such as a mail address).
+    pub name: Option<AccountName>,
     pub email: Option<String>,
     pub mobile: Option<String>,
     pub enabled: bool,
@@ -162,8 +172,14 @@ impl LdapDirectory {
 
     /// Forget the service connection after a failure; the next call reconnects.
     async fn reset(&self) {
-        if let Some(mut ldap) = self.service.lock().await.take() {
-            let _ = ldap.unbind().await;
+        let taken = self.service.lock().await.take();
+        // Unbound without holding the lock, and without waiting for it: a
+        // connection that is stuck must not hold up the next request.
+        if let Some(mut ldap) = taken {
+            let timeout = self.config.timeout;
+            tokio::spawn(async move {
+                let _ = tokio::time::timeout(timeout, ldap.unbind()).await;
+            });
         }
     }
 
@@ -191,6 +207,7 @@ impl LdapDirectory {
 
     fn attributes(&self) -> Vec<String> {
         let mut attrs = vec![
+            self.config.name_attribute().to_owned(),
             self.config.email_attribute.clone(),
             self.config.mobile_attribute.clone(),
         ];
@@ -228,7 +245,8 @@ impl LdapDirectory {
         Ok(found
             .into_iter()
             .next()
-            .map(|e| self.entry(SearchEntry::construct(e))))
+            .map(|e| self.entry(SearchEntry::construct(e)))
+            .filter(|e| e.name.as_ref() == Some(name)))
     }
 
     fn entry(&self, e: SearchEntry) -> Entry {
@@ -247,6 +265,7 @@ impl LdapDirectory {
             ),
         };
         Entry {
+            name: first(self.config.name_attribute()).and_then(|n| AccountName::parse(&n).ok()),
             email: first(&self.config.email_attribute),
             mobile: first(&self.config.mobile_attribute),
             dn: e.dn,
@@ -344,11 +363,34 @@ pub fn refusal(text: &str) -> String {
     } else {
         "the directory's password policy refused it"
     };
-    let detail = text.trim();
-    if detail.is_empty() {
-        reason.to_owned()
-    } else {
-        format!("{reason} ({detail})")
+    reason.to_owned()
+}
+
+/// Whether a failed password write is the directory's policy refusing the
+/// password (shown to the person) rather than a fault (503): OpenLDAP's
+/// constraint violation (ppolicy); AD's constraint violation, or unwilling to
+/// perform with the password-restrictions code `0000052D`. An AD "unwilling"
+/// without it is a setup problem (e.g. a connection that is not protected).
+pub fn is_policy_refusal(flavor: LdapFlavor, code: u32, text: &str) -> bool {
+    match flavor {
+        LdapFlavor::Openldap => code == rc::CONSTRAINT_VIOLATION,
+        LdapFlavor::Ad => {
+            code == rc::CONSTRAINT_VIOLATION
+                || (code == rc::UNWILLING_TO_PERFORM && text.contains("0000052D"))
+        }
+    }
+}
+
+/// AD's `LDAP_SERVER_POLICY_HINTS` control (`1.2.840.113556.1.4.2239`, value
+/// `SEQUENCE { flags INTEGER 1 }`): apply the password history and minimum
+/// age to this reset of `unicodePwd`, which AD otherwise treats as an
+/// administrator's reset that skips them. Windows Server 2012 and later (2008
+/// R2 knows it as `1.2.840.113556.1.4.2066`, the same value).
+pub fn ad_policy_hints() -> ldap3::controls::RawControl {
+    ldap3::controls::RawControl {
+        ctype: "1.2.840.113556.1.4.2239".to_owned(),
+        crit: false,
+        val: Some(vec![0x30, 0x03, 0x02, 0x01, 0x01]),
     }
 }
 
@@ -376,7 +418,9 @@ impl Directory for LdapDirectory {
         Ok(self.find(name).await?.map(|e| Account {
             name: name.clone(),
             email: e.email,
-            mobile: e.mobile.filter(|m| crate::factors::sms::is_e164(m)),
+            mobile: e
+                .mobile
+                .filter(|m| self.config.mobile_as_factor && crate::factors::sms::is_e164(m)),
             enabled: e.enabled,
         }))
     }
@@ -386,8 +430,9 @@ impl Directory for LdapDirectory {
         name: &AccountName,
         password: &str,
     ) -> Result<bool, DirectoryError> {
-        if password.is_empty() {
-            // An empty simple bind is an anonymous bind: never a sign-in.
+        if password.is_empty() || password.chars().any(char::is_control) {
+            // An empty simple bind is an anonymous bind: never a sign-in; a
+            // NUL or control character is no password anyone typed.
             return Ok(false);
         }
         match self.find(name).await? {
@@ -411,6 +456,9 @@ impl Directory for LdapDirectory {
             .find(name)
             .await?
             .ok_or_else(|| unavailable("set password", "the account's entry is gone"))?;
+        if !entry.enabled {
+            return Err(DirectoryError::Disabled);
+        }
         let flavor = self.config.flavor;
         let password = zeroize::Zeroizing::new(password.to_owned());
         let result = self
@@ -427,6 +475,7 @@ impl Directory for LdapDirectory {
                         .1
                     }
                     LdapFlavor::Ad => ldap
+                        .with_controls(ad_policy_hints())
                         .modify(&entry.dn, ad_password_change(&password))
                         .await
                         .map_err(|e| unavailable("unicodePwd", e))?,
@@ -434,16 +483,19 @@ impl Directory for LdapDirectory {
                 Ok(result)
             })
             .await?;
-        match result.rc {
-            rc::SUCCESS => Ok(()),
-            rc::CONSTRAINT_VIOLATION | rc::UNWILLING_TO_PERFORM => {
-                Err(DirectoryError::Rejected(refusal(&result.text)))
-            }
-            other => Err(unavailable(
-                "set password",
-                format!("result {other} {}", result.text),
-            )),
+        if result.rc == rc::SUCCESS {
+            return Ok(());
         }
+        if is_policy_refusal(flavor, result.rc, &result.text) {
+            // The directory's own words stay in the log (they may name DNs or
+            // internal codes); the person gets a fixed reason.
+            tracing::info!(rc = result.rc, text = %result.text, "the directory refused a new password");
+            return Err(DirectoryError::Rejected(refusal(&result.text)));
+        }
+        Err(unavailable(
+            "set password",
+            format!("result {} {}", result.rc, result.text),
+        ))
     }
 
     async fn min_password_length(&self) -> Result<Option<usize>, DirectoryError> {

@@ -41,6 +41,9 @@ pub enum DirectoryError {
     /// The directory refused the new password (its own policy); shown to the user.
     #[error("directory refused the password: {0}")]
     Rejected(String),
+    /// The account was disabled or locked in the directory meanwhile.
+    #[error("the account is disabled in the directory")]
+    Disabled,
 }
 
 impl From<crate::store::durable::DurableError> for DirectoryError {

@@ -143,7 +143,10 @@ impl From<DurableError> for ApiError {
 
 impl From<crate::directory::DirectoryError> for ApiError {
     fn from(e: crate::directory::DirectoryError) -> Self {
-        Self::unavailable(e)
+        match e {
+            crate::directory::DirectoryError::Disabled => FlowError::Denied.into(),
+            other => Self::unavailable(other),
+        }
     }
 }
 

@@ -119,8 +119,17 @@ pub async fn complete(
         service::save(s, &raw_completing, &back).await?;
         return Err(match e {
             DirectoryError::Rejected(reason) => {
+                let data = json!({"flow_id": completing.id, "reasons": ["directory_policy"], "detail": reason});
+                let event = AuditEvent::new(
+                    s.clock.now(),
+                    "reset.password_rejected",
+                    name.as_str(),
+                    data,
+                );
+                s.audit.record(event).await?;
                 rejected(vec!["directory_policy".into()]).with("detail", reason)
             }
+            DirectoryError::Disabled => FlowError::Denied.into(),
             DirectoryError::Unavailable(_) => ApiError::unavailable(e),
         });
     }

@@ -23,7 +23,8 @@ fn ldap_config(server: &LdapServer) -> String {
         "[directory]\nkind = \"ldap\"\n\n\
          [ldap]\nurl = \"{url}\"\nstarttls = true\nca_file = \"{ca}\"\n\
          bind_dn = \"{bind}\"\nbind_password = \"{password}\"\n\
-         base_dn = \"{base}\"\npassword_policy_dn = \"{policy}\"\ntimeout = \"2s\"\n",
+         base_dn = \"{base}\"\npassword_policy_dn = \"{policy}\"\ntimeout = \"2s\"\n\
+         mobile_as_factor = true\n",
         url = server.url(),
         ca = server
             .ca_cert_path()
@@ -259,4 +260,29 @@ async fn the_directory_minimum_length_and_history_are_checked() {
         "{back}"
     );
     assert!(server.whoami(&alice.dn(), NEW_PASSWORD));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_entry_has_one_name_even_when_the_filter_matches_its_mail() {
+    let server = LdapServer::start_tls();
+    let gw = Gateway::builder()
+        .config(format!(
+            "{}user_filter = \"(|(uid={{username}})(mail={{username}}))\"\n",
+            ldap_config(&server)
+        ))
+        .start()
+        .await;
+    let api = gw.api();
+    let alice = ldap::ALICE;
+    // By her name: her entry. By her address: the same entry, so no account
+    // (it would otherwise be a second identity with its own factors, lock
+    // and counters).
+    let by_name = flows::start_reset(api, alice.uid).await;
+    assert!(!decoy(&gw, &flows::flow_id(&by_name)).await);
+    let by_mail = flows::start_reset(api, alice.mail).await;
+    assert!(decoy(&gw, &flows::flow_id(&by_mail)).await, "{by_mail}");
+    flows::try_login(api, alice.mail, alice.password)
+        .await
+        .expect_error(401, "invalid_credentials");
+    flows::login(api, alice.uid, alice.password).await;
 }

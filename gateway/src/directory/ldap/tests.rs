@@ -90,3 +90,52 @@ fn directory_refusals_read_as_reasons() {
     assert!(refusal("Password is too short for policy").contains("shorter"));
     assert_eq!(refusal(""), "the directory's password policy refused it");
 }
+
+#[test]
+fn which_failures_are_the_policy_refusing_the_password() {
+    use LdapFlavor::{Ad, Openldap};
+    assert!(is_policy_refusal(
+        Openldap,
+        19,
+        "Password fails quality checking policy"
+    ));
+    // OpenLDAP's "unwilling" is never a policy verdict.
+    assert!(!is_policy_refusal(
+        Openldap,
+        53,
+        "unwilling to verify old password"
+    ));
+    assert!(!is_policy_refusal(Openldap, 50, "no write access"));
+    let restrictions = "0000052D: SvcErr: DSID-031A12D2, problem 5003 (WILL_NOT_PERFORM), data 0";
+    assert!(is_policy_refusal(Ad, 53, restrictions));
+    assert!(is_policy_refusal(Ad, 19, "0000052D: Constraint violation"));
+    // AD refusing because the connection is not protected is a setup fault.
+    let unprotected = "0000001F: SvcErr: DSID-031A12D2, problem 5003 (WILL_NOT_PERFORM), data 0";
+    assert!(!is_policy_refusal(Ad, 53, unprotected));
+}
+
+#[test]
+fn ad_resets_ask_for_the_policy_hints() {
+    let control = ad_policy_hints();
+    assert_eq!(control.ctype, "1.2.840.113556.1.4.2239");
+    assert!(!control.crit);
+    // SEQUENCE { INTEGER 1 }
+    assert_eq!(
+        control.val.as_deref(),
+        Some([0x30, 0x03, 0x02, 0x01, 0x01].as_slice())
+    );
+}
+
+#[test]
+fn the_naming_attribute_follows_the_flavor() {
+    assert_eq!(config(LdapFlavor::Openldap, None).name_attribute(), "uid");
+    assert_eq!(
+        config(LdapFlavor::Ad, None).name_attribute(),
+        "sAMAccountName"
+    );
+    let custom = config::Ldap {
+        name_attribute: Some("cn".into()),
+        ..config(LdapFlavor::Openldap, None)
+    };
+    assert_eq!(custom.name_attribute(), "cn");
+}
