@@ -72,6 +72,25 @@ pub struct Config {
     /// `[[webhooks]]`: SOC endpoints from the config file (the admin API adds more).
     pub webhooks: Vec<WebhookEndpointConfig>,
     pub webhook_delivery: WebhookDelivery,
+    pub log: Log,
+}
+
+/// `[log]`: how `serve` writes its log (to stderr; the level is `RESETGATE_LOG`).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Log {
+    pub format: LogFormat,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    #[default]
+    Text,
+    /// One JSON object per line (`timestamp`, `level`, `target`, `fields`,
+    /// and the request's span with its `request_id`), for log pipelines.
+    Json,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

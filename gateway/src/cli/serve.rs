@@ -7,10 +7,10 @@ use std::io::IsTerminal as _;
 use anyhow::Context as _;
 
 use crate::app::{self, BuildOptions};
-use crate::config::Config;
+use crate::config::{Config, LogFormat};
 
 pub async fn run(config: Config, demo: bool) -> anyhow::Result<ExitCode> {
-    init_tracing();
+    init_tracing(config.log.format);
     let listen = config.server.listen;
     if demo && !listen.ip().is_loopback() {
         anyhow::bail!(
@@ -45,14 +45,23 @@ pub async fn run(config: Config, demo: bool) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn init_tracing() {
+fn init_tracing(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("RESETGATE_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt()
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        .try_init();
+        .with_writer(std::io::stderr);
+    let _ = match format {
+        LogFormat::Text => builder
+            .with_ansi(std::io::stderr().is_terminal())
+            .try_init(),
+        // The request's span (method, path, request_id) on every line.
+        LogFormat::Json => builder
+            .json()
+            .with_current_span(true)
+            .with_span_list(false)
+            .try_init(),
+    };
 }
 
 async fn shutdown_signal() {

@@ -137,3 +137,35 @@ async fn side_journeys(gw: &Gateway) {
     let response = flows::verify(api, &flow, &factor, "000000").await;
     assert!(!response.is_success(), "{response}");
 }
+
+/// `[log] format = "json"`: every line of the log is one JSON object, and a
+/// request's lines carry its `x-request-id`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn json_logs_carry_the_request_id() {
+    let gw = resetgate_tests::Gateway::builder()
+        .config("[log]\nformat = \"json\"\n")
+        .env("RESETGATE_LOG", "info,tower_http=debug")
+        .start()
+        .await;
+    let start = resetgate_tests::flows::try_start_reset(gw.api(), "nobody-at-all").await;
+    assert_eq!(start.status, 200, "{start}");
+    let log = gw.log();
+    let lines: Vec<serde_json::Value> = log
+        .lines()
+        .filter(|l| l.starts_with('{'))
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect();
+    assert!(!lines.is_empty(), "no JSON lines in:\n{log}");
+    for line in &lines {
+        assert!(
+            line["timestamp"].is_string() && line["level"].is_string(),
+            "{line}"
+        );
+    }
+    let with_id = lines
+        .iter()
+        .find(|l| l["span"]["path"] == "/v1/reset")
+        .unwrap_or_else(|| panic!("no line of the POST /v1/reset span in:\n{log}"));
+    let id = with_id["span"]["request_id"].as_str().unwrap_or_default();
+    assert_eq!(id.len(), 26, "a ULID request id: {with_id}");
+}
