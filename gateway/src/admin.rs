@@ -5,8 +5,11 @@
 //! once: sign-in (`POST /v1/admin/login`) needs the password **and** a current
 //! code (NIST SP 800-63B-4 AAL2), and a code is accepted once (its time step
 //! is remembered). Every refusal is the same 401, whatever failed; the audit
-//! log says which. Attempts are limited per administrator and per address in a
-//! sliding window, counted before anything is checked. A sign-in gives a
+//! log says which (an unknown name is recorded as a keyed hash: people type
+//! passwords into name fields). Attempts are limited per administrator and
+//! address, and per address, in a sliding window, counted before anything is
+//! checked (per administrator alone would let a stranger lock one out; the
+//! TOTP code keeps guessing across addresses hopeless). A sign-in gives a
 //! bearer token for [`SESSION_TTL`]; only its SHA-256 is stored. Every
 //! sign-in, refusal and administrative change is audited with who did it.
 
@@ -32,6 +35,7 @@ use crate::store::ephemeral::keys;
 /// How long an administrator's sign-in lasts.
 pub const SESSION_TTL: Duration = Duration::from_mins(30);
 const ATTEMPT_WINDOW: Duration = Duration::from_mins(15);
+/// Per administrator and address (IPv6: /64).
 const MAX_ATTEMPTS_PER_ADMIN: u64 = 10;
 const MAX_ATTEMPTS_PER_ADDRESS: u64 = 50;
 
@@ -125,10 +129,11 @@ pub async fn login(
     }
     let now = s.clock.now();
     let address = client.ip.to_string();
-    let (by_admin, by_address) = velocity::login_attempt(
+    let from = bucket(client.ip).to_string();
+    let (by_admin, by_address) = velocity::admin_login_attempt(
         s.ephemeral.as_ref(),
-        &format!("admin/{name}"),
-        &format!("admin/{}", bucket(client.ip)),
+        &format!("{name}@{from}"),
+        &from,
         ATTEMPT_WINDOW,
         now,
     )
@@ -171,11 +176,18 @@ pub async fn login(
         }
     };
     if let Some(why) = why {
+        let subject = if why == "unknown_admin" {
+            let mac = s.key.mac(&[b"unknown-admin", name.as_str().as_bytes()]);
+            AccountName::parse(&format!("unknown-{}", &hex::encode(mac)[..16]))
+                .map_err(ApiError::internal)?
+        } else {
+            name.clone()
+        };
         audit(
             s,
             now,
             "admin.login_failed",
-            &name,
+            &subject,
             json!({"address": address, "reason": why}),
         )
         .await?;

@@ -59,7 +59,17 @@ pub fn render() -> String {
 /// Middleware: count and time every request by its route template.
 pub async fn track(request: Request, next: Next) -> Response {
     let _ = handle();
-    let method = request.method().as_str().to_owned();
+    // A fixed set: hyper accepts made-up methods, which must not mint series.
+    let method: &'static str = match request.method().as_str() {
+        "GET" => "GET",
+        "POST" => "POST",
+        "PUT" => "PUT",
+        "PATCH" => "PATCH",
+        "DELETE" => "DELETE",
+        "HEAD" => "HEAD",
+        "OPTIONS" => "OPTIONS",
+        _ => "other",
+    };
     let route = request
         .extensions()
         .get::<MatchedPath>()
@@ -69,7 +79,7 @@ pub async fn track(request: Request, next: Next) -> Response {
     let response = next.run(request).await;
     let status = response.status().as_u16().to_string();
     metrics::counter!("resetgate_http_requests_total",
-        "method" => method.clone(), "route" => route.clone(), "status" => status)
+        "method" => method, "route" => route.clone(), "status" => status)
     .increment(1);
     metrics::histogram!("resetgate_http_request_duration_seconds",
         "method" => method, "route" => route)

@@ -159,9 +159,42 @@ pub async fn login_attempt(
     window: Duration,
     now: SystemTime,
 ) -> Result<(u64, u64), StoreError> {
+    attempts(
+        store,
+        ["login", "login-addr"],
+        account,
+        address,
+        window,
+        now,
+    )
+    .await
+}
+
+/// [`login_attempt`] for administrators' sign-in: counters of their own
+/// (no user name can touch them); the first is per administrator *and*
+/// address, so a stranger elsewhere cannot lock an administrator out.
+pub async fn admin_login_attempt(
+    store: &dyn Ephemeral,
+    admin_at_address: &str,
+    address: &str,
+    window: Duration,
+    now: SystemTime,
+) -> Result<(u64, u64), StoreError> {
+    let kinds = ["admin-login", "admin-login-addr"];
+    attempts(store, kinds, admin_at_address, address, window, now).await
+}
+
+async fn attempts(
+    store: &dyn Ephemeral,
+    [by_subject, by_address]: [&str; 2],
+    subject: &str,
+    address: &str,
+    window: Duration,
+    now: SystemTime,
+) -> Result<(u64, u64), StoreError> {
     let (a, b) = (
-        keys::count("login", account, "limit"),
-        keys::count("login-addr", address, "limit"),
+        keys::count(by_subject, subject, "limit"),
+        keys::count(by_address, address, "limit"),
     );
     let counts = store
         .windows(&[op(&a, window, true), op(&b, window, true)], now)

@@ -64,7 +64,7 @@ impl From<&EndpointRecord> for EndpointView {
     fn from(r: &EndpointRecord) -> Self {
         Self {
             id: r.id.clone(),
-            url: r.url.clone(),
+            url: shown(&r.url),
             events: serde_json::from_str(&r.events).unwrap_or(serde_json::Value::Null),
             min_level: r.min_level.clone(),
             source: r.source.clone(),
@@ -121,6 +121,24 @@ fn millis_rfc3339(ms: i64) -> String {
     let at =
         SystemTime::UNIX_EPOCH + std::time::Duration::from_millis(u64::try_from(ms).unwrap_or(0));
     rfc3339(at)
+}
+
+/// A URL as shown and audited: without its query and fragment (a receiver
+/// may take a token there), marked when it had one.
+pub fn shown(url: &str) -> String {
+    match Url::parse(url) {
+        Ok(mut parsed) => {
+            let had = parsed.query().is_some() || parsed.fragment().is_some();
+            parsed.set_query(None);
+            parsed.set_fragment(None);
+            let mut text = parsed.to_string();
+            if had {
+                text.push_str("?…");
+            }
+            text
+        }
+        Err(_) => "(unreadable URL)".to_owned(),
+    }
 }
 
 fn not_found() -> ApiError {
@@ -206,7 +224,7 @@ pub async fn create(
         now,
         "admin.webhook_created",
         by,
-        json!({"id": id, "url": record.url, "events": events, "min_level": min_level}),
+        json!({"id": id, "url": shown(&record.url), "events": events, "min_level": min_level}),
     )
     .await?;
     Ok((EndpointView::from(&record), secret.expose()))
@@ -250,7 +268,7 @@ pub async fn delete(s: &AppState, by: &AccountName, id: &str) -> ApiResult<()> {
         s.clock.now(),
         "admin.webhook_deleted",
         by,
-        json!({"id": id, "url": record.url}),
+        json!({"id": id, "url": shown(&record.url)}),
     )
     .await
 }

@@ -55,6 +55,15 @@ async fn requests_decisions_factors_and_store_calls_are_counted() {
     assert_eq!(verify(app.code(&seed, 0)).await.0, StatusCode::OK);
     app.get(&format!("/v1/reset/{flow}")).await;
     app.get("/no/such/page").await;
+    // A made-up method is counted as "other", not as a series of its own.
+    app.send(super::request(
+        "BREW",
+        "/healthz",
+        super::CLIENT,
+        None,
+        None,
+    ))
+    .await;
 
     let text = metrics(&app).await;
     let has =
@@ -74,6 +83,8 @@ async fn requests_decisions_factors_and_store_calls_are_counted() {
         has(r#"resetgate_http_requests_total{method="GET",route="unmatched",status="404"}"#) >= 1
     );
     assert_eq!(has(r#"resetgate_reset_decisions_total{level="low"}"#), 1);
+    assert!(has(r#"resetgate_http_requests_total{method="other","#) >= 1);
+    assert!(!text.contains("BREW"), "a made-up method minted a series");
     assert_eq!(
         has(r#"resetgate_factor_verifications_total{factor="totp",result="failure"}"#),
         1

@@ -273,7 +273,7 @@ async fn add_endpoints(api: &Api, token: &str, url: &str) {
         api,
         token,
         "/v1/admin/webhooks",
-        json!({"url": url, "events": ["account.locked"]}),
+        json!({"url": format!("{url}?token=query-s3cr3t"), "events": ["account.locked"]}),
     )
     .await
     .expect(201);
@@ -293,6 +293,13 @@ async fn add_endpoints(api: &Api, token: &str, url: &str) {
     assert!(
         !list.to_string().contains("whsec_"),
         "a secret is listed: {list}"
+    );
+    // A token in the query is neither shown nor audited.
+    assert!(!list.to_string().contains("query-s3cr3t"), "{list}");
+    assert!(list.to_string().contains("/hook?…"), "{list}");
+    assert!(
+        !generated.to_string().contains("query-s3cr3t"),
+        "{generated}"
     );
 }
 
@@ -328,6 +335,10 @@ async fn delete_and_audit(gw: &Gateway, token: &str) {
             "no {kind} by {ADMIN}"
         );
     }
+    assert!(
+        !gw.audit_export().await.contains("query-s3cr3t"),
+        "a URL's query token reached the audit log"
+    );
 }
 
 /// Poll `probe` every 200 ms until it gives a value (at most 30 s).

@@ -151,8 +151,9 @@ pub trait OutboxStore: Send + Sync {
     /// Mark every [`SOURCE_CONFIG`] endpoint not in `ids` as not enabled (it
     /// left the configuration); its deliveries stay visible.
     async fn retire_config_endpoints(&self, ids: &[String]) -> Result<(), DurableError>;
-    /// Remove an endpoint; `Ok(false)` when there is none. Its deliveries
-    /// stay (they are the record of what was sent) but are never attempted.
+    /// Remove an endpoint with its deliveries and their attempts, in one
+    /// transaction (an endpoint added later under the same id inherits
+    /// nothing meant for this one); `Ok(false)` when there is none.
     async fn delete_endpoint(&self, id: &str) -> Result<bool, DurableError>;
     /// Clear a 410's disabling; `Ok(false)` when there is no such endpoint.
     async fn enable_endpoint(&self, id: &str) -> Result<bool, DurableError>;

@@ -166,7 +166,16 @@ impl OutboxStore for MemoryDurable {
     }
 
     async fn delete_endpoint(&self, id: &str) -> Result<bool, DurableError> {
-        Ok(lock(&self.outbox).endpoints.remove(id).is_some())
+        let mut guard = lock(&self.outbox);
+        let outbox = &mut *guard;
+        for delivery in outbox.by_endpoint.remove(id).unwrap_or_default() {
+            if let Some(d) = outbox.deliveries.remove(&delivery) {
+                outbox.pairs.remove(&(d.message_id, d.endpoint_id));
+            }
+            outbox.attempts.remove(&delivery);
+        }
+        outbox.pending.remove(id);
+        Ok(outbox.endpoints.remove(id).is_some())
     }
 
     async fn enable_endpoint(&self, id: &str) -> Result<bool, DurableError> {

@@ -51,6 +51,7 @@ on_every_store!(
     deliveries_are_filtered_and_limited,
     backlog_counts_what_is_to_send,
     purge_removes_what_is_done_and_old,
+    delete_endpoint_takes_its_deliveries,
 );
 
 fn message(id: &str, kind: &str, level: Option<&str>, created_at: i64) -> OutboxMessage {
@@ -891,6 +892,31 @@ async fn purge_removes_what_is_done_and_old(s: &dyn Durable) {
         [4]
     );
     assert_eq!(s.backlog().await.unwrap(), 1);
+}
+
+async fn delete_endpoint_takes_its_deliveries(s: &dyn Durable) {
+    put(s, &["a", "b"]).await;
+    queue(s, &[message("msg_1", "k", None, 1)], &["a", "b"], 100).await;
+    assert_eq!(ids(&s.claim("a", 100, 200, "L", -1).await.unwrap()), [1]);
+    assert!(
+        s.finish(
+            1,
+            "L",
+            &attempt(150, Some(500), Some("HTTP 500")),
+            Outcome::Dead
+        )
+        .await
+        .unwrap()
+    );
+    assert!(s.delete_endpoint("a").await.unwrap());
+    assert!(!s.delete_endpoint("a").await.unwrap());
+    // Gone with it: an endpoint added again as "a" starts with nothing.
+    put(s, &["a"]).await;
+    assert_eq!(all(s, "a").await, []);
+    assert_eq!(s.attempts(1).await.unwrap(), []);
+    assert_eq!(s.redeliver("a", None, 300).await.unwrap(), 0);
+    // b's delivery of the same message stays.
+    assert_eq!(ids_of(&all(s, "b").await), [2]);
 }
 
 fn ids_of(deliveries: &[DeliveryRecord]) -> Vec<i64> {

@@ -100,10 +100,23 @@ impl OutboxStore for PostgresStore {
 
     async fn delete_endpoint(&self, id: &str) -> Result<bool, DurableError> {
         bounded(async {
+            let mut tx = self.pool.begin().await?;
+            sqlx::query(
+                "DELETE FROM webhook_attempts WHERE delivery_id IN (
+                     SELECT id FROM webhook_deliveries WHERE endpoint_id = $1)",
+            )
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+            sqlx::query("DELETE FROM webhook_deliveries WHERE endpoint_id = $1")
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
             let done = sqlx::query("DELETE FROM webhook_endpoints WHERE id = $1")
                 .bind(id)
-                .execute(&self.pool)
+                .execute(&mut *tx)
                 .await?;
+            tx.commit().await?;
             Ok(done.rows_affected() == 1)
         })
         .await

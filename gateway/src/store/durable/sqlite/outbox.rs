@@ -84,10 +84,23 @@ impl OutboxStore for SqliteStore {
     }
 
     async fn delete_endpoint(&self, id: &str) -> Result<bool, DurableError> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        sqlx::query(
+            "DELETE FROM webhook_attempts WHERE delivery_id IN (
+                 SELECT id FROM webhook_deliveries WHERE endpoint_id = ?)",
+        )
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("DELETE FROM webhook_deliveries WHERE endpoint_id = ?")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
         let done = sqlx::query("DELETE FROM webhook_endpoints WHERE id = ?")
             .bind(id)
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await?;
+        tx.commit().await?;
         Ok(done.rows_affected() == 1)
     }
 
