@@ -3,8 +3,8 @@
 
 use axum::Json;
 use axum::extract::{FromRequestParts, Path, Query, State};
+use axum::http::StatusCode;
 use axum::http::request::Parts;
-use axum::http::{StatusCode, header};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -23,13 +23,8 @@ impl FromRequestParts<AppState> for Admin {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let token = parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .ok_or_else(admin::unauthenticated)?;
-        Ok(Admin(admin::authenticate(state, token.trim()).await?))
+        let token = super::bearer(&parts.headers).ok_or_else(admin::unauthenticated)?;
+        Ok(Admin(admin::authenticate(state, token).await?))
     }
 }
 

@@ -42,6 +42,15 @@ impl MakeRequestId for MakeUlid {
     }
 }
 
+/// The token of an `Authorization: Bearer <token>` header, trimmed.
+pub fn bearer(headers: &axum::http::HeaderMap) -> Option<&str> {
+    headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim)
+}
+
 /// `/v1/admin…` (administrators sign in with a password and a TOTP code).
 fn admin_routes() -> Router<AppState> {
     Router::new()

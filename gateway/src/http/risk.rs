@@ -7,7 +7,7 @@ use std::net::IpAddr;
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -41,14 +41,10 @@ fn authorize(s: &AppState, headers: &HeaderMap) -> ApiResult<()> {
             "the risk API is off: set risk.api_key or risk.api_key_file",
         ));
     };
-    let presented = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .unwrap_or_default();
+    let presented = super::bearer(headers).unwrap_or_default();
     // Digests first, so the comparison is constant-time whatever the lengths.
     let (a, b) = (
-        crypto::sha256_hex(presented.trim().as_bytes()),
+        crypto::sha256_hex(presented.as_bytes()),
         crypto::sha256_hex(expected.expose_secret().as_bytes()),
     );
     if crypto::ct_eq(a.as_bytes(), b.as_bytes()) {

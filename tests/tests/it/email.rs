@@ -30,18 +30,7 @@ fn assert_no_secret(mail: &Mail, secrets: &[&str]) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn email_notices_after_a_factor_change_and_a_reset() {
-    let sink = SmtpSink::start();
-    let gw = Gateway::builder()
-        .trusted_proxies(["127.0.0.0/8"])
-        .smtp_url(sink.url())
-        .start()
-        .await;
-    gw.import_users(&[ALICE]).await;
-    let api = gw
-        .api()
-        .clone()
-        .forwarded_for(CLIENT_IP)
-        .user_agent(FIREFOX);
+    let (sink, gw, api) = relayed(&[ALICE], FIREFOX).await;
 
     let bearer = flows::login(&api, ALICE.name, ALICE.password).await;
     let mut totp = flows::enrol_totp(&api, &bearer).await;
@@ -99,6 +88,27 @@ async fn email_notices_after_a_factor_change_and_a_reset() {
     // The log names the masked address only.
     let log = gw.log();
     assert!(!log.contains(ALICE.email), "the full address is in the log");
+}
+
+/// A gateway behind a trusted proxy mailing through a fresh SMTP sink, with
+/// `users` imported, and a client from [`CLIENT_IP`] with `user_agent`.
+async fn relayed(
+    users: &[resetgate_tests::fixtures::User],
+    user_agent: &str,
+) -> (SmtpSink, Gateway, resetgate_tests::Api) {
+    let sink = SmtpSink::start();
+    let gw = Gateway::builder()
+        .trusted_proxies(["127.0.0.0/8"])
+        .smtp_url(sink.url())
+        .start()
+        .await;
+    gw.import_users(users).await;
+    let api = gw
+        .api()
+        .clone()
+        .forwarded_for(CLIENT_IP)
+        .user_agent(user_agent);
+    (sink, gw, api)
 }
 
 /// Today's date in UTC as `YYYY-MM-DD` (civil-from-days, no date crate needed).
@@ -297,18 +307,7 @@ const SCRIPTED: &str = "curl/8.5.0";
 /// log, the audit or the notice that follows.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_emailed_code_resets_an_account_with_only_an_address() {
-    let sink = SmtpSink::start();
-    let gw = Gateway::builder()
-        .trusted_proxies(["127.0.0.0/8"])
-        .smtp_url(sink.url())
-        .start()
-        .await;
-    gw.import_users(&[BOB]).await;
-    let api = gw
-        .api()
-        .clone()
-        .forwarded_for(CLIENT_IP)
-        .user_agent(FIREFOX);
+    let (sink, gw, api) = relayed(&[BOB], FIREFOX).await;
 
     let start = flows::start_reset(&api, BOB.name).await;
     assert_eq!(start["status"], "challenge", "{start}");
@@ -413,18 +412,7 @@ async fn an_emailed_code_resets_an_account_with_only_an_address() {
 /// refused (`insufficient_factors` at `medium`), and nothing is mailed.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_account_with_only_an_address_is_refused_above_low() {
-    let sink = SmtpSink::start();
-    let gw = Gateway::builder()
-        .trusted_proxies(["127.0.0.0/8"])
-        .smtp_url(sink.url())
-        .start()
-        .await;
-    gw.import_users(&[BOB]).await;
-    let api = gw
-        .api()
-        .clone()
-        .forwarded_for(CLIENT_IP)
-        .user_agent(SCRIPTED);
+    let (sink, gw, api) = relayed(&[BOB], SCRIPTED).await;
 
     let start = flows::start_reset(&api, BOB.name).await;
     assert_eq!(start["status"], "denied", "{start}");
