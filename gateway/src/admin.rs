@@ -228,6 +228,14 @@ pub async fn authenticate(s: &AppState, token: &str) -> ApiResult<AccountName> {
     AccountName::parse(&stored.admin).map_err(ApiError::internal)
 }
 
+/// End the session of `token` (signed in as `admin`).
+pub async fn logout(s: &AppState, admin: &AccountName, token: &str) -> ApiResult<()> {
+    s.ephemeral
+        .delete(&keys::admin_session(&crypto::sha256_hex(token.as_bytes())))
+        .await?;
+    audit(s, s.clock.now(), "admin.logout", admin, json!({})).await
+}
+
 /// Audit an administrative action by `admin` (the record's subject).
 pub async fn audit(
     s: &AppState,

@@ -40,3 +40,33 @@ pub async fn create(config: &Config, name: &str) -> anyhow::Result<ExitCode> {
     println!("  {}", created.otpauth_uri);
     Ok(ExitCode::SUCCESS)
 }
+
+/// `admin disable NAME` / `admin enable NAME`, audited before it takes effect.
+pub async fn set_disabled(config: &Config, name: &str, disabled: bool) -> anyhow::Result<ExitCode> {
+    let name = AccountName::parse(name)?;
+    let store = crate::app::open_durable(config).await?;
+    if store.admin(name.as_str()).await?.is_none() {
+        eprintln!("no administrator named {name}");
+        return Ok(ExitCode::from(1));
+    }
+    let key = crate::app::load_existing_key(config)?;
+    let log = crate::audit::AuditLog::spawn(store.clone(), key);
+    let kind = if disabled {
+        "admin.disabled"
+    } else {
+        "admin.enabled"
+    };
+    log.record(crate::audit::AuditEvent::new(
+        std::time::SystemTime::now(),
+        kind,
+        name.as_str(),
+        serde_json::json!({"by": "cli"}),
+    ))
+    .await?;
+    store.set_admin_disabled(name.as_str(), disabled).await?;
+    println!(
+        "administrator {name} {}",
+        if disabled { "disabled" } else { "enabled" }
+    );
+    Ok(ExitCode::SUCCESS)
+}

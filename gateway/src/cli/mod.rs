@@ -110,6 +110,11 @@ pub enum AdminVerb {
     /// Create an administrator: the password is read from standard input;
     /// prints the TOTP secret and `otpauth://` URI of the second factor, once.
     Create { name: String },
+    /// Disable an administrator: sign-in is refused and every session of
+    /// theirs stops working at its next request.
+    Disable { name: String },
+    /// Enable a disabled administrator again.
+    Enable { name: String },
 }
 
 /// Run a parsed command line.
@@ -145,6 +150,12 @@ pub async fn run(cli: Cli) -> ExitCode {
                 Verb::Admin {
                     verb: AdminVerb::Create { name },
                 } => admin::create(&config, &name).await,
+                Verb::Admin {
+                    verb: AdminVerb::Disable { name },
+                } => admin::set_disabled(&config, &name, true).await,
+                Verb::Admin {
+                    verb: AdminVerb::Enable { name },
+                } => admin::set_disabled(&config, &name, false).await,
                 Verb::Policy { .. }
                 | Verb::Geo { .. }
                 | Verb::Generate(_)

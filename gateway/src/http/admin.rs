@@ -48,6 +48,17 @@ pub async fn login(
     ))
 }
 
+/// End this sign-in (the bearer token stops working).
+pub async fn logout(
+    State(s): State<AppState>,
+    Admin(who): Admin,
+    headers: axum::http::HeaderMap,
+) -> ApiResult<StatusCode> {
+    let token = super::bearer(&headers).ok_or_else(admin::unauthenticated)?;
+    admin::logout(&s, &who, token).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
 pub async fn create_webhook(
     State(s): State<AppState>,
     Admin(by): Admin,

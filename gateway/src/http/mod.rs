@@ -55,6 +55,7 @@ pub fn bearer(headers: &axum::http::HeaderMap) -> Option<&str> {
 fn admin_routes() -> Router<AppState> {
     Router::new()
         .route("/v1/admin/login", post(admin::login))
+        .route("/v1/admin/logout", post(admin::logout))
         .route(
             "/v1/admin/webhooks",
             get(admin::list_webhooks).post(admin::create_webhook),

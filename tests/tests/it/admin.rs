@@ -123,6 +123,54 @@ async fn admin_sign_in_needs_the_password_and_a_fresh_code() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sign_out_and_disable_end_an_administrators_sessions() {
+    let gw = Gateway::start().await;
+    let mut device = create_admin(&gw).await;
+    let api = gw.api();
+    let sign_in = async |device: &mut TotpDevice| {
+        let code = device.next_code().await;
+        let ok = login(api, ADMIN_PASSWORD, &code).await.ok();
+        field_str(&ok, "token").to_owned()
+    };
+    // Signing out ends that session.
+    let first = sign_in(&mut device).await;
+    assert_eq!(
+        api.post_auth("/v1/admin/logout", &first, &json!({}))
+            .await
+            .status,
+        204
+    );
+    api.get_auth("/v1/admin/webhooks", &first)
+        .await
+        .expect_error(401, "unauthenticated");
+    // Disabling ends every session at its next request and refuses sign-in.
+    let second = sign_in(&mut device).await;
+    let off = gw.cli(&["admin", "disable", ADMIN]).await;
+    assert!(off.success(), "{off}");
+    api.get_auth("/v1/admin/webhooks", &second)
+        .await
+        .expect_error(401, "unauthenticated");
+    let code = device.next_code().await;
+    login(api, ADMIN_PASSWORD, &code)
+        .await
+        .expect_error(401, "invalid_credentials");
+    assert!(!gw.cli(&["admin", "disable", "nobody"]).await.success());
+    // Enabled again, a new sign-in works.
+    assert!(gw.cli(&["admin", "enable", ADMIN]).await.success());
+    let third = sign_in(&mut device).await;
+    api.get_auth("/v1/admin/webhooks", &third).await.ok();
+    let records = resetgate_tests::audit::records(&gw.audit_export().await);
+    for kind in ["admin.logout", "admin.disabled", "admin.enabled"] {
+        assert!(
+            records
+                .iter()
+                .any(|r| r["kind"] == kind && r["subject"] == ADMIN),
+            "no {kind}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn endpoints_are_managed_gone_receivers_disable_them_and_dead_letters_redeliver() {
     // The config endpoint's receiver fails every attempt until told otherwise.
     let config_receiver = WebhookReceiver::start_with(&[CONFIG_SECRET]).await;

@@ -21,4 +21,10 @@ pub trait AdminStore: Send + Sync {
     /// Add an administrator; `Ok(false)` when the name is taken (nothing changes).
     async fn create_admin(&self, admin: &AdminRecord) -> Result<bool, DurableError>;
     async fn admin(&self, username: &str) -> Result<Option<AdminRecord>, DurableError>;
+    /// Disable or enable an administrator; `Ok(false)` when there is none.
+    async fn set_admin_disabled(
+        &self,
+        username: &str,
+        disabled: bool,
+    ) -> Result<bool, DurableError>;
 }

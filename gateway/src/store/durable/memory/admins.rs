@@ -20,6 +20,20 @@ impl AdminStore for MemoryDurable {
         })
     }
 
+    async fn set_admin_disabled(
+        &self,
+        username: &str,
+        disabled: bool,
+    ) -> Result<bool, DurableError> {
+        Ok(match lock(&self.admins).get_mut(username) {
+            Some(admin) => {
+                admin.disabled = disabled;
+                true
+            }
+            None => false,
+        })
+    }
+
     async fn admin(&self, username: &str) -> Result<Option<AdminRecord>, DurableError> {
         Ok(lock(&self.admins).get(username).cloned())
     }

@@ -26,6 +26,22 @@ impl AdminStore for PostgresStore {
         .await
     }
 
+    async fn set_admin_disabled(
+        &self,
+        username: &str,
+        disabled: bool,
+    ) -> Result<bool, DurableError> {
+        bounded(async {
+            let done = sqlx::query("UPDATE admins SET disabled = $1 WHERE username = $2")
+                .bind(disabled)
+                .bind(username)
+                .execute(&self.pool)
+                .await?;
+            Ok(done.rows_affected() == 1)
+        })
+        .await
+    }
+
     async fn admin(&self, username: &str) -> Result<Option<AdminRecord>, DurableError> {
         bounded(async {
             Ok(sqlx::query_as(

@@ -23,6 +23,19 @@ impl AdminStore for SqliteStore {
         Ok(done.rows_affected() == 1)
     }
 
+    async fn set_admin_disabled(
+        &self,
+        username: &str,
+        disabled: bool,
+    ) -> Result<bool, DurableError> {
+        let done = sqlx::query("UPDATE admins SET disabled = ? WHERE username = ?")
+            .bind(disabled)
+            .bind(username)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
     async fn admin(&self, username: &str) -> Result<Option<AdminRecord>, DurableError> {
         Ok(sqlx::query_as(
             "SELECT username, password_hash, totp_secret, disabled, created_at
