@@ -211,13 +211,7 @@ pub fn deny_all_policy() -> String {
     let mut policy: toml::Table = quiet_policy()
         .parse()
         .expect("data/policy.toml is valid TOML");
-    let levels = policy
-        .get_mut("levels")
-        .and_then(toml::Value::as_table_mut)
-        .expect("data/policy.toml has a [levels] table");
-    for (level, threshold) in [("medium", 1), ("high", 2), ("deny", 3)] {
-        levels.insert(level.into(), toml::Value::Integer(threshold));
-    }
+    set_levels(&mut policy, &[("medium", 1), ("high", 2), ("deny", 3)]);
     first_attempt_counts(&mut policy);
     policy.insert(
         "version".into(),
@@ -234,19 +228,24 @@ pub fn high_all_policy() -> String {
     let mut policy: toml::Table = quiet_policy()
         .parse()
         .expect("data/policy.toml is valid TOML");
-    let levels = policy
-        .get_mut("levels")
-        .and_then(toml::Value::as_table_mut)
-        .expect("data/policy.toml has a [levels] table");
-    for (level, threshold) in [("medium", 1), ("high", 2)] {
-        levels.insert(level.into(), toml::Value::Integer(threshold));
-    }
+    set_levels(&mut policy, &[("medium", 1), ("high", 2)]);
     first_attempt_counts(&mut policy);
     policy.insert(
         "version".into(),
         toml::Value::String("tests-high-all".into()),
     );
     toml::to_string(&policy).expect("a TOML table serialises")
+}
+
+/// Set `[levels]` thresholds.
+fn set_levels(policy: &mut toml::Table, thresholds: &[(&str, i64)]) {
+    let levels = policy
+        .get_mut("levels")
+        .and_then(toml::Value::as_table_mut)
+        .expect("data/policy.toml has a [levels] table");
+    for (level, threshold) in thresholds {
+        levels.insert((*level).into(), toml::Value::Integer(*threshold));
+    }
 }
 
 /// `account_attempts_1h` fires from the first attempt (`above = 0`).

@@ -68,7 +68,7 @@ use std::time::{Duration, Instant};
 
 use tempfile::TempDir;
 
-use crate::postgres::{on_path, shut_down, tail, wait_for};
+use crate::postgres::{on_path, relaunch, shut_down, tail, wait_for};
 
 /// The suffix of the directory.
 pub const BASE_DN: &str = "dc=example,dc=test";
@@ -378,21 +378,8 @@ impl LdapServer {
     /// Start the stopped server again, on the same ports and data.
     pub fn start_again(&mut self) {
         assert!(self.server.is_none(), "the server is running");
-        // The ports were ours a moment ago; retry briefly should the old
-        // process's sockets still be closing.
-        let mut last_error = None;
-        for _ in 0..10 {
-            match self.launch() {
-                Ok(()) => return,
-                Err(e) => last_error = Some(e),
-            }
-            thread::sleep(Duration::from_millis(200));
-        }
-        panic!(
-            "restarting slapd on port {}: {}",
-            self.port,
-            last_error.map_or_else(String::new, |e| e.to_string())
-        );
+        let port = self.port;
+        relaunch("slapd", port, || self.launch());
     }
 
     /// [`Self::stop`], then [`Self::start_again`].

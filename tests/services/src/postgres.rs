@@ -205,21 +205,8 @@ impl PostgresServer {
     /// Start the stopped server again, on the same port and data.
     pub fn start_again(&mut self) {
         assert!(self.server.is_none(), "the server is running");
-        // The port was ours a moment ago; retry briefly should the old
-        // process's socket still be closing.
-        let mut last_error = None;
-        for _ in 0..10 {
-            match self.launch() {
-                Ok(()) => return,
-                Err(e) => last_error = Some(e),
-            }
-            thread::sleep(Duration::from_millis(200));
-        }
-        panic!(
-            "restarting PostgreSQL on port {}: {}",
-            self.port,
-            last_error.map_or_else(String::new, |e| e.to_string())
-        );
+        let port = self.port;
+        relaunch("PostgreSQL", port, || self.launch());
     }
 
     /// [`Self::stop`], then [`Self::start_again`].
@@ -365,6 +352,24 @@ impl Drop for PostgresServer {
             let _ = watchdog.wait();
         }
     }
+}
+
+/// Start a stopped server again with `launch` on its old `port`, retrying
+/// briefly should the old process's sockets still be closing; panics with the
+/// last error when it does not come up.
+pub(crate) fn relaunch(what: &str, port: u16, mut launch: impl FnMut() -> io::Result<()>) {
+    let mut last_error = None;
+    for _ in 0..10 {
+        match launch() {
+            Ok(()) => return,
+            Err(e) => last_error = Some(e),
+        }
+        thread::sleep(Duration::from_millis(200));
+    }
+    panic!(
+        "restarting {what} on port {port}: {}",
+        last_error.map_or_else(String::new, |e| e.to_string())
+    );
 }
 
 /// Send `signal` (a name for `kill -s`), wait for the exit; `SIGKILL` after
