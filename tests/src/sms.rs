@@ -184,10 +184,13 @@ fn digits(phone: &str) -> String {
 }
 
 /// The first run of 6 to 10 ASCII digits in `message` (a run of another length is
-/// not a code and is passed over).
+/// not a code and is passed over). Links are passed over too: a notice's lock
+/// link carries a random token that may hold such a run by chance.
 pub fn extract_code(message: &str) -> Option<String> {
     message
-        .split(|c: char| !c.is_ascii_digit())
+        .split_whitespace()
+        .filter(|word| !word.contains("://"))
+        .flat_map(|word| word.split(|c: char| !c.is_ascii_digit()))
         .find(|run| (6..=10).contains(&run.len()))
         .map(str::to_owned)
 }
@@ -205,6 +208,11 @@ mod tests {
             ("12345 then 12345678901 then 7654321", Some("7654321")),
             ("no code here", None),
             ("café 654321", Some("654321")),
+            (
+                "stop resets at http://localhost:8080/lock?t=ab1234567cd now",
+                None,
+            ),
+            ("see https://x.example/9876543 or use 123456", Some("123456")),
         ];
         for (message, expected) in cases {
             assert_eq!(extract_code(message).as_deref(), expected, "{message}");
