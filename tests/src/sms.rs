@@ -212,7 +212,10 @@ mod tests {
                 "stop resets at http://localhost:8080/lock?t=ab1234567cd now",
                 None,
             ),
-            ("see https://x.example/9876543 or use 123456", Some("123456")),
+            (
+                "see https://x.example/9876543 or use 123456",
+                Some("123456"),
+            ),
         ];
         for (message, expected) in cases {
             assert_eq!(extract_code(message).as_deref(), expected, "{message}");
