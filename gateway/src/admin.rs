@@ -61,6 +61,10 @@ pub async fn create(
     password: &str,
     now: SystemTime,
 ) -> anyhow::Result<Created> {
+    if name.as_str().contains(':') {
+        // `key:NAME` is how API keys appear in the audit log.
+        anyhow::bail!("an administrator's name cannot contain ':'");
+    }
     let password = crate::reset_core::password::normalize(password);
     let refused: Vec<&str> = passwords
         .check(&password, name.as_str(), &["resetgate", "admin"])

@@ -37,7 +37,8 @@ pub struct Services {
     pub durable: Arc<dyn Durable>,
     pub directory: Arc<dyn Directory>,
     pub audit: AuditLog,
-    policy: Live<risk::Policy>,
+    /// The live risk policy and the shadow candidate (`crate::policies`).
+    pub policies: crate::policies::PolicyState,
     model: Live<models::model::Model>,
     pub passwords: PasswordPolicy,
     pub key: ServerKey,
@@ -60,14 +61,14 @@ pub struct Services {
 
 /// A hot-swappable value (the policy, the model): readers take the current
 /// `Arc`, a swap replaces it for later readers only.
-struct Live<T>(RwLock<Arc<T>>);
+pub(crate) struct Live<T>(RwLock<Arc<T>>);
 
 impl<T> Live<T> {
-    fn new(value: T) -> Self {
+    pub(crate) fn new(value: T) -> Self {
         Self(RwLock::new(Arc::new(value)))
     }
 
-    fn get(&self) -> Arc<T> {
+    pub(crate) fn get(&self) -> Arc<T> {
         self.0
             .read()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -75,7 +76,7 @@ impl<T> Live<T> {
     }
 
     /// Puts `fresh` in unless the live value has the same version; returns it.
-    fn swap(&self, fresh: T, version: fn(&T) -> &str) -> String {
+    pub(crate) fn swap(&self, fresh: T, version: fn(&T) -> &str) -> String {
         let fresh_version = version(&fresh).to_owned();
         let mut live = self
             .0
@@ -91,16 +92,18 @@ impl<T> Live<T> {
 impl Services {
     /// The live policy.
     pub fn policy(&self) -> Arc<risk::Policy> {
-        self.policy.get()
+        self.policies.live()
     }
 
     /// Re-read `risk.policy`: a valid file is swapped in atomically (requests
-    /// in flight keep the `Arc` they hold); an invalid one is refused with the
-    /// exact problem and the live policy stays. Returns the live version.
+    /// in flight keep the `Arc` they hold) and stored as a new live version
+    /// for every node by the next policy refresh; an invalid one is refused
+    /// with the exact problem and the live policy stays. Returns the live
+    /// version.
     pub fn reload_policy(&self) -> anyhow::Result<String> {
-        Ok(self
-            .policy
-            .swap(load_policy(&self.config)?, risk::Policy::version))
+        let (text, _) = crate::policies::source(&self.config)?;
+        let policy = load_policy(&self.config)?;
+        Ok(self.policies.file_changed(text, policy))
     }
 
     /// The live anomaly model.
@@ -281,7 +284,6 @@ pub fn redacted(url: &str) -> String {
 
 /// Assemble the services from a validated config.
 pub async fn build(config: Config, options: BuildOptions) -> anyhow::Result<AppState> {
-    let policy = load_policy(&config)?;
     let model = load_model(&config)?;
     let key = load_key(&config)?;
     let passwords = load_passwords(&config)?;
@@ -293,6 +295,10 @@ pub async fn build(config: Config, options: BuildOptions) -> anyhow::Result<AppS
         .clock
         .clone()
         .unwrap_or_else(|| Arc::new(SystemClock));
+    let policies =
+        crate::policies::bootstrap(durable.as_ref(), &config, crate::time::unix(clock.now()))
+            .await
+            .context("risk policy")?;
     let ephemeral = open_ephemeral(&config, clock.clone()).await?;
     let hasher = Hasher::new();
     let directory: Arc<dyn Directory> = match config.directory.kind {
@@ -329,7 +335,7 @@ pub async fn build(config: Config, options: BuildOptions) -> anyhow::Result<AppS
         durable,
         directory,
         audit,
-        policy: Live::new(policy),
+        policies,
         model: Live::new(model),
         passwords,
         key,
@@ -348,14 +354,41 @@ pub async fn build(config: Config, options: BuildOptions) -> anyhow::Result<AppS
 }
 
 /// Watch `risk.policy` and `models.anomaly` (when set) and hot-reload each
-/// when its file changes.
+/// when its file changes; follow the policy activations of the durable store.
 pub fn spawn_policy_watcher(state: &AppState) {
+    spawn_policy_refresh(state);
     if let Some(path) = state.config.risk.policy.clone() {
         spawn_file_watcher(state, path, "risk policy", Services::reload_policy);
     }
     if let Some(path) = state.config.models.anomaly.clone() {
         spawn_file_watcher(state, path, "anomaly model", Services::reload_model);
     }
+}
+
+/// Every `risk.reload_interval`: bring this node's policies up to the
+/// store's activations (`crate::policies::refresh_from`).
+fn spawn_policy_refresh(state: &AppState) {
+    let weak = Arc::downgrade(&state.0);
+    let every = state
+        .config
+        .risk
+        .reload_interval
+        .max(Duration::from_millis(100));
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            let Some(services) = weak.upgrade() else {
+                return;
+            };
+            if let Err(e) =
+                crate::policies::refresh_from(services.durable.as_ref(), &services.policies).await
+            {
+                tracing::warn!(error = %format!("{e:#}"), "could not refresh the risk policy from the store; the live one stays");
+            }
+        }
+    });
 }
 
 /// Poll `path` every `risk.reload_interval` and call `reload` once a change

@@ -500,5 +500,17 @@ mod tests {
         ) -> Result<Vec<AuditRecord>, DurableError> {
             self.0.audit_page(after, limit).await
         }
+        async fn audit_recent(
+            &self,
+            kind: Option<&str>,
+            before: Option<i64>,
+            since: Option<&str>,
+            limit: i64,
+        ) -> Result<Vec<AuditRecord>, DurableError> {
+            self.0.audit_recent(kind, before, since, limit).await
+        }
+        async fn audit_record(&self, seq: i64) -> Result<Option<AuditRecord>, DurableError> {
+            self.0.audit_record(seq).await
+        }
     }
 }

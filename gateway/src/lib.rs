@@ -26,17 +26,23 @@
 //!   event bodies, the outbox (committed with the audit record) and the
 //!   dispatcher (leases, retries, `Retry-After`, 410, dead letters).
 //! - [`metrics`]: Prometheus metrics at `/metrics`.
-//! - [`admin`]: administrators (password + TOTP sign-in, audited actions).
+//! - [`admin`]: administrators (password + TOTP sign-in, audited actions);
+//!   [`api_keys`]: scoped keys for machine clients; [`policies`]: policy
+//!   versions, activation, rollback, the shadow candidate; [`decisions`]:
+//!   recorded decisions and analysts' labels; [`simulate`]: the replay of
+//!   recorded attempts under a candidate policy or model.
 //! - [`crypto`], [`account`], [`time`]: small shared building blocks.
 //! - [`cli`]: the command-line verbs; [`demo`]: `serve --demo` seeding.
 
 pub mod account;
 pub mod admin;
+pub mod api_keys;
 pub mod app;
 pub mod audit;
 pub mod cli;
 pub mod config;
 pub mod crypto;
+pub mod decisions;
 pub mod demo;
 pub mod directory;
 pub mod email;
@@ -47,10 +53,12 @@ pub mod http;
 pub mod lock;
 pub mod metrics;
 pub mod notify;
+pub mod policies;
 pub mod replay;
 pub mod reset_core;
 pub mod session;
 pub mod signals;
+pub mod simulate;
 pub mod store;
 pub mod time;
 pub mod webhooks;

@@ -12,6 +12,7 @@
 //! | `resetgate_http_request_duration_seconds` | histogram | `method`, `route` |
 //! | `resetgate_reset_decisions_total` | counter | `level` (`low`…`deny`) |
 //! | `resetgate_factor_verifications_total` | counter | `factor`, `result` (`success`, `failure`) |
+//! | `resetgate_shadow_disagreements_total` | counter | `live`, `shadow` (levels): the shadow policy decided otherwise |
 //! | `resetgate_resets_completed_total` | counter | |
 //! | `resetgate_webhook_attempts_total` | counter | `outcome` (`delivered`, `retry`, `dead`, `gone`) |
 //! | `resetgate_webhook_backlog` | gauge | deliveries waiting (all nodes), read every 10 s |
@@ -90,6 +91,13 @@ pub async fn track(request: Request, next: Next) -> Response {
 /// A reset start decided at `level`.
 pub fn decision(level: risk::Level) {
     metrics::counter!("resetgate_reset_decisions_total", "level" => level.as_str()).increment(1);
+}
+
+/// The shadow policy decided `shadow` where the live one decided `live`.
+pub fn shadow_disagreement(live: risk::Level, shadow: risk::Level) {
+    metrics::counter!("resetgate_shadow_disagreements_total",
+        "live" => live.as_str(), "shadow" => shadow.as_str())
+    .increment(1);
 }
 
 /// A factor check passed or failed.

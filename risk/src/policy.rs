@@ -230,6 +230,61 @@ impl UnknownName {
     }
 }
 
+impl PolicyError {
+    /// Where in `text` (the file this error came from) the problem is, as a
+    /// 1-based line and column: the place the TOML parser pointed at, or for
+    /// a rule broken by a value, that key's value (for `rules[1].signal`, the
+    /// value of `signal` in the second `[[rules]]`; for a key that is missing,
+    /// its table). `None` when neither can be found.
+    pub fn location(&self, text: &str) -> Option<(usize, usize)> {
+        match self {
+            Self::Syntax { line, column, .. } => Some((*line, *column)),
+            Self::Unlocated { .. } => None,
+            Self::Invalid { key, .. } => {
+                let offset = key_offset(text, key)?;
+                Some(line_column(text, offset))
+            }
+        }
+    }
+}
+
+/// The byte offset of the deepest part of the dotted `key` (with `[N]`
+/// indices) that `text` has: the value's start for a key that is present.
+fn key_offset(text: &str, key: &str) -> Option<usize> {
+    use toml::de::{DeTable, DeValue};
+    let root = DeTable::parse(text).ok()?;
+    let mut found: Option<usize> = None;
+    let mut table = Some(root.get_ref());
+    let mut value: Option<&toml::Spanned<DeValue<'_>>> = None;
+    for part in key.split('.') {
+        let (name, index) = match part.split_once('[') {
+            Some((name, rest)) => (name, rest.trim_end_matches(']').parse::<usize>().ok()),
+            None => (part, None),
+        };
+        if let Some(DeValue::Table(t)) = value.map(toml::Spanned::get_ref) {
+            table = Some(t);
+        }
+        let Some((_, entry)) = table.and_then(|t| t.iter().find(|(k, _)| k.get_ref() == name))
+        else {
+            break;
+        };
+        value = Some(entry);
+        found = Some(entry.span().start);
+        if let Some(i) = index {
+            let DeValue::Array(items) = entry.get_ref() else {
+                break;
+            };
+            let Some(item) = items.get(i) else {
+                break;
+            };
+            value = Some(item);
+            found = Some(item.span().start);
+        }
+        table = None;
+    }
+    found
+}
+
 /// 1-based line and character column of a byte offset.
 fn line_column(text: &str, offset: usize) -> (usize, usize) {
     let before = text.get(..offset).unwrap_or(text);

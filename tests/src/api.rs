@@ -136,6 +136,15 @@ impl Api {
         self.send(request, format!("POST {path} (signed in)")).await
     }
 
+    pub async fn put_auth(&self, path: &str, bearer: &str, body: &Value) -> Resp {
+        let request = self
+            .client
+            .put(self.url(path))
+            .bearer_auth(bearer)
+            .json(body);
+        self.send(request, format!("PUT {path} (signed in)")).await
+    }
+
     pub async fn delete_auth(&self, path: &str, bearer: &str) -> Resp {
         let request = self.client.delete(self.url(path)).bearer_auth(bearer);
         self.send(request, format!("DELETE {path} (signed in)"))

@@ -237,6 +237,17 @@ pub fn high_all_policy() -> String {
     toml::to_string(&policy).expect("a TOML table serialises")
 }
 
+/// The quiet policy ([`quiet_policy`]) with `[levels]` thresholds set and
+/// `version` declared: a candidate that decides otherwise than the default.
+pub fn policy_with_levels(thresholds: &[(&str, i64)], version: &str) -> String {
+    let mut policy: toml::Table = quiet_policy()
+        .parse()
+        .expect("data/policy.toml is valid TOML");
+    set_levels(&mut policy, thresholds);
+    policy.insert("version".into(), toml::Value::String(version.into()));
+    toml::to_string(&policy).expect("a TOML table serialises")
+}
+
 /// Set `[levels]` thresholds.
 fn set_levels(policy: &mut toml::Table, thresholds: &[(&str, i64)]) {
     let levels = policy

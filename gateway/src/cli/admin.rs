@@ -1,7 +1,8 @@
 //! `admin create NAME`: a new administrator. The password comes from standard
 //! input (one line; a terminal does not echo it if the caller turns echo off,
 //! and it never appears in the process list or shell history); the TOTP
-//! secret of the second factor is printed once.
+//! secret of the second factor is printed once. `admin disable|enable NAME`;
+//! `admin api-key create|list|revoke` (`crate::api_keys`).
 
 use std::io::Read as _;
 use std::process::ExitCode;
@@ -68,5 +69,67 @@ pub async fn set_disabled(config: &Config, name: &str, disabled: bool) -> anyhow
         "administrator {name} {}",
         if disabled { "disabled" } else { "enabled" }
     );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `admin api-key create NAME --scope S… | list | revoke ID`, audited as by `cli`.
+pub async fn api_key(config: &Config, verb: super::ApiKeyVerb) -> anyhow::Result<ExitCode> {
+    let store = crate::app::open_durable(config).await?;
+    let now = std::time::SystemTime::now();
+    let fail = |e: crate::http::error::ApiError| anyhow::anyhow!("{}", e.message);
+    let (kind, data) = match verb {
+        super::ApiKeyVerb::List => {
+            for key in crate::api_keys::list(store.as_ref()).await.map_err(fail)? {
+                let scopes: Vec<&str> = key.scopes.iter().map(|s| s.as_str()).collect();
+                println!(
+                    "{}  {}  [{}]  by {} at {}{}",
+                    key.id,
+                    key.name,
+                    scopes.join(" "),
+                    key.created_by,
+                    key.created_at,
+                    key.revoked_at
+                        .map(|at| format!("  REVOKED {at}"))
+                        .unwrap_or_default()
+                );
+            }
+            return Ok(ExitCode::SUCCESS);
+        }
+        super::ApiKeyVerb::Create { name, scopes } => {
+            let scopes = crate::api_keys::scopes_from(&scopes).map_err(fail)?;
+            let (view, key) = crate::api_keys::create(
+                store.as_ref(),
+                &name,
+                &scopes,
+                "cli",
+                crate::time::unix(now),
+            )
+            .await
+            .map_err(fail)?;
+            println!(
+                "API key {} ({}) created; it is not shown again:",
+                view.name, view.id
+            );
+            println!("  {key}");
+            (
+                "api_key.created",
+                serde_json::json!({"id": view.id, "name": view.name, "scopes": view.scopes, "by": "cli"}),
+            )
+        }
+        super::ApiKeyVerb::Revoke { id } => {
+            crate::api_keys::revoke(store.as_ref(), &id, crate::time::unix(now))
+                .await
+                .map_err(fail)?;
+            println!("API key {id} revoked");
+            (
+                "api_key.revoked",
+                serde_json::json!({"id": id, "by": "cli"}),
+            )
+        }
+    };
+    let key = crate::app::load_key(config)?;
+    let log = crate::audit::AuditLog::spawn(store.clone(), key);
+    log.record(crate::audit::AuditEvent::new(now, kind, "cli", data))
+        .await?;
     Ok(ExitCode::SUCCESS)
 }

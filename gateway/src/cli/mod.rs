@@ -49,6 +49,9 @@ pub enum Verb {
         /// The candidate policy file.
         #[arg(long, value_name = "FILE")]
         policy: PathBuf,
+        /// A candidate anomaly model (`train --out`): its score replaces the recorded one.
+        #[arg(long, value_name = "FILE")]
+        model: Option<PathBuf>,
         /// An `audit export` file (JSON lines); default: the configured durable store.
         #[arg(long, value_name = "AUDIT_EXPORT")]
         from: Option<PathBuf>,
@@ -115,6 +118,25 @@ pub enum AdminVerb {
     Disable { name: String },
     /// Enable a disabled administrator again.
     Enable { name: String },
+    /// API keys for machine clients (scopes: evaluate, read, admin).
+    #[command(name = "api-key", subcommand)]
+    ApiKey(ApiKeyVerb),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ApiKeyVerb {
+    /// Make a key; it is printed once.
+    Create {
+        /// What the key is for (letters, digits, '-', '_', '.').
+        name: String,
+        /// A scope: evaluate, read or admin (repeat for several).
+        #[arg(long = "scope", required = true)]
+        scopes: Vec<String>,
+    },
+    /// List the keys (never the keys themselves).
+    List,
+    /// Revoke a key by its id; it is refused at once.
+    Revoke { id: String },
 }
 
 /// Run a parsed command line.
@@ -132,9 +154,11 @@ pub async fn run(cli: Cli) -> ExitCode {
             Ok(config) => match verb {
                 Verb::Serve { demo } => serve::run(config, demo).await,
                 Verb::CheckConfig => check_config(&config),
-                Verb::Simulate { policy, from } => {
-                    simulate::run(&config, &policy, from.as_deref()).await
-                }
+                Verb::Simulate {
+                    policy,
+                    model,
+                    from,
+                } => simulate::run(&config, &policy, model.as_deref(), from.as_deref()).await,
                 Verb::Audit {
                     verb: AuditVerb::Verify,
                 } => audit::verify(&config).await,
@@ -156,6 +180,9 @@ pub async fn run(cli: Cli) -> ExitCode {
                 Verb::Admin {
                     verb: AdminVerb::Enable { name },
                 } => admin::set_disabled(&config, &name, false).await,
+                Verb::Admin {
+                    verb: AdminVerb::ApiKey(verb),
+                } => admin::api_key(&config, verb).await,
                 Verb::Policy { .. }
                 | Verb::Geo { .. }
                 | Verb::Generate(_)

@@ -60,6 +60,8 @@ pub struct Assessed {
     /// The account's options (decoy ones for decoys).
     pub options: Vec<FlowOption>,
     pub known: bool,
+    /// When the decision was taken (the time the signals were read at).
+    pub now: std::time::SystemTime,
     /// The owner locked the account's resets ("this wasn't me"); it is then
     /// not `known`, and gets a decoy.
     pub locked: bool,
@@ -163,6 +165,7 @@ pub async fn assess_context(
         assessment,
         options,
         known,
+        now,
         locked: lock.is_some(),
         decoy,
     })
@@ -178,9 +181,11 @@ pub async fn start(s: &AppState, raw_name: &str, client: &Client) -> ApiResult<F
         assessment,
         options,
         known,
+        now: decided_at,
         locked,
         decoy,
     } = assess(s, name, client, true).await?;
+    let shadow = shadow_verdict(s, &signals, &assessment, decided_at);
     let offered: Vec<FlowOption> = assessment
         .required
         .allowed
@@ -251,12 +256,39 @@ pub async fn start(s: &AppState, raw_name: &str, client: &Client) -> ApiResult<F
                     "policy_version": assessment.policy_version,
                     "model_version": assessment.model_version,
                     "signals": signals,
+                    "decided_at_ms": crate::time::unix_millis(decided_at),
+                    "shadow": shadow,
                 }),
             )
             .with_alert(alert),
         )
         .await?;
     Ok(flow)
+}
+
+/// The shadow candidate's decision on the same signals at the same time
+/// (`crate::policies`), for the audit record; `None` without a shadow. It
+/// decides nothing: a disagreement is only recorded and counted.
+fn shadow_verdict(
+    s: &AppState,
+    signals: &risk::Signals,
+    live: &risk::Assessment,
+    at: std::time::SystemTime,
+) -> Option<serde_json::Value> {
+    let shadow = s.policies.shadow()?;
+    let verdict = risk::evaluate(&shadow.policy, signals, at);
+    let agrees = verdict.level == live.level;
+    if !agrees {
+        crate::metrics::shadow_disagreement(live.level, verdict.level);
+    }
+    Some(json!({
+        "version_id": shadow.version_id,
+        "policy_version": verdict.policy_version,
+        "score": verdict.score.get(),
+        "level": verdict.level,
+        "agrees": agrees,
+        "reasons": verdict.reasons.iter().map(|r| &r.code).collect::<Vec<_>>(),
+    }))
 }
 
 /// Send a code for `factor` (SMS, e-mail), say none is needed (TOTP), or

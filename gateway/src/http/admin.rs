@@ -1,5 +1,8 @@
-//! `/v1/admin…`: administrator sign-in and the SOC webhook endpoints.
-//! Handlers extract, call `crate::admin` / `crate::webhooks::manage`, and map.
+//! `/v1/admin…`: administrator sign-in, who may call what (the [`Admin`],
+//! [`Reader`] and [`Person`] extractors: a signed-in administrator may do
+//! everything; an API key what its scopes allow), and the SOC webhook
+//! endpoints. Handlers extract, call `crate::admin` / `crate::webhooks::manage`,
+//! and map; the policy, decision, audit and key routes are in `admin_data.rs`.
 
 use axum::Json;
 use axum::extract::{FromRequestParts, Path, Query, State};
@@ -13,18 +16,83 @@ use super::error::{ApiError, ApiResult};
 use super::json::Body;
 use crate::account::AccountName;
 use crate::admin;
+use crate::api_keys::{self, Scope};
 use crate::app::AppState;
 use crate::webhooks::manage::{self, NewEndpoint};
 
-/// The signed-in administrator, from `Authorization: Bearer <token>`.
+/// Who called an admin route: a signed-in administrator (every scope), or
+/// an API key with its scopes (audited as `key:NAME`).
+struct Caller {
+    name: AccountName,
+    /// `None`: a person's sign-in.
+    key_scopes: Option<Vec<Scope>>,
+}
+
+async fn caller(parts: &Parts, state: &AppState) -> Result<Caller, ApiError> {
+    let token = super::bearer(&parts.headers).ok_or_else(admin::unauthenticated)?;
+    if token.starts_with(api_keys::PREFIX) {
+        let (name, scopes) = api_keys::authenticate(state.durable.as_ref(), token).await?;
+        Ok(Caller {
+            name,
+            key_scopes: Some(scopes),
+        })
+    } else {
+        Ok(Caller {
+            name: admin::authenticate(state, token).await?,
+            key_scopes: None,
+        })
+    }
+}
+
+fn needs(caller: Caller, scope: Scope) -> Result<AccountName, ApiError> {
+    match &caller.key_scopes {
+        Some(scopes) if !scopes.iter().any(|s| s.allows(scope)) => Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "insufficient_scope",
+            format!("this API key does not have the {} scope", scope.as_str()),
+        )),
+        _ => Ok(caller.name),
+    }
+}
+
+/// An administrator or an API key with the `admin` scope: may change things.
 pub struct Admin(pub AccountName);
 
 impl FromRequestParts<AppState> for Admin {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let token = super::bearer(&parts.headers).ok_or_else(admin::unauthenticated)?;
-        Ok(Admin(admin::authenticate(state, token).await?))
+        Ok(Admin(needs(caller(parts, state).await?, Scope::Admin)?))
+    }
+}
+
+/// An administrator or an API key with the `read` (or `admin`) scope.
+pub struct Reader(pub AccountName);
+
+impl FromRequestParts<AppState> for Reader {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        Ok(Reader(needs(caller(parts, state).await?, Scope::Read)?))
+    }
+}
+
+/// A signed-in administrator, never an API key (signing out, managing keys).
+pub struct Person(pub AccountName);
+
+impl FromRequestParts<AppState> for Person {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let caller = caller(parts, state).await?;
+        if caller.key_scopes.is_some() {
+            return Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "person_required",
+                "only a signed-in administrator may do this, not an API key",
+            ));
+        }
+        Ok(Person(caller.name))
     }
 }
 
@@ -51,7 +119,7 @@ pub async fn login(
 /// End this sign-in (the bearer token stops working).
 pub async fn logout(
     State(s): State<AppState>,
-    Admin(who): Admin,
+    Person(who): Person,
     headers: axum::http::HeaderMap,
 ) -> ApiResult<StatusCode> {
     let token = super::bearer(&headers).ok_or_else(admin::unauthenticated)?;
@@ -70,7 +138,7 @@ pub async fn create_webhook(
     Ok((StatusCode::CREATED, Json(body)))
 }
 
-pub async fn list_webhooks(State(s): State<AppState>, Admin(_): Admin) -> ApiResult<Json<Value>> {
+pub async fn list_webhooks(State(s): State<AppState>, Reader(_): Reader) -> ApiResult<Json<Value>> {
     Ok(Json(json!({"webhooks": manage::list(&s).await?})))
 }
 
@@ -102,7 +170,7 @@ pub struct DeliveriesQuery {
 
 pub async fn deliveries(
     State(s): State<AppState>,
-    Admin(_): Admin,
+    Reader(_): Reader,
     Path(id): Path<String>,
     Query(q): Query<DeliveriesQuery>,
 ) -> ApiResult<Json<Value>> {

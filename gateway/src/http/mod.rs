@@ -2,6 +2,7 @@
 //! service and map; they hold no logic of their own.
 
 pub mod admin;
+pub mod admin_data;
 pub mod client;
 pub mod client_addr;
 pub mod enroll;
@@ -67,6 +68,46 @@ fn admin_routes() -> Router<AppState> {
             "/v1/admin/webhooks/{id}/enable",
             post(admin::enable_webhook),
         )
+        .merge(policy_routes())
+        .route("/v1/admin/decisions", get(admin_data::decisions))
+        .route("/v1/admin/decisions/{seq}/label", post(admin_data::label))
+        .route("/v1/admin/audit", get(admin_data::audit_log))
+        .route("/v1/admin/audit/verify", get(admin_data::audit_verify))
+        .route(
+            "/v1/admin/api-keys",
+            get(admin_data::list_keys).post(admin_data::create_key),
+        )
+        .route("/v1/admin/api-keys/{id}", delete(admin_data::revoke_key))
+}
+
+/// `/v1/admin/policy…`: policy files are larger than other bodies.
+fn policy_routes() -> Router<AppState> {
+    Router::new()
+        .route(
+            "/v1/admin/policy",
+            get(admin_data::policy).put(admin_data::put_policy),
+        )
+        .route("/v1/admin/policy/validate", post(admin_data::validate))
+        .route("/v1/admin/policy/diff", post(admin_data::diff))
+        .route(
+            "/v1/admin/policy/versions",
+            get(admin_data::versions).post(admin_data::add_version),
+        )
+        .route("/v1/admin/policy/versions/{id}", get(admin_data::version))
+        .route(
+            "/v1/admin/policy/versions/{id}/activate",
+            post(admin_data::activate),
+        )
+        .route(
+            "/v1/admin/policy/shadow",
+            get(admin_data::shadow)
+                .put(admin_data::put_shadow)
+                .delete(admin_data::delete_shadow),
+        )
+        .route("/v1/admin/simulate", post(admin_data::simulate))
+        .route_layer(DefaultBodyLimit::max(
+            crate::policies::MAX_POLICY_BYTES + 16 * 1024,
+        ))
 }
 
 /// The whole router.

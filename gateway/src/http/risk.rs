@@ -1,5 +1,6 @@
 //! `POST /v1/risk/evaluate`: the assessment for a context, without a flow, for
-//! an existing SSPR that wants resetgate's decision. Bearer API key from
+//! an existing SSPR that wants resetgate's decision. Bearer API key with the
+//! `evaluate` scope (`crate::api_keys`), or the one of
 //! `risk.api_key`/`risk.api_key_file`; the velocity counters are read, not
 //! incremented; the call is audited.
 
@@ -32,16 +33,27 @@ pub struct EvaluateRequest {
     device_cookie: Option<String>,
 }
 
-fn authorize(s: &AppState, headers: &HeaderMap) -> ApiResult<()> {
+async fn authorize(s: &AppState, headers: &HeaderMap) -> ApiResult<()> {
     use secrecy::ExposeSecret as _;
+    let presented = super::bearer(headers).unwrap_or_default();
+    if presented.starts_with(crate::api_keys::PREFIX) {
+        let (_, scopes) = crate::api_keys::authenticate(s.durable.as_ref(), presented).await?;
+        if scopes.contains(&crate::api_keys::Scope::Evaluate) {
+            return Ok(());
+        }
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "insufficient_scope",
+            "this API key does not have the evaluate scope",
+        ));
+    }
     let Some(expected) = &s.config.risk.api_key else {
         return Err(ApiError::new(
             StatusCode::FORBIDDEN,
             "api_disabled",
-            "the risk API is off: set risk.api_key or risk.api_key_file",
+            "the risk API needs an API key with the evaluate scope, or risk.api_key / risk.api_key_file",
         ));
     };
-    let presented = super::bearer(headers).unwrap_or_default();
     // Digests first, so the comparison is constant-time whatever the lengths.
     let (a, b) = (
         crypto::sha256_hex(presented.as_bytes()),
@@ -63,7 +75,7 @@ pub async fn evaluate(
     headers: HeaderMap,
     Body(req): Body<EvaluateRequest>,
 ) -> ApiResult<Json<Value>> {
-    authorize(&s, &headers)?;
+    authorize(&s, &headers).await?;
     let name = AccountName::parse(&req.username).map_err(|e| ApiError::invalid(e.to_string()))?;
     if req.user_agent.as_ref().is_some_and(|ua| ua.len() > 4096) {
         return Err(ApiError::invalid("user_agent is too long"));

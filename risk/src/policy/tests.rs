@@ -300,3 +300,35 @@ fn a_missing_key_is_reported_where_its_table_is() {
     let expected = format!("{}:1: missing field `deny`", line_of("[levels]"));
     assert_eq!(err.to_string(), expected);
 }
+
+#[test]
+fn semantic_errors_are_located_at_their_key() {
+    let cases = [
+        (edited("high = 60", "high = 30"), "high = 30"),
+        (
+            edited(
+                "signal = \"account_attempts_24h\"",
+                "signal = \"account_attempts_2h\"",
+            ),
+            "signal = \"account_attempts_2h\"",
+        ),
+        (
+            edited("address_attempts_1h = 60", "address_attempt_1h = 60"),
+            "address_attempt_1h = 60",
+        ),
+    ];
+    for (text, needle) in cases {
+        let err = Policy::parse(&text).unwrap_err();
+        let expected = text.lines().position(|l| l.contains(needle)).unwrap() + 1;
+        let (line, column) = err.location(&text).expect("located");
+        assert_eq!(line, expected, "{err}");
+        assert!(column > 1, "at the value, not the line's start: {err}");
+    }
+    // A syntax error keeps the parser's place.
+    let broken = edited("medium = 30", "medium = ");
+    let err = Policy::parse(&broken).unwrap_err();
+    assert_eq!(
+        err.location(&broken).map(|(l, _)| l),
+        Some(line_of("medium = 30"))
+    );
+}

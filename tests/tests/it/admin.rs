@@ -13,12 +13,12 @@ use serde_json::{Value, json};
 
 const CONFIG_SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 const API_SECRET: &str = "whsec_PkaCtWZYSKMUz5tmeQp3FMvmyw2r7N5Y";
-const ADMIN: &str = "ops";
-const ADMIN_PASSWORD: &str = "Lighthouse-Keeper-Morning-77";
+pub(crate) const ADMIN: &str = "ops";
+pub(crate) const ADMIN_PASSWORD: &str = "Lighthouse-Keeper-Morning-77";
 
 /// `admin create` with the password on standard input: the TOTP device of
 /// the secret it prints.
-async fn create_admin(gw: &Gateway) -> TotpDevice {
+pub(crate) async fn create_admin(gw: &Gateway) -> TotpDevice {
     let out = gw
         .cli_with_input(
             &["admin", "create", ADMIN],
@@ -42,7 +42,7 @@ async fn create_admin(gw: &Gateway) -> TotpDevice {
     TotpDevice::from_base32(&secret)
 }
 
-async fn login(api: &Api, password: &str, code: &str) -> resetgate_tests::Resp {
+pub(crate) async fn login(api: &Api, password: &str, code: &str) -> resetgate_tests::Resp {
     api.post(
         "/v1/admin/login",
         &json!({"username": ADMIN, "password": password, "code": code}),

@@ -32,6 +32,11 @@
 //!   directory: sign-in, reset, the directory's policy, filter injection,
 //!   locked entries, an outage.
 //! - `logs`: no secret used in the journeys reaches the log.
+//! - `security`: the admin API for security teams: scoped API keys, the
+//!   policy's lifecycle (line-precise refusal, diff, activate, roll back,
+//!   kept across a restart), the replay of a candidate over recorded
+//!   attempts matching what the shadow policy decided live, analysts' labels
+//!   in the export.
 //! - `webhooks`: SOC webhooks to a local receiver that refuses, fails and
 //!   throttles before it recovers, and a gateway killed meanwhile: every event
 //!   arrives once by `webhook-id`, signed (two signatures while a secret
@@ -49,4 +54,5 @@ mod logs;
 mod model;
 mod nodes;
 mod reset;
+mod security;
 mod webhooks;

@@ -23,6 +23,7 @@
 //! both stores and compare every answer.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
+use std::ops::Bound;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use async_trait::async_trait;
@@ -33,8 +34,10 @@ use super::{
 };
 
 mod admins;
+mod api_keys;
 mod locks;
 mod outbox;
+mod policies;
 #[cfg(test)]
 mod tests;
 
@@ -57,6 +60,10 @@ pub struct MemoryDurable {
     locks: Mutex<HashMap<String, super::AccountLock>>,
     /// `admins` by name.
     admins: Mutex<HashMap<String, super::AdminRecord>>,
+    /// `api_keys`.
+    api_keys: Mutex<api_keys::ApiKeys>,
+    /// `policy_versions`, `policy_activations` and `settings`.
+    policies: Mutex<policies::Policies>,
 }
 
 #[derive(Debug)]
@@ -362,6 +369,32 @@ impl AuditStore for MemoryDurable {
             .take(limit)
             .map(|(_, r)| r.clone())
             .collect())
+    }
+
+    async fn audit_recent(
+        &self,
+        kind: Option<&str>,
+        before: Option<i64>,
+        since: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<AuditRecord>, DurableError> {
+        // `LIMIT` with a negative value has no limit.
+        let limit = usize::try_from(limit).unwrap_or(usize::MAX);
+        let below = before.map_or(Bound::Unbounded, Bound::Excluded);
+        Ok(lock(&self.audit)
+            .range((Bound::Unbounded, below))
+            .rev()
+            .map(|(_, r)| r)
+            .filter(|r| kind.is_none_or(|kind| r.kind == kind))
+            // Text compares bytewise, as `SQLite`'s BINARY.
+            .filter(|r| since.is_none_or(|since| r.at.as_str() >= since))
+            .take(limit)
+            .cloned()
+            .collect())
+    }
+
+    async fn audit_record(&self, seq: i64) -> Result<Option<AuditRecord>, DurableError> {
+        Ok(lock(&self.audit).get(&seq).cloned())
     }
 }
 

@@ -2,7 +2,8 @@
 //! enrolled factors, account history, the audit chain).
 //!
 //! Narrow traits per capability ([`UserStore`], [`FactorStore`], [`AuditStore`],
-//! [`HistoryStore`], [`OutboxStore`], [`LockStore`], [`AdminStore`]); [`Durable`] is all
+//! [`HistoryStore`], [`OutboxStore`], [`LockStore`], [`AdminStore`], [`ApiKeyStore`],
+//! [`PolicyStore`]); [`Durable`] is all
 //! of them. Two implementations serve:
 //! [`SqliteStore`] (one node, a file) and [`PostgresStore`] (several nodes
 //! sharing one database), both sqlx with embedded migrations of the same schema
@@ -15,20 +16,26 @@
 //! chained on, and says when another writer got there first, so that the
 //! writer (`crate::audit`) re-chains on the new head instead of forking it.
 
+#[cfg(test)]
+mod admin_data_tests;
 pub mod admins;
+pub mod api_keys;
 mod history;
 pub mod locks;
 mod memory;
 pub mod outbox;
+pub mod policies;
 mod postgres;
 mod sqlite;
 
 use async_trait::async_trait;
 
 pub use admins::{AdminRecord, AdminStore};
+pub use api_keys::{ApiKeyRecord, ApiKeyStore};
 pub use locks::{AccountLock, LockStore};
 pub use memory::MemoryDurable;
 pub use outbox::{OutboxMessage, OutboxStore};
+pub use policies::{PolicyActivation, PolicyRole, PolicyStore, PolicyVersionRecord};
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 
@@ -156,6 +163,18 @@ pub trait AuditStore: Send + Sync {
     ) -> Result<Option<AuditHead>, DurableError>;
     /// Records with `seq > after`, in order, at most `limit`.
     async fn audit_page(&self, after: i64, limit: i64) -> Result<Vec<AuditRecord>, DurableError>;
+    /// Records newest first: of `kind` (any when `None`), with `seq < before`
+    /// (from the head when `None`), written at or after `since` (RFC 3339 UTC,
+    /// compared as text; no bound when `None`), at most `limit`.
+    async fn audit_recent(
+        &self,
+        kind: Option<&str>,
+        before: Option<i64>,
+        since: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<AuditRecord>, DurableError>;
+    /// The record numbered `seq`.
+    async fn audit_record(&self, seq: i64) -> Result<Option<AuditRecord>, DurableError>;
 }
 
 /// The last audit record's sequence number and hash.
@@ -302,7 +321,15 @@ pub trait HistoryStore: Send + Sync {
 
 #[async_trait]
 pub trait Durable:
-    UserStore + FactorStore + AuditStore + HistoryStore + OutboxStore + LockStore + AdminStore
+    UserStore
+    + FactorStore
+    + AuditStore
+    + HistoryStore
+    + OutboxStore
+    + LockStore
+    + AdminStore
+    + ApiKeyStore
+    + PolicyStore
 {
     async fn ping(&self) -> Result<(), DurableError>;
 }

@@ -30,8 +30,10 @@
 //! before lending it, so after a restart the same store carries on.
 
 mod admins;
+mod api_keys;
 mod locks;
 mod outbox;
+mod policies;
 
 use std::future::Future;
 use std::str::FromStr;
@@ -399,6 +401,53 @@ impl AuditStore for PostgresStore {
             // `LIMIT NULL` is none).
             .bind((limit >= 0).then_some(limit))
             .fetch_all(&self.pool)
+            .await?)
+        })
+        .await
+    }
+
+    async fn audit_recent(
+        &self,
+        kind: Option<&str>,
+        before: Option<i64>,
+        since: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<AuditRecord>, DurableError> {
+        // Only the bounds given are in the statement, so that a kind's records
+        // are read from the `audit_log_by_kind` index, newest first.
+        let mut query = sqlx::QueryBuilder::new(
+            "SELECT seq, at, kind, subject, data, prev_hash, hash FROM audit_log WHERE TRUE",
+        );
+        if let Some(kind) = kind {
+            query.push(" AND kind = ").push_bind(kind);
+        }
+        if let Some(before) = before {
+            query.push(" AND seq < ").push_bind(before);
+        }
+        if let Some(since) = since {
+            // Bytewise, as SQLite compares text (`at` has the database's collation).
+            query.push(" AND at COLLATE \"C\" >= ").push_bind(since);
+        }
+        // As in SQLite, a negative limit is none.
+        query
+            .push(" ORDER BY seq DESC LIMIT ")
+            .push_bind((limit >= 0).then_some(limit));
+        bounded(async {
+            Ok(query
+                .build_query_as::<AuditRecord>()
+                .fetch_all(&self.pool)
+                .await?)
+        })
+        .await
+    }
+
+    async fn audit_record(&self, seq: i64) -> Result<Option<AuditRecord>, DurableError> {
+        bounded(async {
+            Ok(sqlx::query_as::<_, AuditRecord>(
+                "SELECT seq, at, kind, subject, data, prev_hash, hash FROM audit_log WHERE seq = $1",
+            )
+            .bind(seq)
+            .fetch_optional(&self.pool)
             .await?)
         })
         .await

@@ -6,8 +6,10 @@
 //! answers.
 
 mod admins;
+mod api_keys;
 mod locks;
 mod outbox;
+pub(super) mod policies;
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -282,6 +284,43 @@ impl AuditStore for SqliteStore {
         .bind(after)
         .bind(limit)
         .fetch_all(&self.pool)
+        .await?)
+    }
+
+    async fn audit_recent(
+        &self,
+        kind: Option<&str>,
+        before: Option<i64>,
+        since: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<AuditRecord>, DurableError> {
+        // Only the bounds given are in the statement, so that a kind's records
+        // are read from the `audit_log_by_kind` index, newest first.
+        let mut query = sqlx::QueryBuilder::new(
+            "SELECT seq, at, kind, subject, data, prev_hash, hash FROM audit_log WHERE TRUE",
+        );
+        if let Some(kind) = kind {
+            query.push(" AND kind = ").push_bind(kind);
+        }
+        if let Some(before) = before {
+            query.push(" AND seq < ").push_bind(before);
+        }
+        if let Some(since) = since {
+            query.push(" AND at >= ").push_bind(since);
+        }
+        query.push(" ORDER BY seq DESC LIMIT ").push_bind(limit);
+        Ok(query
+            .build_query_as::<AuditRecord>()
+            .fetch_all(&self.pool)
+            .await?)
+    }
+
+    async fn audit_record(&self, seq: i64) -> Result<Option<AuditRecord>, DurableError> {
+        Ok(sqlx::query_as::<_, AuditRecord>(
+            "SELECT seq, at, kind, subject, data, prev_hash, hash FROM audit_log WHERE seq = ?",
+        )
+        .bind(seq)
+        .fetch_optional(&self.pool)
         .await?)
     }
 }

@@ -1,0 +1,219 @@
+//! Recorded decisions for security teams: every reset start's `reset.started`
+//! audit record, read back as a decision with its reasons; the analysts'
+//! labels on them (confirmed attack or legitimate, audited as
+//! `decision.labelled` and exported with `audit export` for retraining); and
+//! the replay of the last days' decisions under a candidate policy
+//! ([`crate::simulate`]).
+
+use std::collections::HashMap;
+
+use axum::http::StatusCode;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use crate::account::AccountName;
+use crate::audit::AuditEvent;
+use crate::http::error::{ApiError, ApiResult};
+use crate::simulate::{Candidate, Report};
+use crate::store::durable::{AuditRecord, Durable};
+
+/// The audit kind of a decision.
+pub const STARTED: &str = "reset.started";
+/// The audit kind of an analyst's label.
+pub const LABELLED: &str = "decision.labelled";
+/// Records read per store call.
+const PAGE: i64 = 500;
+
+/// What an analyst says a decision was.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Label {
+    /// A confirmed attack.
+    Attack,
+    /// The account's owner.
+    Legitimate,
+}
+
+/// One decision as the admin API shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct DecisionView {
+    pub seq: i64,
+    pub at: String,
+    pub account: String,
+    pub flow_id: Value,
+    pub level: Value,
+    pub score: Value,
+    pub reasons: Value,
+    pub policy_version: Value,
+    pub model_version: Value,
+    pub address: Value,
+    pub country: Value,
+    pub asn: Value,
+    /// The name is not an account (or is locked): a decoy flow.
+    pub decoy: bool,
+    /// The shadow policy's decision, when one was set.
+    #[serde(skip_serializing_if = "Value::is_null")]
+    pub shadow: Value,
+    /// The latest analyst label.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub label: Option<Value>,
+}
+
+fn decision(record: &AuditRecord, labels: &HashMap<i64, Value>) -> DecisionView {
+    let data: Value = serde_json::from_str(&record.data).unwrap_or(Value::Null);
+    let geo = &data["signals"]["geo"];
+    DecisionView {
+        seq: record.seq,
+        at: record.at.clone(),
+        account: record.subject.clone(),
+        flow_id: data["flow_id"].clone(),
+        level: data["level"].clone(),
+        score: data["score"].clone(),
+        reasons: data["reasons"].clone(),
+        policy_version: data["policy_version"].clone(),
+        model_version: data["model_version"].clone(),
+        address: data["address"].clone(),
+        country: geo["country"].clone(),
+        asn: geo["asn"].clone(),
+        decoy: data["decoy"].as_bool().unwrap_or(false),
+        shadow: data["shadow"].clone(),
+        label: labels.get(&record.seq).cloned(),
+    }
+}
+
+/// Which decisions to list.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Query {
+    /// Only this level.
+    pub level: Option<risk::Level>,
+    /// Only records numbered below this (paging: the last `seq` seen).
+    pub before: Option<i64>,
+    /// Only records at or after this RFC 3339 time.
+    pub since: Option<String>,
+    /// Only decisions where the shadow policy disagreed.
+    pub shadow_disagrees: Option<bool>,
+    /// At most this many (default 50, at most 500).
+    pub limit: Option<i64>,
+}
+
+/// The latest label of each labelled decision among the newest labels.
+async fn labels(store: &dyn Durable) -> ApiResult<HashMap<i64, Value>> {
+    let mut out = HashMap::new();
+    // Newest first: the first label seen for a decision is its latest.
+    for r in store.audit_recent(Some(LABELLED), None, None, 5000).await? {
+        let data: Value = serde_json::from_str(&r.data).unwrap_or(Value::Null);
+        if let Some(seq) = data["seq"].as_i64() {
+            out.entry(seq).or_insert(json!({
+                "label": data["label"], "by": data["by"], "at": r.at, "note": data["note"],
+            }));
+        }
+    }
+    Ok(out)
+}
+
+/// Decisions, newest first, per `query`. Filters are applied while paging
+/// back through the log, scanning at most 50,000 records per call.
+pub async fn list(store: &dyn Durable, query: &Query) -> ApiResult<Vec<DecisionView>> {
+    let limit = usize::try_from(query.limit.unwrap_or(50).clamp(1, 500)).unwrap_or(50);
+    let since = match &query.since {
+        Some(text) => Some(
+            text.parse::<jiff::Timestamp>()
+                .map_err(|e| ApiError::invalid(format!("since: not an RFC 3339 time: {e}")))?
+                .round(jiff::Unit::Second)
+                .map_err(ApiError::internal)?
+                .to_string(),
+        ),
+        None => None,
+    };
+    let labels = labels(store).await?;
+    let mut out = Vec::new();
+    let mut before = query.before;
+    let mut scanned = 0;
+    while out.len() < limit && scanned < 50_000 {
+        let page = store
+            .audit_recent(Some(STARTED), before, since.as_deref(), PAGE)
+            .await?;
+        let Some(last) = page.last() else { break };
+        before = Some(last.seq);
+        scanned += page.len();
+        for record in &page {
+            let d = decision(record, &labels);
+            let level_ok = query
+                .level
+                .is_none_or(|l| d.level.as_str() == Some(l.as_str()));
+            let shadow_ok = query
+                .shadow_disagrees
+                .is_none_or(|want| (d.shadow["agrees"] == Value::Bool(false)) == want);
+            if level_ok && shadow_ok {
+                out.push(d);
+                if out.len() == limit {
+                    break;
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Label decision `seq` as `label` (audited as `decision.labelled`, subject
+/// the decision's account, with who labelled it).
+pub async fn label(
+    s: &crate::app::AppState,
+    by: &AccountName,
+    seq: i64,
+    label: Label,
+    note: Option<&str>,
+) -> ApiResult<Value> {
+    let note = note.unwrap_or_default();
+    if note.chars().count() > 500 {
+        return Err(ApiError::invalid("note: at most 500 characters"));
+    }
+    let record = s
+        .durable
+        .audit_record(seq)
+        .await?
+        .filter(|r| r.kind == STARTED)
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::NOT_FOUND,
+                "not_found",
+                format!("no decision (reset.started record) numbered {seq}"),
+            )
+        })?;
+    let data = json!({"seq": seq, "label": label, "note": note, "by": by.as_str()});
+    s.audit
+        .record(AuditEvent::new(
+            s.clock.now(),
+            LABELLED,
+            &record.subject,
+            data.clone(),
+        ))
+        .await?;
+    Ok(data)
+}
+
+/// Replay the decisions of the last `days` (newest first, at most
+/// `max_records`) under `candidate`.
+pub async fn simulate(
+    store: &dyn Durable,
+    candidate: &Candidate<'_>,
+    since: &str,
+    max_records: usize,
+) -> ApiResult<Report> {
+    let mut report = Report::default();
+    let mut before = None;
+    let mut read = 0;
+    while read < max_records {
+        let page = store
+            .audit_recent(Some(STARTED), before, Some(since), PAGE)
+            .await?;
+        let Some(last) = page.last() else { break };
+        before = Some(last.seq);
+        read += page.len();
+        for record in page {
+            crate::simulate::replay(candidate, &crate::audit::exported(record), &mut report);
+        }
+    }
+    Ok(report)
+}

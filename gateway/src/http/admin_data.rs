@@ -1,0 +1,501 @@
+//! `/v1/admin…` for security teams: the risk policy's lifecycle
+//! (`crate::policies`), recorded decisions and labels (`crate::decisions`),
+//! the replay of a candidate policy (`crate::simulate`), the audit log, and
+//! API keys (`crate::api_keys`). Reads need the `read` scope, changes the
+//! `admin` scope, keys a signed-in person; every change is audited with who
+//! made it.
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::admin::{Admin, Person, Reader};
+use super::error::{ApiError, ApiResult};
+use super::json::Body;
+use crate::admin::audit;
+use crate::api_keys;
+use crate::app::AppState;
+use crate::decisions::{self, Label};
+use crate::policies;
+use crate::simulate::Candidate;
+use crate::store::durable::PolicyRole;
+
+fn to_json(value: impl serde::Serialize) -> ApiResult<Json<Value>> {
+    Ok(Json(
+        serde_json::to_value(value).map_err(ApiError::internal)?,
+    ))
+}
+
+// ---- policy ----
+
+/// `GET /v1/admin/policy`: the live version with its text.
+pub async fn policy(State(s): State<AppState>, Reader(_): Reader) -> ApiResult<Json<Value>> {
+    to_json(policies::live(s.durable.as_ref()).await?)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PolicyText {
+    /// The policy file (TOML).
+    text: String,
+    /// Why (kept with the version).
+    comment: Option<String>,
+}
+
+/// `PUT /v1/admin/policy`: validate, store and make live.
+pub async fn put_policy(
+    State(s): State<AppState>,
+    Admin(by): Admin,
+    Body(req): Body<PolicyText>,
+) -> ApiResult<Json<Value>> {
+    store_policy(&s, &by, &req, true).await.map(Json)
+}
+
+/// `POST /v1/admin/policy/versions`: validate and store, not live.
+pub async fn add_version(
+    State(s): State<AppState>,
+    Admin(by): Admin,
+    Body(req): Body<PolicyText>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    Ok((
+        StatusCode::CREATED,
+        Json(store_policy(&s, &by, &req, false).await?),
+    ))
+}
+
+async fn store_policy(
+    s: &AppState,
+    by: &crate::account::AccountName,
+    req: &PolicyText,
+    activate: bool,
+) -> ApiResult<Value> {
+    let comment = req.comment.as_deref().unwrap_or_default();
+    let result = policies::upload(
+        s.durable.as_ref(),
+        &s.policies,
+        by.as_str(),
+        &req.text,
+        comment,
+        activate,
+        s.now(),
+    )
+    .await;
+    let view = match result {
+        Ok(view) => view,
+        Err(e) => {
+            if e.code == "invalid_policy" {
+                audit(
+                    s,
+                    s.clock.now(),
+                    "policy.refused",
+                    by,
+                    json!({"problem": e.message}),
+                )
+                .await?;
+            }
+            return Err(e);
+        }
+    };
+    let kind = if activate {
+        "policy.activated"
+    } else {
+        "policy.uploaded"
+    };
+    audit(
+        s,
+        s.clock.now(),
+        kind,
+        by,
+        json!({"id": view.id, "version": view.version, "comment": comment}),
+    )
+    .await?;
+    serde_json::to_value(view).map_err(ApiError::internal)
+}
+
+/// `POST /v1/admin/policy/validate`: would this text be accepted?
+pub async fn validate(Reader(_): Reader, Body(req): Body<PolicyText>) -> ApiResult<Json<Value>> {
+    let policy = policies::validate(&req.text)?;
+    Ok(Json(json!({"valid": true, "version": policy.version()})))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DiffRequest {
+    /// A candidate text, compared with `from` (default: the live version).
+    text: Option<String>,
+    /// A stored version to compare from (default: the live one).
+    from: Option<i64>,
+    /// A stored version to compare to (instead of `text`).
+    to: Option<i64>,
+}
+
+/// `POST /v1/admin/policy/diff`: a unified diff between two versions, or
+/// between a version (the live one by default) and a candidate text.
+pub async fn diff(
+    State(s): State<AppState>,
+    Reader(_): Reader,
+    Body(req): Body<DiffRequest>,
+) -> ApiResult<Json<Value>> {
+    let store = s.durable.as_ref();
+    let from = match req.from {
+        Some(id) => policies::version(store, id).await?,
+        None => policies::live(store).await?,
+    };
+    let (to_label, to_text) = match (req.to, req.text) {
+        (Some(id), None) => {
+            let to = policies::version(store, id).await?;
+            (
+                format!("version {} ({})", to.id, to.version),
+                to.text.unwrap_or_default(),
+            )
+        }
+        (None, Some(text)) => {
+            // A diff of a text that is not a valid policy still helps; the
+            // verdict comes with it.
+            (String::from("candidate"), text)
+        }
+        _ => return Err(ApiError::invalid("send either text or to")),
+    };
+    let from_text = from.text.clone().unwrap_or_default();
+    let verdict = match policies::validate(&to_text) {
+        Ok(p) => json!({"valid": true, "version": p.version()}),
+        Err(e) => json!({"valid": false, "message": e.message}),
+    };
+    Ok(Json(json!({
+        "from": {"id": from.id, "version": from.version},
+        "to": to_label,
+        "candidate": verdict,
+        "diff": policies::diff(
+            &from_text,
+            &to_text,
+            &format!("version {} ({})", from.id, from.version),
+            &to_label,
+        ),
+    })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LimitQuery {
+    limit: Option<i64>,
+}
+
+/// `GET /v1/admin/policy/versions`: newest first, without text.
+pub async fn versions(
+    State(s): State<AppState>,
+    Reader(_): Reader,
+    Query(q): Query<LimitQuery>,
+) -> ApiResult<Json<Value>> {
+    let list = policies::versions(s.durable.as_ref(), q.limit.unwrap_or(100)).await?;
+    Ok(Json(json!({"versions": list})))
+}
+
+/// `GET /v1/admin/policy/versions/{id}`: one version with its text.
+pub async fn version(
+    State(s): State<AppState>,
+    Reader(_): Reader,
+    Path(id): Path<i64>,
+) -> ApiResult<Json<Value>> {
+    to_json(policies::version(s.durable.as_ref(), id).await?)
+}
+
+/// `POST /v1/admin/policy/versions/{id}/activate`: make it live (a rollback
+/// is the activation of an earlier version).
+pub async fn activate(
+    State(s): State<AppState>,
+    Admin(by): Admin,
+    Path(id): Path<i64>,
+) -> ApiResult<Json<Value>> {
+    let view = policies::set(
+        s.durable.as_ref(),
+        &s.policies,
+        PolicyRole::Live,
+        Some(id),
+        by.as_str(),
+        s.now(),
+    )
+    .await?;
+    audit(
+        &s,
+        s.clock.now(),
+        "policy.activated",
+        &by,
+        json!({"id": id, "version": view.as_ref().map(|v| v.version.clone())}),
+    )
+    .await?;
+    to_json(view)
+}
+
+/// `GET /v1/admin/policy/shadow`: the shadow candidate, and the recent
+/// decisions it disagreed with.
+pub async fn shadow(
+    State(s): State<AppState>,
+    Reader(_): Reader,
+    Query(q): Query<LimitQuery>,
+) -> ApiResult<Json<Value>> {
+    let store = s.durable.as_ref();
+    let activation = store.policy_activation(PolicyRole::Shadow).await?;
+    let Some((activation, id)) = activation.and_then(|a| a.version_id.map(|id| (a, id))) else {
+        return Ok(Json(json!({"shadow": null, "disagreements": []})));
+    };
+    let since = crate::time::rfc3339(crate::time::from_unix(activation.activated_at));
+    let disagreements = decisions::list(
+        store,
+        &decisions::Query {
+            since: Some(since.clone()),
+            shadow_disagrees: Some(true),
+            limit: q.limit,
+            ..decisions::Query::default()
+        },
+    )
+    .await?;
+    Ok(Json(json!({
+        "shadow": policies::version(store, id).await?,
+        "since": since,
+        "activated_by": activation.activated_by,
+        "disagreements": disagreements,
+    })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ShadowRequest {
+    /// The stored version to evaluate beside the live one.
+    id: i64,
+}
+
+/// `PUT /v1/admin/policy/shadow`: evaluate version `id` beside the live one.
+pub async fn put_shadow(
+    State(s): State<AppState>,
+    Admin(by): Admin,
+    Body(req): Body<ShadowRequest>,
+) -> ApiResult<Json<Value>> {
+    to_json(set_shadow(&s, &by, Some(req.id)).await?)
+}
+
+/// `DELETE /v1/admin/policy/shadow`: stop the shadow evaluation.
+pub async fn delete_shadow(State(s): State<AppState>, Admin(by): Admin) -> ApiResult<StatusCode> {
+    set_shadow(&s, &by, None).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn set_shadow(
+    s: &AppState,
+    by: &crate::account::AccountName,
+    id: Option<i64>,
+) -> ApiResult<Option<policies::VersionView>> {
+    let view = policies::set(
+        s.durable.as_ref(),
+        &s.policies,
+        PolicyRole::Shadow,
+        id,
+        by.as_str(),
+        s.now(),
+    )
+    .await?;
+    let kind = if id.is_some() {
+        "policy.shadow_set"
+    } else {
+        "policy.shadow_cleared"
+    };
+    audit(s, s.clock.now(), kind, by, json!({"id": id})).await?;
+    Ok(view)
+}
+
+// ---- replay ----
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SimulateRequest {
+    /// A candidate policy text …
+    policy: Option<String>,
+    /// … or a stored version.
+    version_id: Option<i64>,
+    /// Replay the decisions of the last `days` (default 30, at most 366).
+    days: Option<u32>,
+    /// Show at most this many changed attempts (default 100, at most 1000).
+    changes: Option<usize>,
+}
+
+/// `POST /v1/admin/simulate`: the last days' decisions replayed under a
+/// candidate policy: the shift matrix, the changed attempts with their
+/// reasons, the extra step-ups and blocks.
+pub async fn simulate(
+    State(s): State<AppState>,
+    Reader(_): Reader,
+    Body(req): Body<SimulateRequest>,
+) -> ApiResult<Json<Value>> {
+    let text = match (req.policy, req.version_id) {
+        (Some(text), None) => text,
+        (None, Some(id)) => policies::version(s.durable.as_ref(), id)
+            .await?
+            .text
+            .unwrap_or_default(),
+        _ => {
+            return Err(ApiError::invalid(
+                "send either policy (a text) or version_id",
+            ));
+        }
+    };
+    let policy = policies::validate(&text)?;
+    let days = req.days.unwrap_or(30);
+    if !(1..=366).contains(&days) {
+        return Err(ApiError::invalid("days: 1 to 366"));
+    }
+    let since = crate::time::rfc3339(
+        s.clock.now() - std::time::Duration::from_secs(u64::from(days) * 86_400),
+    );
+    let candidate = Candidate {
+        policy: &policy,
+        model: None,
+    };
+    let report = decisions::simulate(s.durable.as_ref(), &candidate, &since, 1_000_000).await?;
+    let mut matrix = serde_json::Map::new();
+    for old in risk::Level::ALL {
+        let row: serde_json::Map<String, Value> = risk::Level::ALL
+            .iter()
+            .map(|new| {
+                let n = report.matrix.get(&(old, *new)).copied().unwrap_or(0);
+                (new.as_str().to_owned(), Value::from(n))
+            })
+            .collect();
+        matrix.insert(old.as_str().to_owned(), Value::Object(row));
+    }
+    let changes = req.changes.unwrap_or(100).min(1000);
+    Ok(Json(json!({
+        "policy_version": policy.version(),
+        "since": since,
+        "replayed": report.replayed,
+        "skipped": report.skipped,
+        "matrix": matrix,
+        "changed": report.shifts.len(),
+        "extra_step_ups": report.extra_step_ups(),
+        "extra_blocks": report.extra_blocks(),
+        "step_downs": report.step_downs(),
+        "reasons": report.moved_reasons,
+        "changes": report.shifts.iter().take(changes).collect::<Vec<_>>(),
+    })))
+}
+
+// ---- decisions and audit ----
+
+/// `GET /v1/admin/decisions`: recorded decisions, newest first.
+pub async fn decisions(
+    State(s): State<AppState>,
+    Reader(_): Reader,
+    Query(q): Query<decisions::Query>,
+) -> ApiResult<Json<Value>> {
+    let list = decisions::list(s.durable.as_ref(), &q).await?;
+    Ok(Json(json!({"decisions": list})))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LabelRequest {
+    label: Label,
+    note: Option<String>,
+}
+
+/// `POST /v1/admin/decisions/{seq}/label`: an analyst's verdict.
+pub async fn label(
+    State(s): State<AppState>,
+    Admin(by): Admin,
+    Path(seq): Path<i64>,
+    Body(req): Body<LabelRequest>,
+) -> ApiResult<Json<Value>> {
+    Ok(Json(
+        decisions::label(&s, &by, seq, req.label, req.note.as_deref()).await?,
+    ))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuditQuery {
+    kind: Option<String>,
+    before: Option<i64>,
+    limit: Option<i64>,
+}
+
+/// `GET /v1/admin/audit`: records newest first (`data` as JSON).
+pub async fn audit_log(
+    State(s): State<AppState>,
+    Reader(_): Reader,
+    Query(q): Query<AuditQuery>,
+) -> ApiResult<Json<Value>> {
+    let records = s
+        .durable
+        .audit_recent(
+            q.kind.as_deref(),
+            q.before,
+            None,
+            q.limit.unwrap_or(100).clamp(1, 1000),
+        )
+        .await?;
+    let records: Vec<Value> = records.into_iter().map(crate::audit::exported).collect();
+    Ok(Json(json!({"records": records})))
+}
+
+/// `GET /v1/admin/audit/verify`: walk the hash chain.
+pub async fn audit_verify(State(s): State<AppState>, Reader(_): Reader) -> ApiResult<Json<Value>> {
+    Ok(Json(
+        match crate::audit::verify(s.durable.as_ref(), &s.key).await? {
+            crate::audit::Verdict::Intact { count, head } => {
+                json!({"intact": true, "records": count, "head": head})
+            }
+            crate::audit::Verdict::Broken { seq, problem } => {
+                json!({"intact": false, "broken_at": seq, "problem": problem})
+            }
+        },
+    ))
+}
+
+// ---- API keys ----
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewKey {
+    name: String,
+    scopes: Vec<String>,
+}
+
+/// `POST /v1/admin/api-keys`: the key is in this answer only.
+pub async fn create_key(
+    State(s): State<AppState>,
+    Person(by): Person,
+    Body(req): Body<NewKey>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    let scopes = api_keys::scopes_from(&req.scopes)?;
+    let (view, key) =
+        api_keys::create(s.durable.as_ref(), &req.name, &scopes, by.as_str(), s.now()).await?;
+    audit(
+        &s,
+        s.clock.now(),
+        "api_key.created",
+        &by,
+        json!({"id": view.id, "name": view.name, "scopes": view.scopes}),
+    )
+    .await?;
+    let mut body = serde_json::to_value(view).map_err(ApiError::internal)?;
+    body["key"] = Value::String(key);
+    Ok((StatusCode::CREATED, Json(body)))
+}
+
+/// `GET /v1/admin/api-keys`.
+pub async fn list_keys(State(s): State<AppState>, Person(_): Person) -> ApiResult<Json<Value>> {
+    Ok(Json(
+        json!({"api_keys": api_keys::list(s.durable.as_ref()).await?}),
+    ))
+}
+
+/// `DELETE /v1/admin/api-keys/{id}`: revoked at once on every node.
+pub async fn revoke_key(
+    State(s): State<AppState>,
+    Person(by): Person,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
+    api_keys::revoke(s.durable.as_ref(), &id, s.now()).await?;
+    audit(&s, s.clock.now(), "api_key.revoked", &by, json!({"id": id})).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
