@@ -398,7 +398,7 @@ pub struct LabelRequest {
     note: Option<String>,
 }
 
-/// `POST /v1/admin/decisions/{seq}/label`: an analyst's verdict.
+/// `POST /v1/admin/decisions/{id}/label` (`id`: the decision's `seq`): an analyst's verdict.
 pub async fn label(
     State(s): State<AppState>,
     Admin(by): Admin,
