@@ -31,6 +31,7 @@
 //!   versions, activation, rollback, the shadow candidate; [`decisions`]:
 //!   recorded decisions and analysts' labels; [`simulate`]: the replay of
 //!   recorded attempts under a candidate policy or model.
+//! - [`console`]: what the `/admin` pages show (counts and SVG charts).
 //! - [`crypto`], [`account`], [`time`]: small shared building blocks.
 //! - [`cli`]: the command-line verbs; [`demo`]: `serve --demo` seeding.
 
@@ -41,6 +42,7 @@ pub mod app;
 pub mod audit;
 pub mod cli;
 pub mod config;
+pub mod console;
 pub mod crypto;
 pub mod decisions;
 pub mod demo;

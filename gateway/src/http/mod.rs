@@ -110,35 +110,10 @@ fn policy_routes() -> Router<AppState> {
         ))
 }
 
-/// The whole router.
-pub fn router(state: AppState) -> Router {
-    let api = Router::new()
-        .route("/v1/reset", post(reset::start))
-        .route("/v1/reset/{flow_id}", get(reset::status))
-        .route("/v1/reset/{flow_id}/challenge", post(reset::challenge))
-        .route("/v1/reset/{flow_id}/verify", post(reset::verify))
-        .route("/v1/reset/{flow_id}/complete", post(reset::complete))
-        .route("/v1/login", post(enroll::login))
-        .route("/v1/me/factors", get(enroll::list))
-        .route("/v1/me/factors/{id}", delete(enroll::remove))
-        .route("/v1/me/factors/totp", post(enroll::totp_begin))
-        .route("/v1/me/factors/totp/verify", post(enroll::totp_finish))
-        .route("/v1/me/factors/sms", post(enroll::sms_begin))
-        .route("/v1/me/factors/sms/verify", post(enroll::sms_finish))
-        .route("/v1/me/factors/webauthn", post(enroll::webauthn_begin))
-        .route(
-            "/v1/me/factors/webauthn/finish",
-            post(enroll::webauthn_finish),
-        )
-        .route("/v1/risk/evaluate", post(risk::evaluate))
-        .merge(admin_routes())
-        .route_layer(middleware::from_fn_with_state(
-            state.clone(),
-            limits::per_address,
-        ));
-    // The pages (HTML; not in openapi.json): same per-address limit, their
-    // own CSP. Static files are outside the limit (a page load fetches them).
-    let html = Router::new()
+/// The pages (HTML; not in openapi.json): same per-address limit, their own
+/// CSP. Static files are outside the limit (a page load fetches them).
+fn page_routes(state: &AppState) -> Router<AppState> {
+    Router::new()
         .route("/", get(pages::reset::start_page))
         .route("/reset", get(pages::reset::show).post(pages::reset::start))
         .route("/reset/challenge", post(pages::reset::choose))
@@ -167,12 +142,53 @@ pub fn router(state: AppState) -> Router {
             "/enroll/webauthn/finish",
             post(pages::enroll_passkey::webauthn_finish),
         )
+        .route("/admin", get(pages::console::show))
+        .route("/admin/login", post(pages::console::login))
+        .route("/admin/logout", post(pages::console::logout))
+        .route(
+            "/admin/policy",
+            get(pages::console::policy).post(pages::console::save),
+        )
+        .route("/admin/policy/check", post(pages::console::check))
+        .route(
+            "/admin/policy/versions/{id}/activate",
+            post(pages::console::activate),
+        )
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
             limits::per_address,
         ))
         .route("/static/{file}", get(pages::assets::serve))
-        .layer(pages::csp());
+        .layer(pages::csp())
+}
+
+/// The whole router.
+pub fn router(state: AppState) -> Router {
+    let api = Router::new()
+        .route("/v1/reset", post(reset::start))
+        .route("/v1/reset/{flow_id}", get(reset::status))
+        .route("/v1/reset/{flow_id}/challenge", post(reset::challenge))
+        .route("/v1/reset/{flow_id}/verify", post(reset::verify))
+        .route("/v1/reset/{flow_id}/complete", post(reset::complete))
+        .route("/v1/login", post(enroll::login))
+        .route("/v1/me/factors", get(enroll::list))
+        .route("/v1/me/factors/{id}", delete(enroll::remove))
+        .route("/v1/me/factors/totp", post(enroll::totp_begin))
+        .route("/v1/me/factors/totp/verify", post(enroll::totp_finish))
+        .route("/v1/me/factors/sms", post(enroll::sms_begin))
+        .route("/v1/me/factors/sms/verify", post(enroll::sms_finish))
+        .route("/v1/me/factors/webauthn", post(enroll::webauthn_begin))
+        .route(
+            "/v1/me/factors/webauthn/finish",
+            post(enroll::webauthn_finish),
+        )
+        .route("/v1/risk/evaluate", post(risk::evaluate))
+        .merge(admin_routes())
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            limits::per_address,
+        ));
+    let html = page_routes(&state);
     let security = |name: HeaderName, value: &'static str| {
         SetResponseHeaderLayer::if_not_present(name, HeaderValue::from_static(value))
     };

@@ -21,7 +21,7 @@ type Operation = (String, String);
 /// The HTML pages, their static files and the JSON helpers their scripts call:
 /// not part of the API, so not in openapi.json. Every other route must be
 /// documented; a new route is a choice between the document and this list.
-const PAGE_ROUTES: [(&str, &str); 22] = [
+const PAGE_ROUTES: [(&str, &str); 29] = [
     ("GET", "/"),
     ("GET", "/reset"),
     ("POST", "/reset"),
@@ -43,6 +43,13 @@ const PAGE_ROUTES: [(&str, &str); 22] = [
     ("POST", "/enroll/sms/verify"),
     ("POST", "/enroll/webauthn/options"),
     ("POST", "/enroll/webauthn/finish"),
+    ("GET", "/admin"),
+    ("POST", "/admin/login"),
+    ("POST", "/admin/logout"),
+    ("GET", "/admin/policy"),
+    ("POST", "/admin/policy"),
+    ("POST", "/admin/policy/check"),
+    ("POST", "/admin/policy/versions/{id}/activate"),
     ("GET", "/static/{file}"),
 ];
 

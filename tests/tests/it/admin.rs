@@ -19,6 +19,11 @@ pub(crate) const ADMIN_PASSWORD: &str = "Lighthouse-Keeper-Morning-77";
 /// `admin create` with the password on standard input: the TOTP device of
 /// the secret it prints.
 pub(crate) async fn create_admin(gw: &Gateway) -> TotpDevice {
+    TotpDevice::from_base32(&create_admin_secret(gw).await)
+}
+
+/// `admin create` as [`create_admin`]; the base32 secret it prints.
+pub(crate) async fn create_admin_secret(gw: &Gateway) -> String {
     let out = gw
         .cli_with_input(
             &["admin", "create", ADMIN],
@@ -39,7 +44,7 @@ pub(crate) async fn create_admin(gw: &Gateway) -> TotpDevice {
         .unwrap_or_else(|| panic!("no base32 secret in {out}"))
         .to_owned();
     assert!(out.stdout.contains("otpauth://totp/"), "{out}");
-    TotpDevice::from_base32(&secret)
+    secret
 }
 
 pub(crate) async fn login(api: &Api, password: &str, code: &str) -> resetgate_tests::Resp {

@@ -15,6 +15,10 @@
 //!   (`#too-many`); the start and challenge pages at 320x640 and by keyboard.
 //! - `refusal`: on a gateway whose policy denies every reset, `#refused` shows the
 //!   configured help-desk text and no reason.
+//! - `console`: an administrator signs in at `/admin` (password and TOTP code),
+//!   the overview draws the decisions as SVG with the risky attempts and their
+//!   reasons, the policy editor refuses a broken edit with its line and makes a
+//!   good one live (confirmed through the API), sign-out.
 //!
 //! Afterwards the API confirms what the pages did. Screenshots of every page land
 //! in `target/test-artifacts/browser/<scenario>/`. A missing Node.js, Chromium or
@@ -128,4 +132,57 @@ async fn a_refused_reset_names_the_help_desk_and_no_reason() {
         assert_eq!(start["data"]["decoy"], false, "{start}");
     }
     flows::login(gw.api(), ALICE.name, ALICE.password).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_console_shows_the_decisions_and_edits_the_policy() {
+    browser::require_prerequisites();
+    // Every reset is high (the attempts rule fires from the first), so the
+    // overview has risky attempts with their reasons to show.
+    let gw = Gateway::builder()
+        .policy(fixtures::high_all_policy())
+        .start()
+        .await;
+    gw.import_users(&[ALICE, CAROL]).await;
+    for name in [ALICE.name, CAROL.name, "nobody-here", ALICE.name] {
+        flows::start_reset(gw.api(), name).await;
+    }
+    let secret = crate::admin::create_admin_secret(&gw).await;
+    let admin = User {
+        name: crate::admin::ADMIN,
+        password: crate::admin::ADMIN_PASSWORD,
+        email: "",
+        phone: None,
+    };
+    let before = audit::records(&gw.audit_export().await).len();
+    let run = browser::run_scenario_with_env(
+        &gw,
+        "console",
+        &admin,
+        NEW_PASSWORD,
+        &[("RG_ADMIN_TOTP_SECRET", secret.as_str())],
+    )
+    .await;
+    run.assert_success();
+    assert!(run.screenshots().len() >= 8, "{:?}", run.screenshots());
+    // What the editor did, seen through the store: one new live version,
+    // by the administrator, and a refused edit that changed nothing.
+    let records = audit::records(&gw.audit_export().await);
+    let activated: Vec<_> = records[before..]
+        .iter()
+        .filter(|r| r["kind"] == "policy.activated")
+        .collect();
+    assert_eq!(activated.len(), 1, "{activated:?}");
+    assert_eq!(activated[0]["subject"], crate::admin::ADMIN);
+    assert_eq!(activated[0]["data"]["comment"], "deny from 95");
+    assert!(
+        records[before..]
+            .iter()
+            .any(|r| r["kind"] == "admin.login_failed" && r["data"]["reason"] == "code")
+    );
+    assert!(
+        records[before..]
+            .iter()
+            .any(|r| r["kind"] == "admin.logout")
+    );
 }

@@ -26,6 +26,9 @@ pub struct Cookie {
 pub const FLOW: Cookie = Cookie::strict("rg_flow", "/");
 /// The enrolment session's bearer token.
 pub const SESSION: Cookie = Cookie::strict("rg_session", "/");
+/// An administrator's console sign-in (the admin API's bearer token), sent
+/// only to `/admin…`.
+pub const ADMIN: Cookie = Cookie::strict("rg_admin", "/admin");
 /// The random half of the signed double-submit CSRF token.
 pub const CSRF: Cookie = Cookie::strict("rg_csrf", "/");
 /// The reset token once the factors are passed: a bearer secret kept out of

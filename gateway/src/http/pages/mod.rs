@@ -1,5 +1,6 @@
 //! The server-rendered pages people use: `/` and `/reset…` to reset a
-//! password, `/enroll…` to sign in and manage the ways to verify it's them.
+//! password, `/enroll…` to sign in and manage the ways to verify it's them,
+//! `/admin…` for administrators.
 //!
 //! Why a separate module: the pages are just another client of the services
 //! the JSON API calls (`flow::service`, `reset_core`, `session`,
@@ -22,10 +23,14 @@
 //! - [`enroll_add`]: adding an authenticator app or a phone.
 //! - [`enroll_passkey`]: adding a passkey or security key.
 //! - [`lock`]: the "this wasn't me" link of a notice: a button, then the lock.
+//! - [`console`]: `/admin`, the administrators' console: sign-in, the
+//!   overview of recent decisions with server-drawn SVG charts, the policy
+//!   editor.
 //! - [`views`]: rendering helpers and the pages that only say something.
 //! - [`problem`]: what a page needs to know about a service error.
 
 pub mod assets;
+pub mod console;
 pub mod cookie;
 pub mod csrf;
 pub mod enroll;
