@@ -15,8 +15,10 @@
 //! Keys are made and revoked by a signed-in administrator (`/v1/admin/api-keys`,
 //! never with a key: a leaked key cannot mint more) or on the command line
 //! (`resetgate admin api-key create|list|revoke`). A revoked key is refused at
-//! once on every node (each request reads the store). Every use by a key is
-//! audited under the subject `key:NAME`.
+//! once on every node (each request reads the store), and so is every key of
+//! an administrator who is disabled (`admin disable`). Names are unique among
+//! keys in use; every change made with a key is audited under the subject
+//! `key:NAME`, and `risk.evaluated` records name the key that asked.
 
 use std::collections::BTreeSet;
 
@@ -132,6 +134,19 @@ pub async fn create(
     now: i64,
 ) -> ApiResult<(KeyView, String)> {
     check_name(name)?;
+    // Names are unique among keys in use: the audit log tells keys apart by them.
+    let taken = store
+        .api_keys()
+        .await?
+        .iter()
+        .any(|k| k.revoked_at.is_none() && k.name.eq_ignore_ascii_case(name));
+    if taken {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "api_key_exists",
+            format!("a key named {name} is in use; revoke it first or choose another name"),
+        ));
+    }
     let key = format!("{PREFIX}{}", crypto::random_token());
     let record = ApiKeyRecord {
         id: ulid::Ulid::new().to_string(),
@@ -172,6 +187,15 @@ pub async fn authenticate(store: &dyn Durable, key: &str) -> ApiResult<(AccountN
         .await?
         .filter(|r| r.revoked_at.is_none())
         .ok_or_else(refused)?;
+    // A key made by an administrator who is disabled since stops with them.
+    if record.created_by != "cli"
+        && store
+            .admin(&record.created_by)
+            .await?
+            .is_none_or(|admin| admin.disabled)
+    {
+        return Err(refused());
+    }
     let subject =
         AccountName::parse(&format!("key:{}", record.name)).map_err(ApiError::internal)?;
     Ok((subject, parse_scopes(&record.scopes)))

@@ -95,15 +95,19 @@ impl Services {
         self.policies.live()
     }
 
-    /// Re-read `risk.policy`: a valid file is swapped in atomically (requests
-    /// in flight keep the `Arc` they hold) and stored as a new live version
-    /// for every node by the next policy refresh; an invalid one is refused
-    /// with the exact problem and the live policy stays. Returns the live
-    /// version.
+    /// Re-read `risk.policy`: a valid file is stored as a new live version
+    /// for every node by the next policy refresh (within
+    /// `risk.reload_interval`; swapped in atomically, requests in flight keep
+    /// the `Arc` they hold); an invalid one is refused with the exact problem
+    /// and the live policy stays. Returns the file's version.
     pub fn reload_policy(&self) -> anyhow::Result<String> {
         let (text, _) = crate::policies::source(&self.config)?;
-        let policy = load_policy(&self.config)?;
-        Ok(self.policies.file_changed(text, policy))
+        let policy = risk::Policy::parse(&text).map_err(|e| match &self.config.risk.policy {
+            Some(path) => anyhow::anyhow!("risk.policy {}: {e}", path.display()),
+            None => anyhow::anyhow!("the bundled policy: {e}"),
+        })?;
+        self.policies.file_changed(text);
+        Ok(policy.version().to_owned())
     }
 
     /// The live anomaly model.

@@ -112,32 +112,36 @@ async fn labels(store: &dyn Durable) -> ApiResult<HashMap<i64, Value>> {
     Ok(out)
 }
 
+/// A page of decisions, and where the next (older) page starts.
+#[derive(Debug, Serialize)]
+pub struct Page {
+    pub decisions: Vec<DecisionView>,
+    /// `before` for the next page; `None` when the log has nothing older.
+    pub next_before: Option<i64>,
+}
+
 /// Decisions, newest first, per `query`. Filters are applied while paging
-/// back through the log, scanning at most 50,000 records per call.
-pub async fn list(store: &dyn Durable, query: &Query) -> ApiResult<Vec<DecisionView>> {
+/// back through the log, scanning at most 50,000 records per call; when
+/// the page is short because of that, `next_before` says where to go on.
+pub async fn list(store: &dyn Durable, query: &Query) -> ApiResult<Page> {
     let limit = usize::try_from(query.limit.unwrap_or(50).clamp(1, 500)).unwrap_or(50);
     let since = match &query.since {
-        Some(text) => Some(
-            text.parse::<jiff::Timestamp>()
-                .map_err(|e| ApiError::invalid(format!("since: not an RFC 3339 time: {e}")))?
-                .round(jiff::Unit::Second)
-                .map_err(ApiError::internal)?
-                .to_string(),
-        ),
+        Some(text) => Some(since_text(text)?),
         None => None,
     };
     let labels = labels(store).await?;
     let mut out = Vec::new();
     let mut before = query.before;
     let mut scanned = 0;
-    while out.len() < limit && scanned < 50_000 {
+    let mut exhausted = false;
+    'pages: while out.len() < limit && scanned < 50_000 {
         let page = store
             .audit_recent(Some(STARTED), before, since.as_deref(), PAGE)
             .await?;
-        let Some(last) = page.last() else { break };
-        before = Some(last.seq);
         scanned += page.len();
+        exhausted = page.len() < usize::try_from(PAGE).unwrap_or(0);
         for record in &page {
+            before = Some(record.seq);
             let d = decision(record, &labels);
             let level_ok = query
                 .level
@@ -148,12 +152,34 @@ pub async fn list(store: &dyn Durable, query: &Query) -> ApiResult<Vec<DecisionV
             if level_ok && shadow_ok {
                 out.push(d);
                 if out.len() == limit {
-                    break;
+                    // Records after this one in the page are not looked at.
+                    exhausted = false;
+                    break 'pages;
                 }
             }
         }
+        if exhausted {
+            break;
+        }
     }
-    Ok(out)
+    Ok(Page {
+        decisions: out,
+        next_before: if exhausted { None } else { before },
+    })
+}
+
+/// An RFC 3339 time as the audit log writes it (UTC, whole seconds).
+fn since_text(text: &str) -> ApiResult<String> {
+    let t = text
+        .parse::<jiff::Timestamp>()
+        .map_err(|e| ApiError::invalid(format!("since: not an RFC 3339 time: {e}")))?;
+    Ok(t.round(
+        jiff::TimestampRound::new()
+            .smallest(jiff::Unit::Second)
+            .mode(jiff::RoundMode::Trunc),
+    )
+    .unwrap_or(t)
+    .to_string())
 }
 
 /// Label decision `seq` as `label` (audited as `decision.labelled`, subject
@@ -193,27 +219,37 @@ pub async fn label(
     Ok(data)
 }
 
-/// Replay the decisions of the last `days` (newest first, at most
-/// `max_records`) under `candidate`.
+/// Replay the decisions written at or after `since` (newest first, at most
+/// `max_records`) under `candidate`; whether the cap cut the window short.
 pub async fn simulate(
     store: &dyn Durable,
     candidate: &Candidate<'_>,
     since: &str,
     max_records: usize,
-) -> ApiResult<Report> {
-    let mut report = Report::default();
+    report: &mut Report,
+) -> ApiResult<bool> {
     let mut before = None;
     let mut read = 0;
-    while read < max_records {
+    loop {
         let page = store
             .audit_recent(Some(STARTED), before, Some(since), PAGE)
             .await?;
-        let Some(last) = page.last() else { break };
+        let Some(last) = page.last() else {
+            return Ok(false);
+        };
         before = Some(last.seq);
         read += page.len();
+        let short = page.len() < usize::try_from(PAGE).unwrap_or(0);
         for record in page {
-            crate::simulate::replay(candidate, &crate::audit::exported(record), &mut report);
+            crate::simulate::replay(candidate, &crate::audit::exported(record), report);
         }
+        if short {
+            return Ok(false);
+        }
+        if read >= max_records {
+            return Ok(true);
+        }
+        // A long replay yields between pages.
+        tokio::task::yield_now().await;
     }
-    Ok(report)
 }

@@ -28,7 +28,10 @@ use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use axum::http::StatusCode;
 use serde::Serialize;
 
-use crate::app::Live;
+use serde_json::json;
+
+use crate::account::AccountName;
+use crate::app::{AppState, Live};
 use crate::config::Config;
 use crate::http::error::{ApiError, ApiResult};
 use crate::store::durable::{Durable, PolicyActivation, PolicyRole, PolicyVersionRecord};
@@ -45,8 +48,11 @@ pub struct PolicyState {
     live_activation: AtomicI64,
     shadow: RwLock<Option<Shadow>>,
     shadow_activation: AtomicI64,
-    /// A changed `risk.policy` file (swapped in here already), to import.
+    /// A changed `risk.policy` file, to import at the next refresh.
     pending_file: Mutex<Option<String>>,
+    /// One refresh at a time on a node, so a slow one cannot put back an
+    /// older activation over a newer one.
+    refreshing: tokio::sync::Mutex<()>,
 }
 
 /// The shadow candidate.
@@ -64,6 +70,7 @@ impl PolicyState {
             shadow: RwLock::new(None),
             shadow_activation: AtomicI64::new(0),
             pending_file: Mutex::new(None),
+            refreshing: tokio::sync::Mutex::new(()),
         }
     }
 
@@ -78,15 +85,14 @@ impl PolicyState {
             .clone()
     }
 
-    /// The `risk.policy` file changed to `text` (valid: `policy`): live here
-    /// at once, imported into the store by the next [`refresh`].
-    pub fn file_changed(&self, text: String, policy: risk::Policy) -> String {
-        let version = self.live.swap(policy, risk::Policy::version);
+    /// The `risk.policy` file changed to `text` (valid): imported into the
+    /// store and made live by the next [`refresh_from`] if its version is not
+    /// the one imported last (a file touched but not changed undoes nothing).
+    pub fn file_changed(&self, text: String) {
         *self
             .pending_file
             .lock()
             .unwrap_or_else(PoisonError::into_inner) = Some(text);
-        version
     }
 }
 
@@ -142,8 +148,10 @@ pub async fn bootstrap(
 
 /// Bring this node's live and shadow policies up to the store's activations
 /// (and import a changed `risk.policy` file first). Called every
-/// `risk.reload_interval` and after every change made on this node.
+/// `risk.reload_interval` and after every change made on this node; one at
+/// a time per node, and only ever forward (activation ids increase).
 pub async fn refresh_from(store: &dyn Durable, state: &PolicyState) -> anyhow::Result<()> {
+    let _one = state.refreshing.lock().await;
     let pending = state
         .pending_file
         .lock()
@@ -160,7 +168,7 @@ pub async fn refresh_from(store: &dyn Durable, state: &PolicyState) -> anyhow::R
         return Err(e);
     }
     if let Some(activation) = store.policy_activation(PolicyRole::Live).await?
-        && activation.id != state.live_activation.load(Ordering::Acquire)
+        && activation.id > state.live_activation.load(Ordering::Acquire)
         && let Some(id) = activation.version_id
     {
         let policy = load(store, id).await?;
@@ -172,7 +180,7 @@ pub async fn refresh_from(store: &dyn Durable, state: &PolicyState) -> anyhow::R
     }
     let shadow = store.policy_activation(PolicyRole::Shadow).await?;
     let shadow_id = shadow.as_ref().map_or(0, |a| a.id);
-    if shadow_id != state.shadow_activation.load(Ordering::Acquire) {
+    if shadow_id > state.shadow_activation.load(Ordering::Acquire) {
         let fresh = match shadow.and_then(|a| a.version_id) {
             Some(id) => Some(Shadow {
                 version_id: id,
@@ -186,19 +194,23 @@ pub async fn refresh_from(store: &dyn Durable, state: &PolicyState) -> anyhow::R
     Ok(())
 }
 
+/// A changed `risk.policy` file: stored and made live unless it is the
+/// version imported last (then the change was only a touch, and an
+/// activation made since through the API stays).
 async fn import_file(store: &dyn Durable, text: &str) -> anyhow::Result<()> {
     let policy = risk::Policy::parse(text)?;
+    if store.setting(FILE_VERSION).await?.as_deref() == Some(policy.version()) {
+        return Ok(());
+    }
     let now = crate::time::unix(std::time::SystemTime::now());
     let id = store
         .add_policy_version(policy.version(), text, "file", "", now)
         .await?;
-    let live = store.policy_activation(PolicyRole::Live).await?;
-    if live.and_then(|a| a.version_id) != Some(id) {
-        store
-            .activate_policy(PolicyRole::Live, Some(id), "file", now)
-            .await?;
-    }
+    store
+        .activate_policy(PolicyRole::Live, Some(id), "file", now)
+        .await?;
     store.set_setting(FILE_VERSION, policy.version()).await?;
+    tracing::info!(version = %policy.version(), "risk.policy changed: stored and activated");
     Ok(())
 }
 
@@ -317,39 +329,84 @@ pub async fn versions(store: &dyn Durable, limit: i64) -> ApiResult<Vec<VersionV
         .collect())
 }
 
-/// Validate and store `text` by `by`; make it live when `activate`.
+/// Validate and store `text` by `by`; make it live when `activate`. Audited
+/// (`policy.uploaded` / `policy.activated`, with `via`) before it takes
+/// effect; a refusal is audited as `policy.refused`.
 pub async fn upload(
-    store: &dyn Durable,
-    state: &PolicyState,
-    by: &str,
+    s: &AppState,
+    by: &AccountName,
     text: &str,
     comment: &str,
     activate: bool,
-    now: i64,
+    via: &str,
 ) -> ApiResult<VersionView> {
-    let policy = validate(text)?;
+    let store = s.durable.as_ref();
     if comment.chars().count() > 500 {
         return Err(ApiError::invalid("comment: at most 500 characters"));
     }
+    let policy = match validate(text) {
+        Ok(policy) => policy,
+        Err(e) => {
+            crate::admin::audit(
+                s,
+                s.clock.now(),
+                "policy.refused",
+                by,
+                json!({"problem": e.message, "via": via}),
+            )
+            .await?;
+            return Err(e);
+        }
+    };
+    let kind = if activate {
+        "policy.activated"
+    } else {
+        "policy.uploaded"
+    };
+    crate::admin::audit(
+        s,
+        s.clock.now(),
+        kind,
+        by,
+        json!({"version": policy.version(), "comment": comment, "via": via}),
+    )
+    .await?;
     let id = store
-        .add_policy_version(policy.version(), text, by, comment, now)
+        .add_policy_version(policy.version(), text, by.as_str(), comment, s.now())
         .await?;
+    // The version string holds a 48-bit prefix of the text's hash: a
+    // different text under the same string is refused, never merged.
+    let stored = store
+        .policy_version(id)
+        .await?
+        .ok_or_else(|| not_found(id))?;
+    if stored.text != text {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "policy_conflict",
+            format!(
+                "another policy text is stored as {} (version {id}); change the declared version",
+                stored.version
+            ),
+        ));
+    }
     if activate {
-        set(store, state, PolicyRole::Live, Some(id), by, now).await?;
+        activate_checked(s, PolicyRole::Live, Some(id), by).await?;
     }
     version(store, id).await
 }
 
 /// Make version `id` the policy of `role` (`None`: no shadow), by `by`;
-/// the version as it is now.
+/// audited before it takes effect (`policy.activated`,
+/// `policy.shadow_set`, `policy.shadow_cleared`). The version as it is now.
 pub async fn set(
-    store: &dyn Durable,
-    state: &PolicyState,
+    s: &AppState,
     role: PolicyRole,
     id: Option<i64>,
-    by: &str,
-    now: i64,
+    by: &AccountName,
+    via: &str,
 ) -> ApiResult<Option<VersionView>> {
+    let store = s.durable.as_ref();
     let record = match id {
         Some(id) => Some(
             store
@@ -370,18 +427,49 @@ pub async fn set(
             )
         })?;
     }
-    store.activate_policy(role, id, by, now).await?;
-    refresh_from(store, state)
-        .await
-        .map_err(ApiError::internal)?;
+    let kind = match (role, id) {
+        (PolicyRole::Live, _) => "policy.activated",
+        (PolicyRole::Shadow, Some(_)) => "policy.shadow_set",
+        (PolicyRole::Shadow, None) => "policy.shadow_cleared",
+    };
+    crate::admin::audit(
+        s,
+        s.clock.now(),
+        kind,
+        by,
+        json!({"id": id, "version": record.as_ref().map(|r| r.version.clone()), "via": via}),
+    )
+    .await?;
+    activate_checked(s, role, id, by).await?;
     let roles = roles(store).await?;
     Ok(record.map(|r| view(r, &roles, false)))
 }
 
+/// Record the activation, then bring this node up to it at once (the other
+/// nodes follow within `risk.reload_interval`; so does this one if the
+/// immediate refresh fails, which is only logged).
+async fn activate_checked(
+    s: &AppState,
+    role: PolicyRole,
+    id: Option<i64>,
+    by: &AccountName,
+) -> ApiResult<()> {
+    s.durable
+        .activate_policy(role, id, by.as_str(), s.now())
+        .await?;
+    if let Err(e) = refresh_from(s.durable.as_ref(), &s.policies).await {
+        tracing::warn!(error = %format!("{e:#}"), "the activation is stored; this node applies it at its next refresh");
+    }
+    Ok(())
+}
+
 /// A unified diff from `old` to `new` (3 lines of context), with the two
-/// labels as file names; empty when they are the same.
+/// labels as file names; empty when they are the same. Bounded to a second
+/// of work (a coarser diff after that).
 pub fn diff(old: &str, new: &str, old_label: &str, new_label: &str) -> String {
-    similar::TextDiff::from_lines(old, new)
+    similar::TextDiff::configure()
+        .timeout(std::time::Duration::from_secs(1))
+        .diff_lines(old, new)
         .unified_diff()
         .context_radius(3)
         .header(old_label, new_label)

@@ -49,7 +49,11 @@ pub struct Report {
     pub matrix: BTreeMap<(Level, Level), usize>,
     /// Reason code -> attempts whose decision it newly contributes to.
     pub moved_reasons: BTreeMap<String, usize>,
+    /// The attempts whose level changed, as many as [`Self::keep`] allows
+    /// (the counts cover them all).
     pub shifts: Vec<Shift>,
+    /// Keep at most this many [`Shift`]s (all when `None`).
+    pub keep: Option<usize>,
 }
 
 /// Replay one audit record (an `audit export` line or a stored record).
@@ -111,6 +115,9 @@ pub fn replay(candidate: &Candidate<'_>, record: &Value, report: &mut Report) {
         for code in &gained {
             *report.moved_reasons.entry(code.clone()).or_default() += 1;
         }
+        if report.keep.is_some_and(|keep| report.shifts.len() >= keep) {
+            return;
+        }
         report.shifts.push(Shift {
             seq: record["seq"].as_i64(),
             at: record["at"].as_str().unwrap_or_default().to_owned(),
@@ -124,22 +131,32 @@ pub fn replay(candidate: &Candidate<'_>, record: &Value, report: &mut Report) {
 }
 
 impl Report {
+    fn count(&self, moved: impl Fn(Level, Level) -> bool) -> usize {
+        self.matrix
+            .iter()
+            .filter(|((old, new), _)| moved(*old, *new))
+            .map(|(_, n)| n)
+            .sum()
+    }
+
+    /// Attempts whose level changed.
+    pub fn changed(&self) -> usize {
+        self.count(|old, new| old != new)
+    }
+
     /// Attempts asked for more than before, but not refused.
     pub fn extra_step_ups(&self) -> usize {
-        self.shifts
-            .iter()
-            .filter(|s| s.new > s.old && s.new != Level::Deny)
-            .count()
+        self.count(|old, new| new > old && new != Level::Deny)
     }
 
     /// Attempts refused that were not before.
     pub fn extra_blocks(&self) -> usize {
-        self.shifts.iter().filter(|s| s.new == Level::Deny).count()
+        self.count(|old, new| new == Level::Deny && old != Level::Deny)
     }
 
     /// Attempts asked for less than before.
     pub fn step_downs(&self) -> usize {
-        self.shifts.iter().filter(|s| s.new < s.old).count()
+        self.count(|old, new| new < old)
     }
 }
 
@@ -161,18 +178,12 @@ pub fn render(report: &Report, version: &str) -> String {
         }
         out.push('\n');
     }
-    let up = report.shifts.iter().filter(|s| s.new > s.old).count();
-    let down = report.shifts.iter().filter(|s| s.new < s.old).count();
-    let blocks = report
-        .shifts
-        .iter()
-        .filter(|s| s.new == Level::Deny)
-        .count();
+    let (changed, blocks) = (report.changed(), report.extra_blocks());
+    let (up, down) = (report.extra_step_ups() + blocks, report.step_downs());
     let _ = write!(
         out,
-        "\n{} {}: {up} step up (of which {blocks} newly refused), {down} step down\n",
-        report.shifts.len(),
-        if report.shifts.len() == 1 {
+        "\n{changed} {}: {up} step up (of which {blocks} newly refused), {down} step down\n",
+        if changed == 1 {
             "decision changes"
         } else {
             "decisions change"

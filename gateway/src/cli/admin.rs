@@ -96,6 +96,9 @@ pub async fn api_key(config: &Config, verb: super::ApiKeyVerb) -> anyhow::Result
             return Ok(ExitCode::SUCCESS);
         }
         super::ApiKeyVerb::Create { name, scopes } => {
+            // The audit record is keyed by the server key: an existing one,
+            // checked before anything changes.
+            crate::app::load_existing_key(config)?;
             let scopes = crate::api_keys::scopes_from(&scopes).map_err(fail)?;
             let (view, key) = crate::api_keys::create(
                 store.as_ref(),
@@ -117,6 +120,7 @@ pub async fn api_key(config: &Config, verb: super::ApiKeyVerb) -> anyhow::Result
             )
         }
         super::ApiKeyVerb::Revoke { id } => {
+            crate::app::load_existing_key(config)?;
             crate::api_keys::revoke(store.as_ref(), &id, crate::time::unix(now))
                 .await
                 .map_err(fail)?;
@@ -127,7 +131,7 @@ pub async fn api_key(config: &Config, verb: super::ApiKeyVerb) -> anyhow::Result
             )
         }
     };
-    let key = crate::app::load_key(config)?;
+    let key = crate::app::load_existing_key(config)?;
     let log = crate::audit::AuditLog::spawn(store.clone(), key);
     log.record(crate::audit::AuditEvent::new(now, kind, "cli", data))
         .await?;

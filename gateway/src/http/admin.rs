@@ -5,7 +5,7 @@
 //! and map; the policy, decision, audit and key routes are in `admin_data.rs`.
 
 use axum::Json;
-use axum::extract::{FromRequestParts, Path, Query, State};
+use axum::extract::{FromRequestParts, State};
 use axum::http::StatusCode;
 use axum::http::request::Parts;
 use serde::Deserialize;
@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 
 use super::client::Client;
 use super::error::{ApiError, ApiResult};
-use super::json::Body;
+use super::json::{Body, Params, PathParam};
 use crate::account::AccountName;
 use crate::admin;
 use crate::api_keys::{self, Scope};
@@ -145,7 +145,7 @@ pub async fn list_webhooks(State(s): State<AppState>, Reader(_): Reader) -> ApiR
 pub async fn delete_webhook(
     State(s): State<AppState>,
     Admin(by): Admin,
-    Path(id): Path<String>,
+    PathParam(id): PathParam<String>,
 ) -> ApiResult<StatusCode> {
     manage::delete(&s, &by, &id).await?;
     Ok(StatusCode::NO_CONTENT)
@@ -154,7 +154,7 @@ pub async fn delete_webhook(
 pub async fn enable_webhook(
     State(s): State<AppState>,
     Admin(by): Admin,
-    Path(id): Path<String>,
+    PathParam(id): PathParam<String>,
 ) -> ApiResult<Json<Value>> {
     Ok(Json(
         serde_json::to_value(manage::enable(&s, &by, &id).await?).map_err(ApiError::internal)?,
@@ -171,8 +171,8 @@ pub struct DeliveriesQuery {
 pub async fn deliveries(
     State(s): State<AppState>,
     Reader(_): Reader,
-    Path(id): Path<String>,
-    Query(q): Query<DeliveriesQuery>,
+    PathParam(id): PathParam<String>,
+    Params(q): Params<DeliveriesQuery>,
 ) -> ApiResult<Json<Value>> {
     let list = manage::deliveries(&s, &id, q.state.as_deref(), q.limit).await?;
     Ok(Json(json!({"deliveries": list})))
@@ -188,7 +188,7 @@ pub struct RedeliverRequest {
 pub async fn redeliver(
     State(s): State<AppState>,
     Admin(by): Admin,
-    Path(id): Path<String>,
+    PathParam(id): PathParam<String>,
     Body(req): Body<RedeliverRequest>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     let queued = manage::redeliver(&s, &by, &id, req.delivery_ids).await?;

@@ -6,14 +6,14 @@
 //! made it.
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::admin::{Admin, Person, Reader};
 use super::error::{ApiError, ApiResult};
-use super::json::Body;
+use super::json::{Body, Params, PathParam};
 use crate::admin::audit;
 use crate::api_keys;
 use crate::app::AppState;
@@ -72,45 +72,7 @@ async fn store_policy(
     activate: bool,
 ) -> ApiResult<Value> {
     let comment = req.comment.as_deref().unwrap_or_default();
-    let result = policies::upload(
-        s.durable.as_ref(),
-        &s.policies,
-        by.as_str(),
-        &req.text,
-        comment,
-        activate,
-        s.now(),
-    )
-    .await;
-    let view = match result {
-        Ok(view) => view,
-        Err(e) => {
-            if e.code == "invalid_policy" {
-                audit(
-                    s,
-                    s.clock.now(),
-                    "policy.refused",
-                    by,
-                    json!({"problem": e.message}),
-                )
-                .await?;
-            }
-            return Err(e);
-        }
-    };
-    let kind = if activate {
-        "policy.activated"
-    } else {
-        "policy.uploaded"
-    };
-    audit(
-        s,
-        s.clock.now(),
-        kind,
-        by,
-        json!({"id": view.id, "version": view.version, "comment": comment}),
-    )
-    .await?;
+    let view = policies::upload(s, by, &req.text, comment, activate, "api").await?;
     serde_json::to_value(view).map_err(ApiError::internal)
 }
 
@@ -186,7 +148,7 @@ pub struct LimitQuery {
 pub async fn versions(
     State(s): State<AppState>,
     Reader(_): Reader,
-    Query(q): Query<LimitQuery>,
+    Params(q): Params<LimitQuery>,
 ) -> ApiResult<Json<Value>> {
     let list = policies::versions(s.durable.as_ref(), q.limit.unwrap_or(100)).await?;
     Ok(Json(json!({"versions": list})))
@@ -196,7 +158,7 @@ pub async fn versions(
 pub async fn version(
     State(s): State<AppState>,
     Reader(_): Reader,
-    Path(id): Path<i64>,
+    PathParam(id): PathParam<i64>,
 ) -> ApiResult<Json<Value>> {
     to_json(policies::version(s.durable.as_ref(), id).await?)
 }
@@ -206,26 +168,9 @@ pub async fn version(
 pub async fn activate(
     State(s): State<AppState>,
     Admin(by): Admin,
-    Path(id): Path<i64>,
+    PathParam(id): PathParam<i64>,
 ) -> ApiResult<Json<Value>> {
-    let view = policies::set(
-        s.durable.as_ref(),
-        &s.policies,
-        PolicyRole::Live,
-        Some(id),
-        by.as_str(),
-        s.now(),
-    )
-    .await?;
-    audit(
-        &s,
-        s.clock.now(),
-        "policy.activated",
-        &by,
-        json!({"id": id, "version": view.as_ref().map(|v| v.version.clone())}),
-    )
-    .await?;
-    to_json(view)
+    to_json(policies::set(&s, PolicyRole::Live, Some(id), &by, "api").await?)
 }
 
 /// `GET /v1/admin/policy/shadow`: the shadow candidate, and the recent
@@ -233,7 +178,7 @@ pub async fn activate(
 pub async fn shadow(
     State(s): State<AppState>,
     Reader(_): Reader,
-    Query(q): Query<LimitQuery>,
+    Params(q): Params<LimitQuery>,
 ) -> ApiResult<Json<Value>> {
     let store = s.durable.as_ref();
     let activation = store.policy_activation(PolicyRole::Shadow).await?;
@@ -241,7 +186,7 @@ pub async fn shadow(
         return Ok(Json(json!({"shadow": null, "disagreements": []})));
     };
     let since = crate::time::rfc3339(crate::time::from_unix(activation.activated_at));
-    let disagreements = decisions::list(
+    let page = decisions::list(
         store,
         &decisions::Query {
             since: Some(since.clone()),
@@ -251,11 +196,19 @@ pub async fn shadow(
         },
     )
     .await?;
+    // Only this shadow's verdicts (a node may still have recorded the
+    // previous one's for a moment).
+    let disagreements: Vec<_> = page
+        .decisions
+        .into_iter()
+        .filter(|d| d.shadow["version_id"] == id)
+        .collect();
     Ok(Json(json!({
         "shadow": policies::version(store, id).await?,
         "since": since,
         "activated_by": activation.activated_by,
         "disagreements": disagreements,
+        "next_before": page.next_before,
     })))
 }
 
@@ -286,25 +239,15 @@ async fn set_shadow(
     by: &crate::account::AccountName,
     id: Option<i64>,
 ) -> ApiResult<Option<policies::VersionView>> {
-    let view = policies::set(
-        s.durable.as_ref(),
-        &s.policies,
-        PolicyRole::Shadow,
-        id,
-        by.as_str(),
-        s.now(),
-    )
-    .await?;
-    let kind = if id.is_some() {
-        "policy.shadow_set"
-    } else {
-        "policy.shadow_cleared"
-    };
-    audit(s, s.clock.now(), kind, by, json!({"id": id})).await?;
-    Ok(view)
+    policies::set(s, PolicyRole::Shadow, id, by, "api").await
 }
 
 // ---- replay ----
+
+/// Replays running at once on this node.
+static SIMULATIONS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(1);
+/// Decisions replayed at most per call (the newest of the window).
+const MAX_REPLAYED: usize = 200_000;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -351,7 +294,27 @@ pub async fn simulate(
         policy: &policy,
         model: None,
     };
-    let report = decisions::simulate(s.durable.as_ref(), &candidate, &since, 1_000_000).await?;
+    let changes = req.changes.unwrap_or(100).min(1000);
+    let mut report = crate::simulate::Report {
+        keep: Some(changes),
+        ..crate::simulate::Report::default()
+    };
+    // One replay at a time per node: it is CPU work on the request's worker.
+    let Ok(_one) = SIMULATIONS.try_acquire() else {
+        return Err(ApiError::too_many(
+            "simulation_running",
+            "another replay is running on this node; try again shortly",
+            5,
+        ));
+    };
+    let truncated = decisions::simulate(
+        s.durable.as_ref(),
+        &candidate,
+        &since,
+        MAX_REPLAYED,
+        &mut report,
+    )
+    .await?;
     let mut matrix = serde_json::Map::new();
     for old in risk::Level::ALL {
         let row: serde_json::Map<String, Value> = risk::Level::ALL
@@ -363,19 +326,19 @@ pub async fn simulate(
             .collect();
         matrix.insert(old.as_str().to_owned(), Value::Object(row));
     }
-    let changes = req.changes.unwrap_or(100).min(1000);
     Ok(Json(json!({
         "policy_version": policy.version(),
         "since": since,
         "replayed": report.replayed,
+        "truncated": truncated,
         "skipped": report.skipped,
         "matrix": matrix,
-        "changed": report.shifts.len(),
+        "changed": report.changed(),
         "extra_step_ups": report.extra_step_ups(),
         "extra_blocks": report.extra_blocks(),
         "step_downs": report.step_downs(),
         "reasons": report.moved_reasons,
-        "changes": report.shifts.iter().take(changes).collect::<Vec<_>>(),
+        "changes": report.shifts,
     })))
 }
 
@@ -385,10 +348,9 @@ pub async fn simulate(
 pub async fn decisions(
     State(s): State<AppState>,
     Reader(_): Reader,
-    Query(q): Query<decisions::Query>,
+    Params(q): Params<decisions::Query>,
 ) -> ApiResult<Json<Value>> {
-    let list = decisions::list(s.durable.as_ref(), &q).await?;
-    Ok(Json(json!({"decisions": list})))
+    to_json(decisions::list(s.durable.as_ref(), &q).await?)
 }
 
 #[derive(Deserialize)]
@@ -402,7 +364,7 @@ pub struct LabelRequest {
 pub async fn label(
     State(s): State<AppState>,
     Admin(by): Admin,
-    Path(seq): Path<i64>,
+    PathParam(seq): PathParam<i64>,
     Body(req): Body<LabelRequest>,
 ) -> ApiResult<Json<Value>> {
     Ok(Json(
@@ -422,7 +384,7 @@ pub struct AuditQuery {
 pub async fn audit_log(
     State(s): State<AppState>,
     Reader(_): Reader,
-    Query(q): Query<AuditQuery>,
+    Params(q): Params<AuditQuery>,
 ) -> ApiResult<Json<Value>> {
     let records = s
         .durable
@@ -493,7 +455,7 @@ pub async fn list_keys(State(s): State<AppState>, Person(_): Person) -> ApiResul
 pub async fn revoke_key(
     State(s): State<AppState>,
     Person(by): Person,
-    Path(id): Path<String>,
+    PathParam(id): PathParam<String>,
 ) -> ApiResult<StatusCode> {
     api_keys::revoke(s.durable.as_ref(), &id, s.now()).await?;
     audit(&s, s.clock.now(), "api_key.revoked", &by, json!({"id": id})).await?;

@@ -106,7 +106,7 @@ fn policy_routes() -> Router<AppState> {
         )
         .route("/v1/admin/simulate", post(admin_data::simulate))
         .route_layer(DefaultBodyLimit::max(
-            crate::policies::MAX_POLICY_BYTES + 16 * 1024,
+            2 * crate::policies::MAX_POLICY_BYTES + 16 * 1024,
         ))
 }
 

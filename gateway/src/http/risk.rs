@@ -33,13 +33,14 @@ pub struct EvaluateRequest {
     device_cookie: Option<String>,
 }
 
-async fn authorize(s: &AppState, headers: &HeaderMap) -> ApiResult<()> {
+/// Who asked: `key:NAME` for an API key, `risk.api_key` for the configured one.
+async fn authorize(s: &AppState, headers: &HeaderMap) -> ApiResult<String> {
     use secrecy::ExposeSecret as _;
     let presented = super::bearer(headers).unwrap_or_default();
     if presented.starts_with(crate::api_keys::PREFIX) {
-        let (_, scopes) = crate::api_keys::authenticate(s.durable.as_ref(), presented).await?;
+        let (who, scopes) = crate::api_keys::authenticate(s.durable.as_ref(), presented).await?;
         if scopes.contains(&crate::api_keys::Scope::Evaluate) {
-            return Ok(());
+            return Ok(who.to_string());
         }
         return Err(ApiError::new(
             StatusCode::FORBIDDEN,
@@ -47,12 +48,15 @@ async fn authorize(s: &AppState, headers: &HeaderMap) -> ApiResult<()> {
             "this API key does not have the evaluate scope",
         ));
     }
+    let refused = || {
+        ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "invalid_api_key",
+            "an API key with the evaluate scope is required",
+        )
+    };
     let Some(expected) = &s.config.risk.api_key else {
-        return Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "api_disabled",
-            "the risk API needs an API key with the evaluate scope, or risk.api_key / risk.api_key_file",
-        ));
+        return Err(refused());
     };
     // Digests first, so the comparison is constant-time whatever the lengths.
     let (a, b) = (
@@ -60,13 +64,9 @@ async fn authorize(s: &AppState, headers: &HeaderMap) -> ApiResult<()> {
         crypto::sha256_hex(expected.expose_secret().as_bytes()),
     );
     if crypto::ct_eq(a.as_bytes(), b.as_bytes()) {
-        Ok(())
+        Ok("risk.api_key".to_owned())
     } else {
-        Err(ApiError::new(
-            StatusCode::UNAUTHORIZED,
-            "invalid_api_key",
-            "a valid API key is required",
-        ))
+        Err(refused())
     }
 }
 
@@ -75,7 +75,7 @@ pub async fn evaluate(
     headers: HeaderMap,
     Body(req): Body<EvaluateRequest>,
 ) -> ApiResult<Json<Value>> {
-    authorize(&s, &headers).await?;
+    let by = authorize(&s, &headers).await?;
     let name = AccountName::parse(&req.username).map_err(|e| ApiError::invalid(e.to_string()))?;
     if req.user_agent.as_ref().is_some_and(|ua| ua.len() > 4096) {
         return Err(ApiError::invalid("user_agent is too long"));
@@ -98,7 +98,7 @@ pub async fn evaluate(
             s.clock.now(),
             "risk.evaluated",
             assessed.name.as_str(),
-            json!({"address": req.ip.to_string(), "score": a.score.get(), "level": a.level,
+            json!({"by": by, "address": req.ip.to_string(), "score": a.score.get(), "level": a.level,
                    "reasons": a.reasons, "policy_version": a.policy_version,
                    "model_version": a.model_version, "signals": assessed.signals}),
         ))

@@ -123,14 +123,19 @@ fn millis_rfc3339(ms: i64) -> String {
     rfc3339(at)
 }
 
-/// A URL as shown and audited: without its query and fragment (a receiver
-/// may take a token there), marked when it had one.
+/// A URL as shown and audited: without its user-info, query and fragment (a
+/// receiver may take a token there), marked when it had one.
 pub fn shown(url: &str) -> String {
     match Url::parse(url) {
         Ok(mut parsed) => {
-            let had = parsed.query().is_some() || parsed.fragment().is_some();
+            let had = parsed.query().is_some()
+                || parsed.fragment().is_some()
+                || !parsed.username().is_empty()
+                || parsed.password().is_some();
             parsed.set_query(None);
             parsed.set_fragment(None);
+            let _ = parsed.set_username("");
+            let _ = parsed.set_password(None);
             let mut text = parsed.to_string();
             if had {
                 text.push_str("?…");
@@ -373,4 +378,24 @@ pub async fn redeliver(
     )
     .await?;
     Ok(queued)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::shown;
+
+    #[test]
+    fn a_shown_url_keeps_no_credentials_or_tokens() {
+        assert_eq!(
+            shown("https://soc.example/hook"),
+            "https://soc.example/hook"
+        );
+        assert_eq!(
+            shown("https://soc.example/hook?token=s3cret#x"),
+            "https://soc.example/hook?…"
+        );
+        let with_user = shown("https://siem:s3cret@soc.example/hook");
+        assert_eq!(with_user, "https://soc.example/hook?…");
+        assert!(!with_user.contains("s3cret"));
+    }
 }

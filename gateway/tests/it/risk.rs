@@ -18,7 +18,7 @@ async fn evaluate_needs_the_key_and_counts_nothing() {
     let (status, reply) = off.send(evaluate(Some("k"), &body)).await;
     assert_eq!(
         (status, reply["error"].as_str()),
-        (StatusCode::FORBIDDEN, Some("api_disabled"))
+        (StatusCode::UNAUTHORIZED, Some("invalid_api_key"))
     );
 
     let app = App::with(|c| c.risk.api_key = Some("sspr-key-123".into())).await;

@@ -53,6 +53,13 @@ async fn api_keys_are_scoped_revocable_and_never_shown_twice() {
     )
     .await
     .expect_error(400, "invalid_request");
+    api.post_auth(
+        "/v1/admin/api-keys",
+        &token,
+        &json!({"name": "SIEM", "scopes": ["read"]}),
+    )
+    .await
+    .expect_error(409, "api_key_exists");
 
     // A read key reads the policy but cannot change it, nor make keys.
     let live = api.get_auth("/v1/admin/policy", &reader).await.ok();
@@ -103,10 +110,18 @@ async fn api_keys_are_scoped_revocable_and_never_shown_twice() {
         .ok();
     assert!(live_version(&put).starts_with("tests-stricter+"), "{put}");
 
-    // The list shows no key and no hash; a revoked key is refused at once.
-    let list = api.get_auth("/v1/admin/api-keys", &token).await.ok();
+    check_list_revoke_and_disable(&gw, &token, &[&reader, &evaluator, &admin_key]).await;
+}
+
+/// The list shows no key and no hash; a revoked key is refused at once; the
+/// keys of a disabled administrator stop with them; the audit names keys.
+async fn check_list_revoke_and_disable(gw: &Gateway, token: &str, keys: &[&String; 3]) {
+    let api = gw.api();
+    let [reader, evaluator, admin_key] = *keys;
+    let body = json!({"username": ALICE.name, "ip": "198.51.100.7"});
+    let list = api.get_auth("/v1/admin/api-keys", token).await.ok();
     let text = list.to_string();
-    for secret in [&reader, &evaluator, &admin_key] {
+    for secret in keys {
         assert!(!text.contains(secret.as_str()), "{text}");
     }
     let siem = list["api_keys"]
@@ -119,17 +134,35 @@ async fn api_keys_are_scoped_revocable_and_never_shown_twice() {
     assert_eq!(
         api.delete_auth(
             &format!("/v1/admin/api-keys/{}", field_str(siem, "id")),
-            &token
+            token
         )
         .await
         .status,
         204
     );
-    api.get_auth("/v1/admin/policy", &reader)
+    api.get_auth("/v1/admin/policy", reader)
         .await
         .expect_error(401, "invalid_api_key");
+    // The keys of a disabled administrator stop with them (the CLI's do not).
+    api.get_auth("/v1/admin/policy", evaluator)
+        .await
+        .expect_error(403, "insufficient_scope");
+    assert!(gw.cli(&["admin", "disable", ADMIN]).await.success());
+    api.post_auth("/v1/risk/evaluate", evaluator, &body)
+        .await
+        .expect_error(401, "invalid_api_key");
+    api.get_auth("/v1/admin/policy", admin_key).await.ok();
+    assert!(gw.cli(&["admin", "enable", ADMIN]).await.success());
+    api.post_auth("/v1/risk/evaluate", evaluator, &body)
+        .await
+        .ok();
 
     let records = resetgate_tests::audit::records(&gw.audit_export().await);
+    assert!(
+        records
+            .iter()
+            .any(|r| r["kind"] == "risk.evaluated" && r["data"]["by"] == "key:sspr")
+    );
     assert!(records.iter().any(|r| r["kind"] == "policy.activated"
         && r["subject"] == "key:ci"
         && r["data"]["comment"] == "lower medium"));
@@ -139,14 +172,17 @@ async fn api_keys_are_scoped_revocable_and_never_shown_twice() {
             .any(|r| r["kind"] == "api_key.revoked" && r["subject"] == ADMIN)
     );
     let log = gw.log();
-    for secret in [&reader, &evaluator, &admin_key] {
+    for secret in keys {
         assert!(!log.contains(secret.as_str()), "a key in the log");
     }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_policy_is_validated_diffed_activated_and_rolled_back() {
-    let mut gw = Gateway::start().await;
+    let mut gw = Gateway::builder()
+        .env("RESETGATE__RISK__RELOAD_INTERVAL", "100ms")
+        .start()
+        .await;
     let token = admin_token(&gw).await;
     let api = gw.api();
     let first = api.get_auth("/v1/admin/policy", &token).await.ok();
@@ -213,6 +249,14 @@ async fn a_policy_is_validated_diffed_activated_and_rolled_back() {
         decisions["decisions"][0]["policy_version"], candidate_version,
         "{decisions}"
     );
+
+    // The policy file rewritten unchanged (a deployment touching it) does
+    // not undo the activation: a few refreshes later it is still live.
+    let file = gw.root().join("policy.toml");
+    std::fs::write(&file, quiet_policy()).unwrap();
+    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    let still = api.get_auth("/v1/admin/policy", &token).await.ok();
+    assert_eq!(live_version(&still), candidate_version);
 
     // Rolled back: the first version is live again, and stays so after a
     // restart (the unchanged file is not imported again).

@@ -11,7 +11,6 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use serde::Deserialize;
-use serde_json::json;
 
 use super::cookie::{self, ADMIN};
 use super::csrf::{CsrfToken, Posted};
@@ -179,7 +178,7 @@ async fn count_disagreements(s: &AppState) -> crate::http::error::ApiResult<usiz
         },
     )
     .await?;
-    Ok(list.len())
+    Ok(list.decisions.len())
 }
 
 #[derive(Deserialize, Default)]
@@ -367,41 +366,25 @@ async fn edit(
     // Browsers send textarea lines with CR LF.
     let text = form.text.replace("\r\n", "\n");
     let outcome = if activate {
-        policies::upload(
-            s.durable.as_ref(),
-            &s.policies,
-            name.as_str(),
-            &text,
-            &form.comment,
-            true,
-            s.now(),
-        )
-        .await
-        .map(Some)
+        policies::upload(s, &name, &text, &form.comment, true, "console")
+            .await
+            .map(Some)
     } else {
         policies::validate(&text).map(|_| None)
     };
     let (status, alerts, line) = match outcome {
-        Ok(Some(view)) => {
-            let audited = crate::admin::audit(
-                s,
-                s.clock.now(),
-                "policy.activated",
-                &name,
-                json!({"id": view.id, "version": view.version, "comment": form.comment, "via": "console"}),
-            )
-            .await;
-            if let Err(e) = audited {
-                return Problem::of(e).await.page(&s.config.reset.help_desk);
-            }
-            return views::redirect("/admin/policy?done=activated");
-        }
+        Ok(Some(_)) => return views::redirect("/admin/policy?done=activated"),
         Ok(None) => (
             StatusCode::OK,
             Alerts::notice(Some("The policy is valid. Nothing was saved.")),
             None,
         ),
-        Err(e) if e.code == "invalid_policy" || e.code == "policy_too_large" => {
+        Err(e)
+            if matches!(
+                e.code,
+                "invalid_policy" | "policy_too_large" | "policy_conflict" | "invalid_request"
+            ) =>
+        {
             let line = e.message.split(':').next().and_then(|l| l.parse().ok());
             (e.status, Alerts::error(e.message.into_owned()), line)
         }
@@ -432,30 +415,9 @@ pub async fn activate(
         Ok(None) => return views::redirect("/admin"),
         Err(page) => return page,
     };
-    let done = policies::set(
-        s.durable.as_ref(),
-        &s.policies,
-        PolicyRole::Live,
-        Some(id),
-        name.as_str(),
-        s.now(),
-    )
-    .await;
-    let result = match done {
-        Ok(view) => {
-            crate::admin::audit(
-                &s,
-                s.clock.now(),
-                "policy.activated",
-                &name,
-                json!({"id": id, "version": view.map(|v| v.version), "via": "console"}),
-            )
-            .await
-        }
-        Err(e) => Err(e),
-    };
+    let result = policies::set(&s, PolicyRole::Live, Some(id), &name, "console").await;
     match result {
-        Ok(()) => views::redirect("/admin/policy?done=activated"),
+        Ok(_) => views::redirect("/admin/policy?done=activated"),
         Err(e) => Problem::of(e).await.page(&s.config.reset.help_desk),
     }
 }
