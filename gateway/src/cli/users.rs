@@ -7,22 +7,13 @@ use serde::Deserialize;
 
 use crate::account::AccountName;
 use crate::config::Config;
-use crate::directory::hasher;
+pub use crate::directory::provision::{NewUser, create};
 use crate::factors::sms;
-use crate::store::durable::{FactorRecord, FactorStore, UserRecord, UserStore};
 
 /// One CSV row; the header must be exactly `username,password,email,phone`.
 #[derive(Debug, Deserialize)]
 pub struct Row {
     pub username: String,
-    pub password: String,
-    pub email: Option<String>,
-    pub phone: Option<String>,
-}
-
-/// A validated row, ready to store.
-pub struct NewUser {
-    pub name: AccountName,
     pub password: String,
     pub email: Option<String>,
     pub phone: Option<String>,
@@ -63,42 +54,6 @@ pub fn parse(text: &[u8]) -> anyhow::Result<Vec<NewUser>> {
         });
     }
     Ok(users)
-}
-
-/// Store one user (skipped when the name exists); true when created.
-pub async fn create<S: UserStore + FactorStore + ?Sized>(
-    store: &S,
-    user: &NewUser,
-    now: i64,
-) -> anyhow::Result<bool> {
-    let password = zeroize::Zeroizing::new(user.password.clone());
-    let hash = tokio::task::spawn_blocking(move || hasher::hash_blocking(&password)).await?;
-    let created = store
-        .create_user(&UserRecord {
-            username: user.name.to_string(),
-            password_hash: hash,
-            email: user.email.clone(),
-            disabled: false,
-            created_at: now,
-            password_changed_at: now,
-        })
-        .await?;
-    if created && let Some(phone) = &user.phone {
-        store
-            .add_factor(&FactorRecord {
-                id: ulid::Ulid::new().to_string(),
-                username: user.name.to_string(),
-                kind: "sms".into(),
-                label: format!("SMS {}", sms::mask(phone)),
-                secret: None,
-                phone: Some(phone.clone()),
-                provisioned: true,
-                created_at: now,
-                last_used_at: None,
-            })
-            .await?;
-    }
-    Ok(created)
 }
 
 pub async fn import(config: &Config, path: &Path) -> anyhow::Result<ExitCode> {

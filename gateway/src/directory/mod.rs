@@ -13,6 +13,7 @@
 mod builtin;
 pub mod hasher;
 pub mod ldap;
+pub mod provision;
 
 use async_trait::async_trait;
 

@@ -461,3 +461,39 @@ pub async fn revoke_key(
     audit(&s, s.clock.now(), "api_key.revoked", &by, json!({"id": id})).await?;
     Ok(StatusCode::NO_CONTENT)
 }
+
+// ---- built-in directory ----
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewUserRequest {
+    username: String,
+    /// The initial password (the password rules apply).
+    password: String,
+    email: Option<String>,
+    /// E.164; an administrator-provisioned SMS factor.
+    phone: Option<String>,
+}
+
+/// `POST /v1/admin/users`: an account in the built-in directory.
+pub async fn create_user(
+    State(s): State<AppState>,
+    Admin(by): Admin,
+    Body(req): Body<NewUserRequest>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    let name = crate::account::AccountName::parse(&req.username)
+        .map_err(|e| ApiError::invalid(format!("username: {e}")))?;
+    let user = crate::directory::provision::NewUser {
+        name: name.clone(),
+        password: crate::reset_core::password::normalize(&req.password),
+        email: req.email.filter(|e| !e.trim().is_empty()),
+        phone: req.phone.filter(|p| !p.trim().is_empty()),
+    };
+    let masked = user.phone.as_deref().map(crate::factors::sms::mask);
+    let email = user.email.clone();
+    crate::directory::provision::add(&s, &by, user).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({"username": name.as_str(), "email": email, "phone": masked})),
+    ))
+}

@@ -71,6 +71,7 @@ fn admin_routes() -> Router<AppState> {
         .merge(policy_routes())
         .route("/v1/admin/decisions", get(admin_data::decisions))
         .route("/v1/admin/decisions/{id}/label", post(admin_data::label))
+        .route("/v1/admin/users", post(admin_data::create_user))
         .route("/v1/admin/audit", get(admin_data::audit_log))
         .route("/v1/admin/audit/verify", get(admin_data::audit_verify))
         .route(

@@ -32,7 +32,7 @@ use crate::webhooks::{Event, alerts, ocsf};
 pub const MAX_PASSWORD_BYTES: usize = 4096;
 
 /// Words that may not appear in a password besides the username.
-const CONTEXT_WORDS: &[&str] = &["resetgate"];
+pub const CONTEXT_WORDS: &[&str] = &["resetgate"];
 
 /// Complete the reset of `flow_id` with `new_password`.
 pub async fn complete(

@@ -469,3 +469,79 @@ async fn check_labels(gw: &Gateway, token: &str, seq: i64) {
         .ok();
     assert_eq!(audit["records"][0]["data"]["by"], ADMIN);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_administrator_adds_an_account_that_resets_by_its_provisioned_phone() {
+    let gw = Gateway::start().await;
+    let token = admin_token(&gw).await;
+    let api = gw.api();
+    let dana = resetgate_tests::fixtures::User {
+        name: "dana",
+        password: "Copper-Harbour-Window-81",
+        email: "dana@example.test",
+        phone: Some("+15550100077"),
+    };
+    let body = json!({"username": dana.name, "password": dana.password,
+                      "email": dana.email, "phone": dana.phone});
+    // Refusals change nothing: a weak password (every reason), a bad phone,
+    // a read key.
+    let weak = api
+        .post_auth(
+            "/v1/admin/users",
+            &token,
+            &json!({"username": "dana", "password": "dana2026"}),
+        )
+        .await;
+    weak.expect_error(422, "password_rejected");
+    assert!(
+        weak.body["reasons"].as_array().unwrap().len() >= 2,
+        "{weak}"
+    );
+    api.post_auth(
+        "/v1/admin/users",
+        &token,
+        &json!({"username": "dana", "password": dana.password, "phone": "555-0100"}),
+    )
+    .await
+    .expect_error(400, "invalid_request");
+    let reader = key(api, &token, "siem", &["read"]).await;
+    api.post_auth("/v1/admin/users", &reader, &body)
+        .await
+        .expect_error(403, "insufficient_scope");
+
+    let made = api
+        .post_auth("/v1/admin/users", &token, &body)
+        .await
+        .expect(201);
+    assert_eq!(made["username"], "dana");
+    assert!(made["phone"].as_str().unwrap().ends_with("77"), "{made}");
+    assert!(
+        !made.to_string().contains("0100077"),
+        "the phone is masked: {made}"
+    );
+    api.post_auth("/v1/admin/users", &token, &body)
+        .await
+        .expect_error(409, "user_exists");
+
+    // The account signs in with its password and resets at once by SMS to
+    // the provisioned phone (no cool-off).
+    flows::login(api, dana.name, dana.password).await;
+    let reset = flows::reset_via_sms(&gw, &dana).await;
+    let done = flows::complete(
+        api,
+        &reset.flow,
+        &reset.reset_token,
+        "Lantern-Quarry-Meadow-55",
+    )
+    .await
+    .ok();
+    assert_eq!(done["status"], "done");
+    let records = resetgate_tests::audit::records(&gw.audit_export().await);
+    let created = records
+        .iter()
+        .find(|r| r["kind"] == "user.created")
+        .expect("audited");
+    assert_eq!(created["subject"], ADMIN);
+    assert!(!created.to_string().contains(dana.password));
+    assert!(!gw.log().contains(dana.password));
+}
