@@ -86,6 +86,7 @@ pub async fn create(
         totp_secret: key.seal(&seed, &seal_context(name.as_str())),
         disabled: false,
         created_at: crate::time::unix(now),
+        webauthn: None,
     };
     if !store.create_admin(&record).await? {
         anyhow::bail!("an administrator named {name} already exists");
@@ -119,14 +120,24 @@ pub fn unauthenticated() -> ApiError {
     )
 }
 
-/// Check password and code; a new session token on success.
+/// What a sign-in gave.
+pub enum Login {
+    /// Signed in: the bearer token.
+    Token(String),
+    /// The password was right and no code was sent, and the administrator
+    /// has passkeys: the challenge to answer (`crate::admin_webauthn`).
+    Passkey(serde_json::Value),
+}
+
+/// Check password and code; a new session token on success. Without a code,
+/// an administrator with passkeys gets a passkey challenge instead.
 pub async fn login(
     s: &AppState,
     raw_name: &str,
     password: &str,
     code: &str,
     client: &Client,
-) -> ApiResult<String> {
+) -> ApiResult<Login> {
     let name = AccountName::parse(raw_name).map_err(|e| ApiError::invalid(e.to_string()))?;
     if password.len() > crate::reset_core::MAX_PASSWORD_BYTES || code.len() > 16 {
         return Err(ApiError::invalid("password or code is too long"));
@@ -165,10 +176,12 @@ pub async fn login(
             u64::try_from(crate::time::unix(now)).ok()?,
         )
     });
+    let passkey = code.trim().is_empty() && record.as_ref().is_some_and(|r| r.webauthn.is_some());
     let why = match (&record, password_ok, step) {
         (None, ..) => Some("unknown_admin"),
         (Some(r), ..) if r.disabled => Some("disabled"),
         (_, false, _) => Some("password"),
+        (_, true, None) if passkey => None,
         (_, true, None) => Some("code"),
         (_, true, Some(step)) => {
             // A code is good once: its step must move the admin's marker on.
@@ -197,6 +210,23 @@ pub async fn login(
         .await?;
         return Err(refused());
     }
+    if passkey && step.is_none() {
+        return Ok(Login::Passkey(
+            crate::admin_webauthn::login_challenge(s, &name).await?,
+        ));
+    }
+    Ok(Login::Token(
+        start_session(s, &name, now, json!({"address": address, "factor": "totp"})).await?,
+    ))
+}
+
+/// A new session for `name` (both factors passed), audited as `admin.login`.
+async fn start_session(
+    s: &AppState,
+    name: &AccountName,
+    now: SystemTime,
+    audit_data: serde_json::Value,
+) -> ApiResult<String> {
     let token = crypto::random_token();
     let stored = Stored {
         admin: name.to_string(),
@@ -209,8 +239,56 @@ pub async fn login(
             SESSION_TTL,
         )
         .await?;
-    audit(s, now, "admin.login", &name, json!({"address": address})).await?;
+    audit(s, now, "admin.login", name, audit_data).await?;
     Ok(token)
+}
+
+/// The answer to a passkey challenge of [`login`]: a session token, or the
+/// same 401 as every refusal (audited).
+pub async fn login_passkey(
+    s: &AppState,
+    challenge_id: &str,
+    credential: &serde_json::Value,
+    client: &Client,
+) -> ApiResult<String> {
+    let now = s.clock.now();
+    let address = client.ip.to_string();
+    let admin = crate::admin_webauthn::login_verify(s, challenge_id, credential).await?;
+    let Some(name) = admin else {
+        let subject = AccountName::parse("admin:unknown").map_err(ApiError::internal)?;
+        audit(
+            s,
+            now,
+            "admin.login_failed",
+            &subject,
+            json!({"address": address, "reason": "passkey"}),
+        )
+        .await?;
+        return Err(refused());
+    };
+    // Disabled while the challenge was open: no session.
+    if s.durable
+        .admin(name.as_str())
+        .await?
+        .is_none_or(|r| r.disabled)
+    {
+        audit(
+            s,
+            now,
+            "admin.login_failed",
+            &name,
+            json!({"address": address, "reason": "disabled"}),
+        )
+        .await?;
+        return Err(refused());
+    }
+    start_session(
+        s,
+        &name,
+        now,
+        json!({"address": address, "factor": "webauthn"}),
+    )
+    .await
 }
 
 /// The administrator a bearer token belongs to.

@@ -1,9 +1,9 @@
 //! Recorded decisions for security teams: every reset start's `reset.started`
 //! audit record, read back as a decision with its reasons; the analysts'
 //! labels on them (confirmed attack or legitimate, audited as
-//! `decision.labelled` and exported with `audit export` for retraining); and
-//! the replay of the last days' decisions under a candidate policy
-//! ([`crate::simulate`]).
+//! `decision.labelled`, kept as the latest per decision in `decision_labels`
+//! and exported with `audit export` for retraining); and the replay of the
+//! last days' decisions under a candidate policy ([`crate::simulate`]).
 
 use std::collections::HashMap;
 
@@ -59,7 +59,7 @@ pub struct DecisionView {
     pub label: Option<Value>,
 }
 
-fn decision(record: &AuditRecord, labels: &HashMap<i64, Value>) -> DecisionView {
+fn decision(record: &AuditRecord) -> DecisionView {
     let data: Value = serde_json::from_str(&record.data).unwrap_or(Value::Null);
     let geo = &data["signals"]["geo"];
     DecisionView {
@@ -77,7 +77,7 @@ fn decision(record: &AuditRecord, labels: &HashMap<i64, Value>) -> DecisionView 
         asn: geo["asn"].clone(),
         decoy: data["decoy"].as_bool().unwrap_or(false),
         shadow: data["shadow"].clone(),
-        label: labels.get(&record.seq).cloned(),
+        label: None,
     }
 }
 
@@ -97,19 +97,25 @@ pub struct Query {
     pub limit: Option<i64>,
 }
 
-/// The latest label of each labelled decision among the newest labels.
-async fn labels(store: &dyn Durable) -> ApiResult<HashMap<i64, Value>> {
-    let mut out = HashMap::new();
-    // Newest first: the first label seen for a decision is its latest.
-    for r in store.audit_recent(Some(LABELLED), None, None, 5000).await? {
-        let data: Value = serde_json::from_str(&r.data).unwrap_or(Value::Null);
-        if let Some(seq) = data["seq"].as_i64() {
-            out.entry(seq).or_insert(json!({
-                "label": data["label"], "by": data["by"], "at": r.at, "note": data["note"],
-            }));
-        }
+/// Put each decision's latest label on it (the `decision_labels` table).
+async fn attach_labels(store: &dyn Durable, decisions: &mut [DecisionView]) -> ApiResult<()> {
+    let seqs: Vec<i64> = decisions.iter().map(|d| d.seq).collect();
+    let labels: HashMap<i64, Value> = store
+        .labels(&seqs)
+        .await?
+        .into_iter()
+        .map(|l| {
+            let at = crate::time::rfc3339(crate::time::from_unix(l.labelled_at));
+            (
+                l.seq,
+                json!({"label": l.label, "by": l.labelled_by, "at": at, "note": l.note}),
+            )
+        })
+        .collect();
+    for d in decisions {
+        d.label = labels.get(&d.seq).cloned();
     }
-    Ok(out)
+    Ok(())
 }
 
 /// A page of decisions, and where the next (older) page starts.
@@ -129,7 +135,6 @@ pub async fn list(store: &dyn Durable, query: &Query) -> ApiResult<Page> {
         Some(text) => Some(since_text(text)?),
         None => None,
     };
-    let labels = labels(store).await?;
     let mut out = Vec::new();
     let mut before = query.before;
     let mut scanned = 0;
@@ -142,7 +147,7 @@ pub async fn list(store: &dyn Durable, query: &Query) -> ApiResult<Page> {
         exhausted = page.len() < usize::try_from(PAGE).unwrap_or(0);
         for record in &page {
             before = Some(record.seq);
-            let d = decision(record, &labels);
+            let d = decision(record);
             let level_ok = query
                 .level
                 .is_none_or(|l| d.level.as_str() == Some(l.as_str()));
@@ -162,6 +167,7 @@ pub async fn list(store: &dyn Durable, query: &Query) -> ApiResult<Page> {
             break;
         }
     }
+    attach_labels(store, &mut out).await?;
     Ok(Page {
         decisions: out,
         next_before: if exhausted { None } else { before },
@@ -215,6 +221,19 @@ pub async fn label(
             &record.subject,
             data.clone(),
         ))
+        .await?;
+    s.durable
+        .set_label(&crate::store::durable::LabelRecord {
+            seq,
+            label: match label {
+                Label::Attack => "attack",
+                Label::Legitimate => "legitimate",
+            }
+            .to_owned(),
+            note: note.to_owned(),
+            labelled_by: by.to_string(),
+            labelled_at: s.now(),
+        })
         .await?;
     Ok(data)
 }

@@ -27,6 +27,7 @@
 //!   dispatcher (leases, retries, `Retry-After`, 410, dead letters).
 //! - [`metrics`]: Prometheus metrics at `/metrics`.
 //! - [`admin`]: administrators (password + TOTP sign-in, audited actions);
+//!   [`admin_webauthn`]: passkeys as their other second factor;
 //!   [`api_keys`]: scoped keys for machine clients; [`policies`]: policy
 //!   versions, activation, rollback, the shadow candidate; [`decisions`]:
 //!   recorded decisions and analysts' labels; [`simulate`]: the replay of
@@ -37,6 +38,7 @@
 
 pub mod account;
 pub mod admin;
+pub mod admin_webauthn;
 pub mod api_keys;
 pub mod app;
 pub mod audit;

@@ -101,7 +101,9 @@ impl FromRequestParts<AppState> for Person {
 pub struct LoginRequest {
     username: String,
     password: String,
-    /// The current code of the administrator's authenticator app.
+    /// The current code of the administrator's authenticator app; left out
+    /// by an administrator who answers a passkey challenge instead.
+    #[serde(default)]
     code: String,
 }
 
@@ -110,10 +112,56 @@ pub async fn login(
     client: Client,
     Body(req): Body<LoginRequest>,
 ) -> ApiResult<Json<Value>> {
-    let token = admin::login(&s, &req.username, &req.password, &req.code, &client).await?;
+    match admin::login(&s, &req.username, &req.password, &req.code, &client).await? {
+        admin::Login::Token(token) => Ok(Json(
+            json!({"token": token, "expires_in": admin::SESSION_TTL.as_secs()}),
+        )),
+        admin::Login::Passkey(challenge) => Ok(Json(challenge)),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PasskeyLoginRequest {
+    challenge_id: String,
+    credential: Value,
+}
+
+/// `POST /v1/admin/login/webauthn`: the answer to a passkey challenge.
+pub async fn login_passkey(
+    State(s): State<AppState>,
+    client: Client,
+    Body(req): Body<PasskeyLoginRequest>,
+) -> ApiResult<Json<Value>> {
+    let token = admin::login_passkey(&s, &req.challenge_id, &req.credential, &client).await?;
     Ok(Json(
         json!({"token": token, "expires_in": admin::SESSION_TTL.as_secs()}),
     ))
+}
+
+/// `POST /v1/admin/webauthn`: begin registering a passkey (signed in).
+pub async fn passkey_begin(
+    State(s): State<AppState>,
+    Person(who): Person,
+) -> ApiResult<Json<Value>> {
+    let public_key = crate::admin_webauthn::register_begin(&s, &who).await?;
+    Ok(Json(json!({"public_key": public_key})))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PasskeyFinishRequest {
+    credential: Value,
+}
+
+/// `POST /v1/admin/webauthn/finish`: store the passkey.
+pub async fn passkey_finish(
+    State(s): State<AppState>,
+    Person(who): Person,
+    Body(req): Body<PasskeyFinishRequest>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    let count = crate::admin_webauthn::register_finish(&s, &who, req.credential).await?;
+    Ok((StatusCode::CREATED, Json(json!({"passkeys": count}))))
 }
 
 /// End this sign-in (the bearer token stops working).

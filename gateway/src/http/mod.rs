@@ -57,6 +57,9 @@ fn admin_routes() -> Router<AppState> {
     Router::new()
         .route("/v1/admin/login", post(admin::login))
         .route("/v1/admin/logout", post(admin::logout))
+        .route("/v1/admin/login/webauthn", post(admin::login_passkey))
+        .route("/v1/admin/webauthn", post(admin::passkey_begin))
+        .route("/v1/admin/webauthn/finish", post(admin::passkey_finish))
         .route(
             "/v1/admin/webhooks",
             get(admin::list_webhooks).post(admin::create_webhook),

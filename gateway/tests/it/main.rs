@@ -2,6 +2,7 @@
 //! memory store, driven with `oneshot` (no socket). Client addresses are set
 //! per request through `ConnectInfo`.
 
+mod admin_passkey;
 mod bad_input;
 mod email;
 mod metrics;

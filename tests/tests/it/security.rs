@@ -458,9 +458,30 @@ async fn check_labels(gw: &Gateway, token: &str, seq: i64) {
         .await
         .ok();
     assert_eq!(labelled["decisions"][0]["label"]["label"], "attack");
+    assert_eq!(labelled["decisions"][0]["label"]["by"], ADMIN);
+    // A second opinion replaces the first, on the list and in the export.
+    api.post_auth(
+        &format!("/v1/admin/decisions/{seq}/label"),
+        token,
+        &json!({"label": "legitimate", "note": "the owner travelling"}),
+    )
+    .await
+    .ok();
+    let relabelled = api
+        .get_auth(
+            &format!("/v1/admin/decisions?before={}&limit=1", seq + 1),
+            token,
+        )
+        .await
+        .ok();
+    assert_eq!(relabelled["decisions"][0]["label"]["label"], "legitimate");
+    assert_eq!(
+        relabelled["decisions"][0]["label"]["note"],
+        "the owner travelling"
+    );
     let export = resetgate_tests::audit::records(&gw.audit_export().await);
     let line = export.iter().find(|r| r["seq"] == seq).unwrap();
-    assert_eq!(line["label"], "attack", "{line}");
+    assert_eq!(line["label"], "legitimate", "{line}");
     let verify = api.get_auth("/v1/admin/audit/verify", token).await.ok();
     assert_eq!(verify["intact"], true, "{verify}");
     let audit = api

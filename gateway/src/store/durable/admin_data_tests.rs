@@ -1,6 +1,6 @@
 //! The admin API's data on each store ([`SqliteStore`], [`PostgresStore`],
 //! [`MemoryDurable`]): API keys, policy versions and activations, settings,
-//! and the audit log read newest first. Every test runs on all three, with
+//! decision labels, and the audit log read newest first. Every test runs on all three, with
 //! the same expected answers (ids included: the memory store answers as
 //! `SQLite`).
 
@@ -44,6 +44,11 @@ on_every_store!(
     settings_are_upserted,
     audit_recent_filters_newest_first,
     audit_record_is_found_by_seq,
+    labels_are_stored_and_read,
+    a_later_label_replaces_the_earlier,
+    labels_of_unknown_decisions_are_absent,
+    labels_of_no_decisions_are_none,
+    admin_passkeys_change_by_compare_and_swap,
 );
 
 fn key(id: &str, hash: &str, created_at: i64) -> ApiKeyRecord {
@@ -403,6 +408,70 @@ async fn audit_record_is_found_by_seq(s: &dyn Durable) {
     assert_eq!(s.audit_record(-1).await.unwrap(), None);
 }
 
+fn label(seq: i64, label: &str, by: &str, at: i64) -> LabelRecord {
+    LabelRecord {
+        seq,
+        label: label.to_owned(),
+        note: format!("{label} by {by}"),
+        labelled_by: by.to_owned(),
+        labelled_at: at,
+    }
+}
+
+/// The labels of `seqs`, by seq (the stores answer in any order).
+async fn labels_of(s: &dyn Durable, seqs: &[i64]) -> Vec<LabelRecord> {
+    let mut labels = s.labels(seqs).await.unwrap();
+    labels.sort_by_key(|l| l.seq);
+    labels
+}
+
+async fn labels_are_stored_and_read(s: &dyn Durable) {
+    let (a, b) = (
+        label(7, "attack", "ann", 100),
+        label(3, "legitimate", "bob", 90),
+    );
+    s.set_label(&a).await.unwrap();
+    s.set_label(&b).await.unwrap();
+    assert_eq!(labels_of(s, &[7]).await, std::slice::from_ref(&a));
+    assert_eq!(labels_of(s, &[3]).await, std::slice::from_ref(&b));
+    assert_eq!(labels_of(s, &[7, 3]).await, [b.clone(), a.clone()]);
+    assert_eq!(labels_of(s, &[3, 7]).await, [b, a]);
+}
+
+async fn a_later_label_replaces_the_earlier(s: &dyn Durable) {
+    s.set_label(&label(5, "attack", "ann", 100)).await.unwrap();
+    s.set_label(&label(6, "attack", "ann", 101)).await.unwrap();
+    // Every field replaced, even with an earlier time.
+    let later = LabelRecord {
+        note: String::new(),
+        ..label(5, "legitimate", "key:triage", 50)
+    };
+    s.set_label(&later).await.unwrap();
+    assert_eq!(
+        labels_of(s, &[5, 6]).await,
+        [later, label(6, "attack", "ann", 101)]
+    );
+}
+
+async fn labels_of_unknown_decisions_are_absent(s: &dyn Durable) {
+    assert_eq!(labels_of(s, &[1, 2, 3]).await, []);
+    let l = label(2, "attack", "ann", 100);
+    s.set_label(&l).await.unwrap();
+    assert_eq!(labels_of(s, &[1, 2, 3]).await, std::slice::from_ref(&l));
+    assert_eq!(labels_of(s, &[0, -2, 20, i64::MAX]).await, []);
+    // A seq asked for twice: its label once.
+    assert_eq!(labels_of(s, &[2, 2]).await, [l]);
+    // As many as a caller may ask for.
+    let many: Vec<i64> = (1..=1000).collect();
+    assert_eq!(labels_of(s, &many).await.len(), 1);
+}
+
+async fn labels_of_no_decisions_are_none(s: &dyn Durable) {
+    assert_eq!(s.labels(&[]).await.unwrap(), []);
+    s.set_label(&label(1, "attack", "ann", 100)).await.unwrap();
+    assert_eq!(s.labels(&[]).await.unwrap(), []);
+}
+
 /// Two nodes storing the same versions at once: one row per version, and
 /// every caller told its id.
 async fn two_nodes_store_a_version_once(a: Arc<dyn Durable>, b: Arc<dyn Durable>) {
@@ -446,4 +515,32 @@ async fn two_nodes_store_a_version_once_postgres() {
     let a = PostgresStore::open(&url).await.unwrap();
     let b = PostgresStore::open(&url).await.unwrap();
     two_nodes_store_a_version_once(Arc::new(a), Arc::new(b)).await;
+}
+
+async fn admin_passkeys_change_by_compare_and_swap(s: &dyn Durable) {
+    let admin = AdminRecord {
+        username: "ops".to_owned(),
+        password_hash: "$argon2id$x".to_owned(),
+        totp_secret: vec![1, 2, 3],
+        disabled: false,
+        created_at: 1,
+        webauthn: None,
+    };
+    assert!(s.create_admin(&admin).await.unwrap());
+    // From none: only a writer that expected none wins.
+    assert!(
+        !s.set_admin_webauthn("ops", Some(b"x"), b"first")
+            .await
+            .unwrap()
+    );
+    assert!(s.set_admin_webauthn("ops", None, b"first").await.unwrap());
+    assert!(!s.set_admin_webauthn("ops", None, b"second").await.unwrap());
+    assert!(
+        s.set_admin_webauthn("ops", Some(b"first"), b"second")
+            .await
+            .unwrap()
+    );
+    let stored = s.admin("ops").await.unwrap().unwrap();
+    assert_eq!(stored.webauthn.as_deref(), Some(b"second".as_slice()));
+    assert!(!s.set_admin_webauthn("nobody", None, b"x").await.unwrap());
 }

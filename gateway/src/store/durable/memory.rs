@@ -35,6 +35,7 @@ use super::{
 
 mod admins;
 mod api_keys;
+mod labels;
 mod locks;
 mod outbox;
 mod policies;
@@ -62,6 +63,8 @@ pub struct MemoryDurable {
     admins: Mutex<HashMap<String, super::AdminRecord>>,
     /// `api_keys`.
     api_keys: Mutex<api_keys::ApiKeys>,
+    /// `decision_labels` by seq.
+    labels: Mutex<HashMap<i64, super::LabelRecord>>,
     /// `policy_versions`, `policy_activations` and `settings`.
     policies: Mutex<policies::Policies>,
 }

@@ -3,7 +3,7 @@
 //!
 //! Narrow traits per capability ([`UserStore`], [`FactorStore`], [`AuditStore`],
 //! [`HistoryStore`], [`OutboxStore`], [`LockStore`], [`AdminStore`], [`ApiKeyStore`],
-//! [`PolicyStore`]); [`Durable`] is all
+//! [`PolicyStore`], [`LabelStore`]); [`Durable`] is all
 //! of them. Two implementations serve:
 //! [`SqliteStore`] (one node, a file) and [`PostgresStore`] (several nodes
 //! sharing one database), both sqlx with embedded migrations of the same schema
@@ -21,6 +21,7 @@ mod admin_data_tests;
 pub mod admins;
 pub mod api_keys;
 mod history;
+pub mod labels;
 pub mod locks;
 mod memory;
 pub mod outbox;
@@ -32,6 +33,7 @@ use async_trait::async_trait;
 
 pub use admins::{AdminRecord, AdminStore};
 pub use api_keys::{ApiKeyRecord, ApiKeyStore};
+pub use labels::{LabelRecord, LabelStore};
 pub use locks::{AccountLock, LockStore};
 pub use memory::MemoryDurable;
 pub use outbox::{OutboxMessage, OutboxStore};
@@ -330,6 +332,7 @@ pub trait Durable:
     + AdminStore
     + ApiKeyStore
     + PolicyStore
+    + LabelStore
 {
     async fn ping(&self) -> Result<(), DurableError>;
 }

@@ -31,6 +31,7 @@
 
 mod admins;
 mod api_keys;
+mod labels;
 mod locks;
 mod outbox;
 mod policies;

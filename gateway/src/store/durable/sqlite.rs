@@ -7,6 +7,7 @@
 
 mod admins;
 mod api_keys;
+mod labels;
 mod locks;
 mod outbox;
 pub(super) mod policies;

@@ -138,6 +138,14 @@ pub mod keys {
     pub fn admin_totp_step(admin: &str) -> String {
         format!("admin-totp-step:{admin}")
     }
+    /// An administrator's passkey registration in progress.
+    pub fn admin_passkey_registration(admin: &str) -> String {
+        format!("admin-passkey-reg:{admin}")
+    }
+    /// An administrator's sign-in waiting for a passkey's answer.
+    pub fn admin_passkey_login(challenge_id: &str) -> String {
+        format!("admin-passkey-login:{challenge_id}")
+    }
     pub fn enrolment(kind: &str, account: &str) -> String {
         format!("enrol:{kind}:{account}")
     }

@@ -34,6 +34,21 @@ impl AdminStore for MemoryDurable {
         })
     }
 
+    async fn set_admin_webauthn(
+        &self,
+        username: &str,
+        expected: Option<&[u8]>,
+        new: &[u8],
+    ) -> Result<bool, DurableError> {
+        Ok(match lock(&self.admins).get_mut(username) {
+            Some(admin) if admin.webauthn.as_deref() == expected => {
+                admin.webauthn = Some(new.to_vec());
+                true
+            }
+            _ => false,
+        })
+    }
+
     async fn admin(&self, username: &str) -> Result<Option<AdminRecord>, DurableError> {
         Ok(lock(&self.admins).get(username).cloned())
     }

@@ -42,10 +42,31 @@ impl AdminStore for PostgresStore {
         .await
     }
 
+    async fn set_admin_webauthn(
+        &self,
+        username: &str,
+        expected: Option<&[u8]>,
+        new: &[u8],
+    ) -> Result<bool, DurableError> {
+        bounded(async {
+            let done = sqlx::query(
+                "UPDATE admins SET webauthn = $1
+                 WHERE username = $2 AND webauthn IS NOT DISTINCT FROM $3",
+            )
+            .bind(new)
+            .bind(username)
+            .bind(expected)
+            .execute(&self.pool)
+            .await?;
+            Ok(done.rows_affected() == 1)
+        })
+        .await
+    }
+
     async fn admin(&self, username: &str) -> Result<Option<AdminRecord>, DurableError> {
         bounded(async {
             Ok(sqlx::query_as(
-                "SELECT username, password_hash, totp_secret, disabled, created_at
+                "SELECT username, password_hash, totp_secret, disabled, created_at, webauthn
                  FROM admins WHERE username = $1",
             )
             .bind(username)

@@ -36,9 +36,25 @@ impl AdminStore for SqliteStore {
         Ok(done.rows_affected() == 1)
     }
 
+    async fn set_admin_webauthn(
+        &self,
+        username: &str,
+        expected: Option<&[u8]>,
+        new: &[u8],
+    ) -> Result<bool, DurableError> {
+        let done =
+            sqlx::query("UPDATE admins SET webauthn = ? WHERE username = ? AND webauthn IS ?")
+                .bind(new)
+                .bind(username)
+                .bind(expected)
+                .execute(&self.pool)
+                .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
     async fn admin(&self, username: &str) -> Result<Option<AdminRecord>, DurableError> {
         Ok(sqlx::query_as(
-            "SELECT username, password_hash, totp_secret, disabled, created_at
+            "SELECT username, password_hash, totp_secret, disabled, created_at, webauthn
              FROM admins WHERE username = ?",
         )
         .bind(username)
