@@ -52,6 +52,9 @@ pub enum Verb {
         /// A candidate anomaly model (`train --out`): its score replaces the recorded one.
         #[arg(long, value_name = "FILE")]
         model: Option<PathBuf>,
+        /// Only the attempts of the last N days (default: every one on record).
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=3660))]
+        days: Option<u32>,
         /// An `audit export` file (JSON lines); default: the configured durable store.
         #[arg(long, value_name = "AUDIT_EXPORT")]
         from: Option<PathBuf>,
@@ -157,8 +160,9 @@ pub async fn run(cli: Cli) -> ExitCode {
                 Verb::Simulate {
                     policy,
                     model,
+                    days,
                     from,
-                } => simulate::run(&config, &policy, model.as_deref(), from.as_deref()).await,
+                } => simulate::run(&config, &policy, model.as_deref(), days, from.as_deref()).await,
                 Verb::Audit {
                     verb: AuditVerb::Verify,
                 } => audit::verify(&config).await,

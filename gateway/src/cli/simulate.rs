@@ -1,7 +1,8 @@
-//! `simulate --policy FILE [--model FILE] [--from AUDIT_EXPORT]`: replay
-//! recorded attempts under a candidate policy (and model) and print the
-//! decision-shift table (`crate::simulate`). Records come from an `audit
-//! export` file (JSON lines) or, without `--from`, from the durable store.
+//! `simulate --policy FILE [--model FILE] [--days N] [--from AUDIT_EXPORT]`:
+//! replay recorded attempts (of the last N days) under a candidate policy
+//! (and model) and print the decision-shift table (`crate::simulate`).
+//! Records come from an `audit export` file (JSON lines) or, without
+//! `--from`, from the durable store.
 
 use std::io::BufRead;
 use std::path::Path;
@@ -17,8 +18,20 @@ pub async fn run(
     config: &Config,
     policy: &Path,
     model: Option<&Path>,
+    days: Option<u32>,
     from: Option<&Path>,
 ) -> anyhow::Result<ExitCode> {
+    // Records at or after this RFC 3339 time (UTC, whole seconds: compared as text).
+    let since = days.map(|d| {
+        crate::time::rfc3339(
+            std::time::SystemTime::now() - std::time::Duration::from_secs(u64::from(d) * 86_400),
+        )
+    });
+    let recent = |record: &Value| {
+        since
+            .as_deref()
+            .is_none_or(|since| record["at"].as_str().is_some_and(|at| at >= since))
+    };
     let text = std::fs::read_to_string(policy)
         .map_err(|e| anyhow::anyhow!("{}: {e}", policy.display()))?;
     let policy_file = policy;
@@ -51,12 +64,17 @@ pub async fn run(
             let record: Value = serde_json::from_str(&line).map_err(|e| {
                 anyhow::anyhow!("{} line {}: not a JSON record: {e}", path.display(), i + 1)
             })?;
-            replay(&candidate, &record, &mut report);
+            if recent(&record) {
+                replay(&candidate, &record, &mut report);
+            }
         }
     } else {
         let store = crate::app::open_durable(config).await?;
         crate::audit::for_each(store.as_ref(), |record| -> anyhow::Result<()> {
-            replay(&candidate, &crate::audit::exported(record), &mut report);
+            let record = crate::audit::exported(record);
+            if recent(&record) {
+                replay(&candidate, &record, &mut report);
+            }
             Ok(())
         })
         .await?;

@@ -366,6 +366,23 @@ async fn replay_matches_the_shadow_decisions_and_labels_are_exported() {
     );
 
     check_replay(api, &token, id, &live_pairs, disagreeing).await;
+    // The command line agrees, over the store, for the last day.
+    let file = gw.root().join("candidate.toml");
+    std::fs::write(&file, &candidate).unwrap();
+    let cli = gw
+        .cli_ok(&[
+            "simulate",
+            "--policy",
+            file.to_str().unwrap(),
+            "--days",
+            "1",
+        ])
+        .await;
+    assert!(cli.stdout.contains("replayed 15 attempts"), "{cli}");
+    assert!(
+        cli.stdout.contains(&format!("\n{disagreeing} decision")),
+        "{disagreeing} changes: {cli}"
+    );
     check_shadow_view(api, &token, id, disagreeing).await;
     let seq = decisions[0]["seq"].as_i64().unwrap();
     check_labels(&gw, &token, seq).await;
