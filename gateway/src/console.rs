@@ -44,6 +44,8 @@ pub struct Risky {
     pub place: String,
     /// The reasons that scored, heaviest first: (code, weight, sentence).
     pub reasons: Vec<(String, i64, String)>,
+    /// An analyst's latest label (`attack` / `legitimate`) and who gave it.
+    pub label: Option<(String, String)>,
 }
 
 /// The counts of a window.
@@ -138,6 +140,12 @@ pub async fn overview(store: &dyn Durable, now: SystemTime, hours: u64) -> ApiRe
             break;
         }
     }
+    let seqs: Vec<i64> = o.recent_risky.iter().map(|r| r.seq).collect();
+    for label in store.labels(&seqs).await? {
+        if let Some(r) = o.recent_risky.iter_mut().find(|r| r.seq == label.seq) {
+            r.label = Some((label.label, label.labelled_by));
+        }
+    }
     o.top_reasons = top(reasons, 10);
     o.top_countries = top(countries, 10);
     o.top_networks = top(networks, 10);
@@ -175,6 +183,7 @@ fn risky(seq: i64, at: &str, account: &str, data: &Value) -> Risky {
         address: data["address"].as_str().unwrap_or_default().to_owned(),
         place,
         reasons,
+        label: None,
     }
 }
 

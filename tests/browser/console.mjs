@@ -1,7 +1,8 @@
 // Scenario "console": an administrator signs in at /admin with a password and
 // an authenticator-app code, reads the overview (the decisions chart and the
 // score histogram drawn as SVG by the server, the top reasons, the recent
-// high-risk attempts, the webhook table), then edits the risk policy: a
+// high-risk attempts, the webhook table), labels an attempt a confirmed
+// attack, then edits the risk policy: a
 // broken edit is refused with its line and changes nothing, a good one goes
 // live, and signing out ends the console session.
 //
@@ -49,6 +50,13 @@ await runScenario('console', async (s) => {
   check(/account_attempts_1h/.test(firstRisky), `the risky attempt shows no reason code: ${JSON.stringify(firstRisky)}`);
   const reasons = await s.text('#top-reasons');
   check(/account_attempts_1h/.test(reasons), `#top-reasons: ${JSON.stringify(reasons)}`);
+
+  // An analyst marks the newest risky attempt as a confirmed attack.
+  const seq = await s.page.locator('#recent-risky > li').first().getAttribute('data-seq');
+  await s.submit(`#recent-risky > li[data-seq="${seq}"] button.label-attack`, 'labelled');
+  check(/label saved/i.test(await s.text('#notice')), 'labelling says nothing');
+  const labelled = await s.text(`#recent-risky > li[data-seq="${seq}"] .label`);
+  check(/confirmed attack by/i.test(labelled), `the attempt's label reads ${JSON.stringify(labelled)}`);
 
   // The policy editor: a broken edit names its line and changes nothing.
   await s.goto('/admin/policy', 'policy');

@@ -154,6 +154,7 @@ fn page_routes(state: &AppState) -> Router<AppState> {
             get(pages::console::policy).post(pages::console::save),
         )
         .route("/admin/policy/check", post(pages::console::check))
+        .route("/admin/decisions/{id}/label", post(pages::console::label))
         .route(
             "/admin/policy/versions/{id}/activate",
             post(pages::console::activate),

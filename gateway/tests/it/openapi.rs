@@ -21,7 +21,7 @@ type Operation = (String, String);
 /// The HTML pages, their static files and the JSON helpers their scripts call:
 /// not part of the API, so not in openapi.json. Every other route must be
 /// documented; a new route is a choice between the document and this list.
-const PAGE_ROUTES: [(&str, &str); 29] = [
+const PAGE_ROUTES: [(&str, &str); 30] = [
     ("GET", "/"),
     ("GET", "/reset"),
     ("POST", "/reset"),
@@ -49,6 +49,7 @@ const PAGE_ROUTES: [(&str, &str); 29] = [
     ("GET", "/admin/policy"),
     ("POST", "/admin/policy"),
     ("POST", "/admin/policy/check"),
+    ("POST", "/admin/decisions/{id}/label"),
     ("POST", "/admin/policy/versions/{id}/activate"),
     ("GET", "/static/{file}"),
 ];

@@ -17,7 +17,7 @@
 //!   configured help-desk text and no reason.
 //! - `console`: an administrator signs in at `/admin` (password and TOTP code),
 //!   the overview draws the decisions as SVG with the risky attempts and their
-//!   reasons, the policy editor refuses a broken edit with its line and makes a
+//!   reasons, one is labelled a confirmed attack, the policy editor refuses a broken edit with its line and makes a
 //!   good one live (confirmed through the API), sign-out.
 //!
 //! Afterwards the API confirms what the pages did. Screenshots of every page land

@@ -83,16 +83,63 @@ struct OverviewPage {
 }
 
 /// `GET /admin`: the overview when signed in, else the sign-in form.
-pub async fn show(State(s): State<AppState>, headers: HeaderMap, token: CsrfToken) -> Response {
+pub async fn show(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    token: CsrfToken,
+    Query(q): Query<DoneQuery>,
+) -> Response {
+    let notice = match q.done.as_str() {
+        "labelled" => Some("Label saved."),
+        _ => None,
+    };
     let page = match who(&s, &headers).await {
         Err(page) => page,
         Ok(None) => login_page(&token, Alerts::default(), String::new(), StatusCode::OK),
         Ok(Some(name)) => match overview(&s, &name, &token.field).await {
-            Ok(page) => views::page(StatusCode::OK, &page),
+            Ok(mut page) => {
+                page.alerts = Alerts::notice(notice);
+                views::page(StatusCode::OK, &page)
+            }
             Err(e) => Problem::of(e).await.page(&s.config.reset.help_desk),
         },
     };
     token.attach(page)
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct LabelForm {
+    label: String,
+}
+
+/// `POST /admin/decisions/{id}/label`: an analyst's verdict on a decision.
+pub async fn label(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    Path(seq): Path<i64>,
+    Posted(form): Posted<LabelForm>,
+) -> Response {
+    let name = match who(&s, &headers).await {
+        Ok(Some(name)) => name,
+        Ok(None) => return views::redirect("/admin"),
+        Err(page) => return page,
+    };
+    let label = match form.label.as_str() {
+        "attack" => crate::decisions::Label::Attack,
+        "legitimate" => crate::decisions::Label::Legitimate,
+        _ => {
+            return Problem::of(crate::http::error::ApiError::invalid(
+                "label: attack or legitimate",
+            ))
+            .await
+            .page(&s.config.reset.help_desk);
+        }
+    };
+    match crate::decisions::label(&s, &name, seq, label, Some("from the console")).await {
+        Ok(_) => views::redirect("/admin?done=labelled"),
+        Err(e) => Problem::of(e).await.page(&s.config.reset.help_desk),
+    }
 }
 
 async fn overview(
