@@ -8,31 +8,6 @@ use std::sync::Arc;
 
 use super::*;
 
-/// `test` on each store, as `test::sqlite`, `test::memory`, `test::postgres`.
-macro_rules! on_every_store {
-    ($($test:ident),* $(,)?) => {$(
-        mod $test {
-            use super::*;
-
-            #[tokio::test]
-            async fn sqlite() {
-                let store = SqliteStore::open("sqlite::memory:").await.unwrap();
-                super::$test(&store).await;
-            }
-
-            #[tokio::test]
-            async fn memory() {
-                super::$test(&MemoryDurable::new()).await;
-            }
-
-            #[tokio::test]
-            async fn postgres() {
-                super::$test(&postgres_test_store().await).await;
-            }
-        }
-    )*};
-}
-
 on_every_store!(
     api_keys_are_created_once,
     api_keys_are_listed_oldest_first,

@@ -16,6 +16,33 @@
 //! chained on, and says when another writer got there first, so that the
 //! writer (`crate::audit`) re-chains on the new head instead of forking it.
 
+/// `test` on each store, as `test::sqlite`, `test::memory`, `test::postgres`
+/// (a private PostgreSQL): the store suites' one way to say "all three".
+#[cfg(test)]
+macro_rules! on_every_store {
+    ($($test:ident),* $(,)?) => {$(
+        mod $test {
+            #[tokio::test]
+            async fn sqlite() {
+                let store = $crate::store::durable::SqliteStore::open("sqlite::memory:")
+                    .await
+                    .unwrap();
+                super::$test(&store).await;
+            }
+
+            #[tokio::test]
+            async fn memory() {
+                super::$test(&$crate::store::durable::MemoryDurable::new()).await;
+            }
+
+            #[tokio::test]
+            async fn postgres() {
+                super::$test(&$crate::store::durable::postgres_test_store().await).await;
+            }
+        }
+    )*};
+}
+
 #[cfg(test)]
 mod admin_data_tests;
 pub mod admins;

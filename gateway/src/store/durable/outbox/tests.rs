@@ -12,31 +12,6 @@ use crate::store::durable::{
     postgres_test_store,
 };
 
-/// `test` on each store, as `test::sqlite`, `test::memory`, `test::postgres`.
-macro_rules! on_every_store {
-    ($($test:ident),* $(,)?) => {$(
-        mod $test {
-            use super::*;
-
-            #[tokio::test]
-            async fn sqlite() {
-                let store = SqliteStore::open("sqlite::memory:").await.unwrap();
-                super::$test(&store).await;
-            }
-
-            #[tokio::test]
-            async fn memory() {
-                super::$test(&MemoryDurable::new()).await;
-            }
-
-            #[tokio::test]
-            async fn postgres() {
-                super::$test(&postgres_test_store().await).await;
-            }
-        }
-    )*};
-}
-
 on_every_store!(
     alerts_are_routed_once,
     alerts_commit_with_their_record,
