@@ -176,12 +176,13 @@ pub async fn login(
             u64::try_from(crate::time::unix(now)).ok()?,
         )
     });
-    let passkey = code.trim().is_empty() && record.as_ref().is_some_and(|r| r.webauthn.is_some());
+    if code.trim().is_empty() {
+        return passkey_step(s, &name, record.as_ref(), password_ok, &address, now).await;
+    }
     let why = match (&record, password_ok, step) {
         (None, ..) => Some("unknown_admin"),
         (Some(r), ..) if r.disabled => Some("disabled"),
         (_, false, _) => Some("password"),
-        (_, true, None) if passkey => None,
         (_, true, None) => Some("code"),
         (_, true, Some(step)) => {
             // A code is good once: its step must move the admin's marker on.
@@ -193,31 +194,67 @@ pub async fn login(
         }
     };
     if let Some(why) = why {
-        let subject = if why == "unknown_admin" {
-            let mac = s.key.mac(&[b"unknown-admin", name.as_str().as_bytes()]);
-            AccountName::parse(&format!("unknown-{}", &hex::encode(mac)[..16]))
-                .map_err(ApiError::internal)?
-        } else {
-            name.clone()
-        };
         audit(
             s,
             now,
             "admin.login_failed",
-            &subject,
+            &audit_subject(s, &name, Some(why))?,
             json!({"address": address, "reason": why}),
         )
         .await?;
         return Err(refused());
     }
-    if passkey && step.is_none() {
-        return Ok(Login::Passkey(
-            crate::admin_webauthn::login_challenge(s, &name).await?,
-        ));
-    }
     Ok(Login::Token(
         start_session(s, &name, now, json!({"address": address, "factor": "totp"})).await?,
     ))
+}
+
+/// A sign-in without a code: every name and password gets a passkey
+/// challenge of the same shape (a decoy one, which nothing can answer,
+/// unless the password is right and the administrator is enabled and has
+/// passkeys), so the answer never tells whether the password was right.
+/// What failed is audited here; the answer is judged at
+/// `POST /v1/admin/login/webauthn`.
+async fn passkey_step(
+    s: &AppState,
+    name: &AccountName,
+    record: Option<&AdminRecord>,
+    password_ok: bool,
+    address: &str,
+    now: SystemTime,
+) -> ApiResult<Login> {
+    let why = match record {
+        None => Some("unknown_admin"),
+        Some(r) if r.disabled => Some("disabled"),
+        Some(_) if !password_ok => Some("password"),
+        Some(r) if r.webauthn.is_none() => Some("no_passkey"),
+        Some(_) => None,
+    };
+    let (kind, data) = match why {
+        Some(why) => (
+            "admin.login_failed",
+            json!({"address": address, "reason": why}),
+        ),
+        None => (
+            "admin.login_challenged",
+            json!({"address": address, "factor": "webauthn"}),
+        ),
+    };
+    audit(s, now, kind, &audit_subject(s, name, why)?, data).await?;
+    let challenge = crate::admin_webauthn::login_challenge(s, name, record, why.is_none()).await?;
+    Ok(Login::Passkey(challenge))
+}
+
+/// The audit subject for a sign-in by `name`: an unknown name as a keyed
+/// hash (people type passwords into name fields).
+fn audit_subject(s: &AppState, name: &AccountName, why: Option<&str>) -> ApiResult<AccountName> {
+    if why == Some("unknown_admin") {
+        let mac = s.key.mac(&[b"unknown-admin", name.as_str().as_bytes()]);
+        AccountName::parse(&format!("unknown-{}", &hex::encode(mac)[..16]))
+            .map_err(ApiError::internal)
+    } else {
+        Ok(name.clone())
+    }
 }
 
 /// A new session for `name` (both factors passed), audited as `admin.login`.
@@ -253,18 +290,23 @@ pub async fn login_passkey(
 ) -> ApiResult<String> {
     let now = s.clock.now();
     let address = client.ip.to_string();
-    let admin = crate::admin_webauthn::login_verify(s, challenge_id, credential).await?;
-    let Some(name) = admin else {
-        let subject = AccountName::parse("admin:unknown").map_err(ApiError::internal)?;
-        audit(
-            s,
-            now,
-            "admin.login_failed",
-            &subject,
-            json!({"address": address, "reason": "passkey"}),
-        )
-        .await?;
-        return Err(refused());
+    let name = match crate::admin_webauthn::login_verify(s, challenge_id, credential).await? {
+        crate::admin_webauthn::Verified::Admin(name) => name,
+        crate::admin_webauthn::Verified::Refused { admin, reason } => {
+            let subject = match admin {
+                Some(admin) => admin,
+                None => AccountName::parse("admin:unknown").map_err(ApiError::internal)?,
+            };
+            audit(
+                s,
+                now,
+                "admin.login_failed",
+                &subject,
+                json!({"address": address, "reason": reason}),
+            )
+            .await?;
+            return Err(refused());
+        }
     };
     // Disabled while the challenge was open: no session.
     if s.durable
@@ -289,6 +331,30 @@ pub async fn login_passkey(
         json!({"address": address, "factor": "webauthn"}),
     )
     .await
+}
+
+/// Whether `code` is a current TOTP code of `admin` not used before (its
+/// step is then spent): the re-authentication asked before a second factor
+/// is added.
+pub async fn fresh_code(s: &AppState, admin: &AccountName, code: &str) -> ApiResult<bool> {
+    if code.len() > 16 {
+        return Ok(false);
+    }
+    let Some(record) = s.durable.admin(admin.as_str()).await? else {
+        return Ok(false);
+    };
+    let now = u64::try_from(s.now()).unwrap_or(0);
+    let step = s
+        .key
+        .open(&record.totp_secret, &seal_context(&record.username))
+        .and_then(|seed| totp::check(&seed, code.trim(), now));
+    match step {
+        Some(step) => Ok(s
+            .ephemeral
+            .advance(&keys::admin_totp_step(admin.as_str()), step, SESSION_TTL)
+            .await?),
+        None => Ok(false),
+    }
 }
 
 /// The administrator a bearer token belongs to.

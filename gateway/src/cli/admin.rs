@@ -137,3 +137,25 @@ pub async fn api_key(config: &Config, verb: super::ApiKeyVerb) -> anyhow::Result
         .await?;
     Ok(ExitCode::SUCCESS)
 }
+
+/// `admin remove-passkeys NAME`: audited before it takes effect.
+pub async fn remove_passkeys(config: &Config, name: &str) -> anyhow::Result<ExitCode> {
+    let name = AccountName::parse(name)?;
+    let store = crate::app::open_durable(config).await?;
+    if store.admin(name.as_str()).await?.is_none() {
+        eprintln!("no administrator named {name}");
+        return Ok(ExitCode::from(1));
+    }
+    let key = crate::app::load_existing_key(config)?;
+    let log = crate::audit::AuditLog::spawn(store.clone(), key.clone());
+    log.record(crate::audit::AuditEvent::new(
+        std::time::SystemTime::now(),
+        "admin.passkeys_removed",
+        name.as_str(),
+        serde_json::json!({"by": "cli"}),
+    ))
+    .await?;
+    let count = crate::admin_webauthn::remove_all(store.as_ref(), &key, name.as_str()).await?;
+    println!("administrator {name}: {count} passkeys removed; sign-in needs the TOTP code");
+    Ok(ExitCode::SUCCESS)
+}

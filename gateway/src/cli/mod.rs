@@ -121,6 +121,10 @@ pub enum AdminVerb {
     Disable { name: String },
     /// Enable a disabled administrator again.
     Enable { name: String },
+    /// Remove every passkey of an administrator (a lost or stolen
+    /// authenticator); sign-in with the TOTP code stays.
+    #[command(name = "remove-passkeys")]
+    RemovePasskeys { name: String },
     /// API keys for machine clients (scopes: evaluate, read, admin).
     #[command(name = "api-key", subcommand)]
     ApiKey(ApiKeyVerb),
@@ -187,6 +191,9 @@ pub async fn run(cli: Cli) -> ExitCode {
                 Verb::Admin {
                     verb: AdminVerb::ApiKey(verb),
                 } => admin::api_key(&config, verb).await,
+                Verb::Admin {
+                    verb: AdminVerb::RemovePasskeys { name },
+                } => admin::remove_passkeys(&config, &name).await,
                 Verb::Policy { .. }
                 | Verb::Geo { .. }
                 | Verb::Generate(_)

@@ -340,7 +340,7 @@ pub async fn reset_verify(
 /// One to three credentials per unknown name, from a keyed MAC: their ids
 /// are as long as common platform authenticators' (16 or 32 bytes) and the
 /// public keys are points nobody holds a private key for.
-fn decoy_passkeys(key: &ServerKey, account: &str) -> Vec<Passkey> {
+pub(crate) fn decoy_passkeys(key: &ServerKey, account: &str) -> Vec<Passkey> {
     let seed = key.mac(&[b"decoy-webauthn", account.as_bytes()]);
     let count = 1 + usize::from(seed[0] % 3);
     (0..count)

@@ -152,6 +152,9 @@ pub async fn passkey_begin(
 #[serde(deny_unknown_fields)]
 pub struct PasskeyFinishRequest {
     credential: Value,
+    /// A current code of the administrator's authenticator app (adding a
+    /// factor asks for the existing one again).
+    code: String,
 }
 
 /// `POST /v1/admin/webauthn/finish`: store the passkey.
@@ -160,7 +163,7 @@ pub async fn passkey_finish(
     Person(who): Person,
     Body(req): Body<PasskeyFinishRequest>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
-    let count = crate::admin_webauthn::register_finish(&s, &who, req.credential).await?;
+    let count = crate::admin_webauthn::register_finish(&s, &who, req.credential, &req.code).await?;
     Ok((StatusCode::CREATED, Json(json!({"passkeys": count}))))
 }
 

@@ -149,11 +149,19 @@ fn page_routes(state: &AppState) -> Router<AppState> {
         .route("/admin", get(pages::console::show))
         .route("/admin/login", post(pages::console::login))
         .route("/admin/logout", post(pages::console::logout))
-        .route(
-            "/admin/policy",
-            get(pages::console::policy).post(pages::console::save),
+        .merge(
+            // A policy form carries the whole file (URL-encoded: up to three
+            // bytes per byte).
+            Router::new()
+                .route(
+                    "/admin/policy",
+                    get(pages::console::policy).post(pages::console::save),
+                )
+                .route("/admin/policy/check", post(pages::console::check))
+                .route_layer(DefaultBodyLimit::max(
+                    3 * crate::policies::MAX_POLICY_BYTES + 16 * 1024,
+                )),
         )
-        .route("/admin/policy/check", post(pages::console::check))
         .route("/admin/decisions/{id}/label", post(pages::console::label))
         .route(
             "/admin/policy/versions/{id}/activate",

@@ -1,8 +1,10 @@
 //! Passkeys as an administrator's second factor, with a software
-//! authenticator: registered after a TOTP sign-in, then a sign-in with the
-//! password and the passkey; a wrong password never gets a challenge, an
-//! answer is accepted once, a disabled administrator's challenge gives no
-//! session, and the TOTP code keeps working.
+//! authenticator: registered after a TOTP sign-in (with a fresh code again),
+//! then a sign-in with the password and the passkey. Without a code every
+//! name and password gets a challenge of the same shape (a wrong password's
+//! is a decoy nothing can answer), an answer is accepted once, a counter
+//! behind the stored one is a clone, a disabled administrator's challenge
+//! gives no session, and `admin remove-passkeys` takes them away.
 
 use axum::http::StatusCode;
 use resetgate::account::AccountName;
@@ -61,11 +63,24 @@ async fn register(app: &App, seed: &[u8], key: &mut SoftPasskey) {
     let ccr: CreationChallengeResponse =
         serde_json::from_value(json!({"publicKey": body["public_key"]})).unwrap();
     let credential = serde_json::to_value(key.do_registration(origin(), ccr).unwrap()).unwrap();
+    // Adding a factor asks for the existing one again: the code just used
+    // to sign in is spent.
     let (status, body) = authed(
         app,
         "/v1/admin/webauthn/finish",
         &token,
-        json!({"credential": credential}),
+        json!({"credential": credential, "code": code}),
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::UNAUTHORIZED, Some("invalid_code"))
+    );
+    let (status, body) = authed(
+        app,
+        "/v1/admin/webauthn/finish",
+        &token,
+        json!({"credential": credential, "code": app.code(seed, 1)}),
     )
     .await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
@@ -97,29 +112,70 @@ async fn answer(app: &App, id: &str, credential: &Value) -> (StatusCode, Value) 
     .await
 }
 
+/// The challenge's shape: which keys and which `public_key` keys it has.
+fn shape(body: &Value) -> (Vec<String>, Vec<String>) {
+    let keys = |v: &Value| {
+        v.as_object()
+            .map(|o| o.keys().cloned().collect())
+            .unwrap_or_default()
+    };
+    (keys(body), keys(&body["public_key"]))
+}
+
+/// Make the stored counter of the administrator's passkey `counter`, as a
+/// copy of the key used elsewhere would have.
+async fn set_stored_counter(app: &App, counter: u32) {
+    let record = app.state.durable.admin(ADMIN).await.unwrap().unwrap();
+    let sealed = record.webauthn.unwrap();
+    let context = format!("admin-webauthn:{ADMIN}").into_bytes();
+    let mut list: Value =
+        serde_json::from_slice(&app.state.key.open(&sealed, &context).unwrap()).unwrap();
+    list[0]["cred"]["counter"] = json!(counter);
+    let resealed = app
+        .state
+        .key
+        .seal(&serde_json::to_vec(&list).unwrap(), &context);
+    assert!(
+        app.state
+            .durable
+            .set_admin_webauthn(ADMIN, Some(&sealed), &resealed)
+            .await
+            .unwrap()
+    );
+}
+
 #[tokio::test]
 async fn an_administrator_signs_in_with_the_password_and_a_passkey() {
     let app = App::new().await;
     let seed = admin(&app).await;
     let mut key = SoftPasskey::new(true);
-    // Before any passkey, the password alone is refused like any failure.
-    let (status, body) = login(&app, json!({"username": ADMIN, "password": PASSWORD})).await;
-    assert_eq!(
-        (status, body["error"].as_str()),
-        (StatusCode::UNAUTHORIZED, Some("invalid_credentials"))
-    );
     register(&app, &seed, &mut key).await;
 
-    // A wrong password never reaches the passkey step.
-    let (status, body) = login(
-        &app,
+    // Without a code, a wrong password and an unknown name get a challenge
+    // of the same shape as the right password: nothing tells them apart.
+    let (status, real) = login(&app, json!({"username": ADMIN, "password": PASSWORD})).await;
+    assert_eq!(status, StatusCode::OK, "{real}");
+    for body in [
         json!({"username": ADMIN, "password": "Not-It-At-All-1234"}),
-    )
-    .await;
-    assert_eq!(
-        (status, body["error"].as_str()),
-        (StatusCode::UNAUTHORIZED, Some("invalid_credentials"))
-    );
+        json!({"username": "nobody", "password": PASSWORD}),
+    ] {
+        let (status, decoy) = login(&app, body).await;
+        assert_eq!(status, StatusCode::OK, "{decoy}");
+        assert_eq!(shape(&decoy), shape(&real));
+        // An answer from the real key (to the real challenge) does not open
+        // the decoy.
+        let rcr: RequestChallengeResponse =
+            serde_json::from_value(json!({"publicKey": real["public_key"]})).unwrap();
+        let answer_of_real =
+            serde_json::to_value(key.do_authentication(origin(), rcr).unwrap()).unwrap();
+        let (status, _) = answer(
+            &app,
+            decoy["challenge_id"].as_str().unwrap(),
+            &answer_of_real,
+        )
+        .await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+    }
 
     let (id, credential) = challenge(&app, &mut key).await;
     let (status, body) = answer(&app, &id, &credential).await;
@@ -141,31 +197,18 @@ async fn an_administrator_signs_in_with_the_password_and_a_passkey() {
         (status, body["error"].as_str()),
         (StatusCode::UNAUTHORIZED, Some("invalid_credentials"))
     );
-    // Another authenticator's answer to a fresh challenge: refused.
-    let (id, _) = challenge(&app, &mut key).await;
-    let mut stranger = SoftPasskey::new(true);
-    let (_, foreign) = {
-        let (status, body) = login(&app, json!({"username": ADMIN, "password": PASSWORD})).await;
-        assert_eq!(status, StatusCode::OK);
-        let rcr: RequestChallengeResponse =
-            serde_json::from_value(json!({"publicKey": body["public_key"]})).unwrap();
-        (body, stranger.do_authentication(origin(), rcr))
-    };
-    assert!(
-        foreign.is_err(),
-        "a key without the credential cannot even answer"
-    );
     let (status, _) = answer(&app, &id, &json!({"id": "x"})).await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "not an assertion");
 
-    // The code still works; a disabled administrator's answer gives nothing.
-    let code = app.code(&seed, 1);
-    let (status, body) = login(
-        &app,
-        json!({"username": ADMIN, "password": PASSWORD, "code": code}),
-    )
-    .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
+    // A challenge opened, then the stored counter moved past this key's
+    // (a copy signed in elsewhere): the answer is a clone's.
+    let (id, credential) = challenge(&app, &mut key).await;
+    set_stored_counter(&app, 50).await;
+    let (status, _) = answer(&app, &id, &credential).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    set_stored_counter(&app, 0).await;
+
+    // A disabled administrator's answer gives nothing.
     let (id, credential) = challenge(&app, &mut key).await;
     app.state
         .durable
@@ -174,6 +217,26 @@ async fn an_administrator_signs_in_with_the_password_and_a_passkey() {
         .unwrap();
     let (status, _) = answer(&app, &id, &credential).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
+    app.state
+        .durable
+        .set_admin_disabled(ADMIN, false)
+        .await
+        .unwrap();
+
+    // Removed (a lost key): the password alone gets only decoys.
+    let removed =
+        resetgate::admin_webauthn::remove_all(app.state.durable.as_ref(), &app.state.key, ADMIN)
+            .await
+            .unwrap();
+    assert_eq!(removed, 1);
+    let (status, body) = login(&app, json!({"username": ADMIN, "password": PASSWORD})).await;
+    assert_eq!(status, StatusCode::OK);
+    let rcr: RequestChallengeResponse =
+        serde_json::from_value(json!({"publicKey": body["public_key"]})).unwrap();
+    assert!(
+        key.do_authentication(origin(), rcr).is_err(),
+        "the key is not asked for any more"
+    );
 
     let mut reasons = Vec::new();
     resetgate::audit::for_each(app.state.durable.as_ref(), |r| -> anyhow::Result<()> {
@@ -187,7 +250,15 @@ async fn an_administrator_signs_in_with_the_password_and_a_passkey() {
     .unwrap();
     assert_eq!(
         reasons,
-        ["code", "password", "passkey", "disabled"],
+        [
+            "password",
+            "decoy_challenge",
+            "unknown_admin",
+            "decoy_challenge",
+            "no_challenge",
+            "counter",
+            "disabled",
+        ],
         "{reasons:?}"
     );
 }

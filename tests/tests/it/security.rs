@@ -220,6 +220,19 @@ async fn a_policy_is_validated_diffed_activated_and_rolled_back() {
     let still = api.get_auth("/v1/admin/policy", &token).await.ok();
     assert_eq!(live_version(&still), live_version(&first));
 
+    // A policy larger than other bodies (a long comment block): accepted.
+    let big = format!(
+        "{}\n{}",
+        quiet_policy(),
+        "# a long explanation\n".repeat(3_000)
+    );
+    assert!(big.len() > 60_000);
+    let valid = api
+        .post_auth("/v1/admin/policy/validate", &token, &json!({"text": big}))
+        .await
+        .ok();
+    assert_eq!(valid["valid"], true, "{valid}");
+
     // The candidate's diff against the live one, then the upload.
     // Edited as text, so the diff is the one line.
     let candidate = quiet_policy().replacen("medium = 30", "medium = 10", 1);

@@ -26,9 +26,10 @@ pub struct Cookie {
 pub const FLOW: Cookie = Cookie::strict("rg_flow", "/");
 /// The enrolment session's bearer token.
 pub const SESSION: Cookie = Cookie::strict("rg_session", "/");
-/// An administrator's console sign-in (the admin API's bearer token), sent
-/// only to `/admin…`.
-pub const ADMIN: Cookie = Cookie::strict("rg_admin", "/admin");
+/// An administrator's console sign-in (the admin API's bearer token). Path
+/// `/` so that over https it gets the `__Host-` prefix (a sibling subdomain
+/// cannot plant one); only the console's pages read it.
+pub const ADMIN: Cookie = Cookie::strict("rg_admin", "/");
 /// The random half of the signed double-submit CSRF token.
 pub const CSRF: Cookie = Cookie::strict("rg_csrf", "/");
 /// The reset token once the factors are passed: a bearer secret kept out of
