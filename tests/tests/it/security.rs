@@ -189,49 +189,7 @@ async fn a_policy_is_validated_diffed_activated_and_rolled_back() {
     assert_eq!(first["author"], "file");
     assert_eq!(first["text"], quiet_policy());
 
-    // A refused upload names its line; the live policy stays.
-    let bad = quiet_policy().replacen("high = 60", "high = 20", 1);
-    let line = bad.lines().position(|l| l == "high = 20").unwrap() + 1;
-    for path in ["/v1/admin/policy/validate", "/v1/admin/policy/versions"] {
-        let refused = api.post_auth(path, &token, &json!({"text": bad})).await;
-        refused.expect_error(422, "invalid_policy");
-        assert_eq!(refused.body["line"], line, "{refused}");
-    }
-    let refused = api
-        .put_auth("/v1/admin/policy", &token, &json!({"text": bad}))
-        .await;
-    refused.expect_error(422, "invalid_policy");
-    assert!(
-        refused.body["message"]
-            .as_str()
-            .unwrap()
-            .starts_with(&format!("{line}:")),
-        "{refused}"
-    );
-    let syntax = api
-        .post_auth(
-            "/v1/admin/policy/validate",
-            &token,
-            &json!({"text": "version = \"x\"\n[levels\n"}),
-        )
-        .await;
-    syntax.expect_error(422, "invalid_policy");
-    assert_eq!(syntax.body["line"], 2, "{syntax}");
-    let still = api.get_auth("/v1/admin/policy", &token).await.ok();
-    assert_eq!(live_version(&still), live_version(&first));
-
-    // A policy larger than other bodies (a long comment block): accepted.
-    let big = format!(
-        "{}\n{}",
-        quiet_policy(),
-        "# a long explanation\n".repeat(3_000)
-    );
-    assert!(big.len() > 60_000);
-    let valid = api
-        .post_auth("/v1/admin/policy/validate", &token, &json!({"text": big}))
-        .await
-        .ok();
-    assert_eq!(valid["valid"], true, "{valid}");
+    check_refusals(api, &token, &first).await;
 
     // The candidate's diff against the live one, then the upload.
     // Edited as text, so the diff is the one line.
@@ -304,6 +262,54 @@ async fn a_policy_is_validated_diffed_activated_and_rolled_back() {
     api.post_auth("/v1/admin/policy/versions/999/activate", &token, &json!({}))
         .await
         .expect_error(404, "not_found");
+}
+
+/// Refused uploads name their line and change nothing; a large policy is
+/// accepted by validation.
+async fn check_refusals(api: &Api, token: &str, first: &Value) {
+    // A refused upload names its line; the live policy stays.
+    let bad = quiet_policy().replacen("high = 60", "high = 20", 1);
+    let line = bad.lines().position(|l| l == "high = 20").unwrap() + 1;
+    for path in ["/v1/admin/policy/validate", "/v1/admin/policy/versions"] {
+        let refused = api.post_auth(path, token, &json!({"text": bad})).await;
+        refused.expect_error(422, "invalid_policy");
+        assert_eq!(refused.body["line"], line, "{refused}");
+    }
+    let refused = api
+        .put_auth("/v1/admin/policy", token, &json!({"text": bad}))
+        .await;
+    refused.expect_error(422, "invalid_policy");
+    assert!(
+        refused.body["message"]
+            .as_str()
+            .unwrap()
+            .starts_with(&format!("{line}:")),
+        "{refused}"
+    );
+    let syntax = api
+        .post_auth(
+            "/v1/admin/policy/validate",
+            token,
+            &json!({"text": "version = \"x\"\n[levels\n"}),
+        )
+        .await;
+    syntax.expect_error(422, "invalid_policy");
+    assert_eq!(syntax.body["line"], 2, "{syntax}");
+    let still = api.get_auth("/v1/admin/policy", token).await.ok();
+    assert_eq!(live_version(&still), live_version(first));
+
+    // A policy larger than other bodies (a long comment block): accepted.
+    let big = format!(
+        "{}\n{}",
+        quiet_policy(),
+        "# a long explanation\n".repeat(3_000)
+    );
+    assert!(big.len() > 60_000);
+    let valid = api
+        .post_auth("/v1/admin/policy/validate", token, &json!({"text": big}))
+        .await
+        .ok();
+    assert_eq!(valid["valid"], true, "{valid}");
 }
 
 /// Levels by name, as `(live, candidate)` pairs counted.
