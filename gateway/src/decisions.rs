@@ -25,7 +25,7 @@ pub const LABELLED: &str = "decision.labelled";
 const PAGE: i64 = 500;
 
 /// What an analyst says a decision was.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Label {
     /// A confirmed attack.

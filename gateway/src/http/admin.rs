@@ -96,10 +96,12 @@ impl FromRequestParts<AppState> for Person {
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = AdminLoginRequest)]
 pub struct LoginRequest {
     username: String,
+    #[schema(format = Password)]
     password: String,
     /// The current code of the administrator's authenticator app; left out
     /// by an administrator who answers a passkey challenge instead.
@@ -120,10 +122,13 @@ pub async fn login(
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = AdminPasskeyLoginRequest)]
 pub struct PasskeyLoginRequest {
+    /// From the challenge of `POST /v1/admin/login`.
     challenge_id: String,
+    #[schema(schema_with = crate::http::openapi::webauthn_assertion)]
     credential: Value,
 }
 
@@ -148,9 +153,11 @@ pub async fn passkey_begin(
     Ok(Json(json!({"public_key": public_key})))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = AdminPasskeyFinish)]
 pub struct PasskeyFinishRequest {
+    #[schema(schema_with = crate::http::openapi::webauthn_registration)]
     credential: Value,
     /// A current code of the administrator's authenticator app (adding a
     /// factor asks for the existing one again).
@@ -229,10 +236,11 @@ pub async fn deliveries(
     Ok(Json(json!({"deliveries": list})))
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RedeliverRequest {
-    /// These deliveries; every dead one when absent.
+    /// These deliveries (any state); every dead one when absent.
+    #[schema(min_items = 1, max_items = 1000)]
     delivery_ids: Option<Vec<i64>>,
 }
 

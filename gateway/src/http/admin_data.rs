@@ -35,12 +35,13 @@ pub async fn policy(State(s): State<AppState>, Reader(_): Reader) -> ApiResult<J
     to_json(policies::live(s.durable.as_ref()).await?)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PolicyText {
-    /// The policy file (TOML).
+    /// The policy file (TOML), at most 256 KiB.
     text: String,
     /// Why (kept with the version).
+    #[schema(max_length = 500)]
     comment: Option<String>,
 }
 
@@ -82,8 +83,9 @@ pub async fn validate(Reader(_): Reader, Body(req): Body<PolicyText>) -> ApiResu
     Ok(Json(json!({"valid": true, "version": policy.version()})))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = PolicyDiffRequest)]
 pub struct DiffRequest {
     /// A candidate text, compared with `from` (default: the live version).
     text: Option<String>,
@@ -212,7 +214,7 @@ pub async fn shadow(
     })))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ShadowRequest {
     /// The stored version to evaluate beside the live one.
@@ -249,7 +251,7 @@ static SIMULATIONS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(1
 /// Decisions replayed at most per call (the newest of the window).
 const MAX_REPLAYED: usize = 200_000;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SimulateRequest {
     /// A candidate policy text …
@@ -257,8 +259,10 @@ pub struct SimulateRequest {
     /// … or a stored version.
     version_id: Option<i64>,
     /// Replay the decisions of the last `days` (default 30, at most 366).
+    #[schema(minimum = 1, maximum = 366)]
     days: Option<u32>,
     /// Show at most this many changed attempts (default 100, at most 1000).
+    #[schema(maximum = 1000)]
     changes: Option<usize>,
 }
 
@@ -353,10 +357,11 @@ pub async fn decisions(
     to_json(decisions::list(s.durable.as_ref(), &q).await?)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LabelRequest {
     label: Label,
+    #[schema(max_length = 500)]
     note: Option<String>,
 }
 
@@ -415,10 +420,15 @@ pub async fn audit_verify(State(s): State<AppState>, Reader(_): Reader) -> ApiRe
 
 // ---- API keys ----
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = NewApiKey)]
 pub struct NewKey {
+    /// Letters, digits, `-`, `_` and `.`; unique among keys in use.
+    #[schema(pattern = "^[A-Za-z0-9._-]{1,64}$")]
     name: String,
+    /// `evaluate`, `read`, `admin`; at least one.
+    #[schema(min_items = 1)]
     scopes: Vec<String>,
 }
 
@@ -464,11 +474,14 @@ pub async fn revoke_key(
 
 // ---- built-in directory ----
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = NewUser)]
 pub struct NewUserRequest {
+    #[schema(max_length = 256)]
     username: String,
     /// The initial password (the password rules apply).
+    #[schema(format = Password)]
     password: String,
     email: Option<String>,
     /// E.164; an administrator-provisioned SMS factor.

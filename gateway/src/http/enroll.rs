@@ -27,10 +27,12 @@ impl FromRequestParts<AppState> for Session {
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LoginRequest {
     username: String,
+    /// At most 4096 bytes.
+    #[schema(format = Password)]
     password: String,
 }
 
@@ -71,9 +73,11 @@ pub async fn totp_begin(
     Ok(Json(enrol::totp_begin(&s, &who).await?))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CodeRequest {
+    /// 6 to 10 ASCII digits; anything else is 400 `invalid_request`.
+    #[schema(pattern = "^[0-9]{6,10}$")]
     code: String,
 }
 
@@ -95,9 +99,11 @@ pub async fn totp_finish(
     ))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PhoneRequest {
+    /// E.164, e.g. `+15550100001`.
+    #[schema(pattern = "^\\+[1-9][0-9]{7,14}$")]
     phone: String,
 }
 

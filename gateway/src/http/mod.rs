@@ -9,6 +9,7 @@ pub mod enroll;
 pub mod error;
 pub mod json;
 pub mod limits;
+pub mod openapi;
 pub mod ops;
 pub mod pages;
 pub mod reset;

@@ -16,9 +16,10 @@ use crate::flow::Flow;
 use crate::flow::service::{self, Challenged, Verified};
 use crate::reset_core;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StartRequest {
+    /// Normalised (NFKC, trimmed, lower-cased); 1 to 256 bytes afterwards, no control characters.
     username: String,
 }
 
@@ -138,10 +139,13 @@ pub async fn verify(
     }))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CompleteRequest {
+    /// From the last verify; more than 128 characters is 400 `invalid_token`.
     reset_token: String,
+    /// At most 4096 bytes (else 400 `invalid_request`); then checked against the password policy (422).
+    #[schema(format = Password)]
     new_password: String,
 }
 

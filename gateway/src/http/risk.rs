@@ -22,12 +22,15 @@ use crate::crypto;
 use crate::flow::service;
 use crate::signals::device;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EvaluateRequest {
+    #[schema(max_length = 256)]
     username: String,
-    /// The end user's address as the calling system saw it.
+    /// The end user's address (IPv4 or IPv6) as the calling system saw it.
+    #[schema(value_type = String)]
     ip: IpAddr,
+    #[schema(max_length = 4096)]
     user_agent: Option<String>,
     /// The `rg_device` cookie value, if the caller relays it.
     device_cookie: Option<String>,

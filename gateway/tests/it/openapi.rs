@@ -55,7 +55,7 @@ const PAGE_ROUTES: [(&str, &str); 30] = [
 ];
 
 fn document() -> Value {
-    serde_json::from_str(include_str!("../../src/http/openapi.json")).expect("openapi.json is JSON")
+    resetgate::http::openapi::document().clone()
 }
 
 /// `(METHOD, path)` of every operation in the document.
@@ -222,4 +222,59 @@ async fn every_registered_route_is_documented() {
         unrouted.is_empty(),
         "documented operations not in http/mod.rs: {unrouted:?}"
     );
+}
+
+/// Every `$ref` in `value`, as `(section, name)`.
+fn refs(value: &Value, out: &mut BTreeSet<(String, String)>) {
+    match value {
+        Value::Object(map) => {
+            if let Some(Value::String(target)) = map.get("$ref") {
+                let parts: Vec<&str> = target
+                    .trim_start_matches("#/components/")
+                    .split('/')
+                    .collect();
+                out.insert((parts[0].to_owned(), parts[1].to_owned()));
+            }
+            map.values().for_each(|v| refs(v, out));
+        }
+        Value::Array(items) => items.iter().for_each(|v| refs(v, out)),
+        _ => {}
+    }
+}
+
+#[test]
+fn every_reference_resolves_and_request_schemas_come_from_the_code() {
+    let doc = document();
+    let mut found = BTreeSet::new();
+    refs(&doc, &mut found);
+    for (section, name) in &found {
+        assert!(
+            doc["components"][section].get(name).is_some(),
+            "#/components/{section}/{name} is referenced but not defined"
+        );
+    }
+    // The derived request schemas say what the types say.
+    let derived = resetgate::http::openapi::derived_schema_names();
+    assert!(derived.contains(&"StartRequest".to_owned()), "{derived:?}");
+    let schema = |name: &str| doc["components"]["schemas"][name].clone();
+    let required = |name: &str| -> Vec<String> {
+        schema(name)["required"]
+            .as_array()
+            .map(|r| r.iter().map(|v| v.as_str().unwrap().to_owned()).collect())
+            .unwrap_or_default()
+    };
+    assert_eq!(required("StartRequest"), ["username"]);
+    assert_eq!(schema("StartRequest")["additionalProperties"], false);
+    assert_eq!(required("EvaluateRequest"), ["username", "ip"]);
+    assert_eq!(required("AdminLoginRequest"), ["username", "password"]);
+    assert!(schema("AdminLoginRequest")["properties"]["code"].is_object());
+    assert_eq!(
+        schema("AdminPasskeyLoginRequest")["properties"]["credential"]["$ref"],
+        "#/components/schemas/WebauthnAssertion"
+    );
+    assert_eq!(
+        schema("CodeRequest")["properties"]["code"]["pattern"],
+        "^[0-9]{6,10}$"
+    );
+    assert_eq!(schema("Label")["enum"], json!(["attack", "legitimate"]));
 }
