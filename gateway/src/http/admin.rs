@@ -109,6 +109,12 @@ pub struct LoginRequest {
     code: String,
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/admin/login",
+    operation_id = "adminLogin",
+    tag = "admin"
+)]
 pub async fn login(
     State(s): State<AppState>,
     client: Client,
@@ -133,6 +139,12 @@ pub struct PasskeyLoginRequest {
 }
 
 /// `POST /v1/admin/login/webauthn`: the answer to a passkey challenge.
+#[utoipa::path(
+    post,
+    path = "/v1/admin/login/webauthn",
+    operation_id = "adminLoginPasskey",
+    tag = "admin"
+)]
 pub async fn login_passkey(
     State(s): State<AppState>,
     client: Client,
@@ -145,6 +157,12 @@ pub async fn login_passkey(
 }
 
 /// `POST /v1/admin/webauthn`: begin registering a passkey (signed in).
+#[utoipa::path(
+    post,
+    path = "/v1/admin/webauthn",
+    operation_id = "adminPasskeyBegin",
+    tag = "admin"
+)]
 pub async fn passkey_begin(
     State(s): State<AppState>,
     Person(who): Person,
@@ -165,6 +183,12 @@ pub struct PasskeyFinishRequest {
 }
 
 /// `POST /v1/admin/webauthn/finish`: store the passkey.
+#[utoipa::path(
+    post,
+    path = "/v1/admin/webauthn/finish",
+    operation_id = "adminPasskeyFinish",
+    tag = "admin"
+)]
 pub async fn passkey_finish(
     State(s): State<AppState>,
     Person(who): Person,
@@ -175,6 +199,12 @@ pub async fn passkey_finish(
 }
 
 /// End this sign-in (the bearer token stops working).
+#[utoipa::path(
+    post,
+    path = "/v1/admin/logout",
+    operation_id = "adminLogout",
+    tag = "admin"
+)]
 pub async fn logout(
     State(s): State<AppState>,
     Person(who): Person,
@@ -185,6 +215,12 @@ pub async fn logout(
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/admin/webhooks",
+    operation_id = "createWebhook",
+    tag = "admin"
+)]
 pub async fn create_webhook(
     State(s): State<AppState>,
     Admin(by): Admin,
@@ -196,10 +232,22 @@ pub async fn create_webhook(
     Ok((StatusCode::CREATED, Json(body)))
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/admin/webhooks",
+    operation_id = "listWebhooks",
+    tag = "admin"
+)]
 pub async fn list_webhooks(State(s): State<AppState>, Reader(_): Reader) -> ApiResult<Json<Value>> {
     Ok(Json(json!({"webhooks": manage::list(&s).await?})))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/v1/admin/webhooks/{id}",
+    operation_id = "deleteWebhook",
+    tag = "admin"
+)]
 pub async fn delete_webhook(
     State(s): State<AppState>,
     Admin(by): Admin,
@@ -209,6 +257,12 @@ pub async fn delete_webhook(
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/admin/webhooks/{id}/enable",
+    operation_id = "enableWebhook",
+    tag = "admin"
+)]
 pub async fn enable_webhook(
     State(s): State<AppState>,
     Admin(by): Admin,
@@ -226,6 +280,12 @@ pub struct DeliveriesQuery {
     limit: Option<i64>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/admin/webhooks/{id}/deliveries",
+    operation_id = "listWebhookDeliveries",
+    tag = "admin"
+)]
 pub async fn deliveries(
     State(s): State<AppState>,
     Reader(_): Reader,
@@ -244,6 +304,12 @@ pub struct RedeliverRequest {
     delivery_ids: Option<Vec<i64>>,
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/admin/webhooks/{id}/redeliver",
+    operation_id = "redeliverWebhook",
+    tag = "admin"
+)]
 pub async fn redeliver(
     State(s): State<AppState>,
     Admin(by): Admin,

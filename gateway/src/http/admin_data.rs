@@ -31,6 +31,12 @@ fn to_json(value: impl serde::Serialize) -> ApiResult<Json<Value>> {
 // ---- policy ----
 
 /// `GET /v1/admin/policy`: the live version with its text.
+#[utoipa::path(
+    get,
+    path = "/v1/admin/policy",
+    operation_id = "getPolicy",
+    tag = "admin"
+)]
 pub async fn policy(State(s): State<AppState>, Reader(_): Reader) -> ApiResult<Json<Value>> {
     to_json(policies::live(s.durable.as_ref()).await?)
 }
@@ -46,6 +52,12 @@ pub struct PolicyText {
 }
 
 /// `PUT /v1/admin/policy`: validate, store and make live.
+#[utoipa::path(
+    put,
+    path = "/v1/admin/policy",
+    operation_id = "putPolicy",
+    tag = "admin"
+)]
 pub async fn put_policy(
     State(s): State<AppState>,
     Admin(by): Admin,
@@ -55,6 +67,12 @@ pub async fn put_policy(
 }
 
 /// `POST /v1/admin/policy/versions`: validate and store, not live.
+#[utoipa::path(
+    post,
+    path = "/v1/admin/policy/versions",
+    operation_id = "addPolicyVersion",
+    tag = "admin"
+)]
 pub async fn add_version(
     State(s): State<AppState>,
     Admin(by): Admin,
@@ -78,6 +96,12 @@ async fn store_policy(
 }
 
 /// `POST /v1/admin/policy/validate`: would this text be accepted?
+#[utoipa::path(
+    post,
+    path = "/v1/admin/policy/validate",
+    operation_id = "validatePolicy",
+    tag = "admin"
+)]
 pub async fn validate(Reader(_): Reader, Body(req): Body<PolicyText>) -> ApiResult<Json<Value>> {
     let policy = policies::validate(&req.text)?;
     Ok(Json(json!({"valid": true, "version": policy.version()})))
@@ -97,6 +121,12 @@ pub struct DiffRequest {
 
 /// `POST /v1/admin/policy/diff`: a unified diff between two versions, or
 /// between a version (the live one by default) and a candidate text.
+#[utoipa::path(
+    post,
+    path = "/v1/admin/policy/diff",
+    operation_id = "diffPolicy",
+    tag = "admin"
+)]
 pub async fn diff(
     State(s): State<AppState>,
     Reader(_): Reader,
@@ -147,6 +177,12 @@ pub struct LimitQuery {
 }
 
 /// `GET /v1/admin/policy/versions`: newest first, without text.
+#[utoipa::path(
+    get,
+    path = "/v1/admin/policy/versions",
+    operation_id = "listPolicyVersions",
+    tag = "admin"
+)]
 pub async fn versions(
     State(s): State<AppState>,
     Reader(_): Reader,
@@ -157,6 +193,12 @@ pub async fn versions(
 }
 
 /// `GET /v1/admin/policy/versions/{id}`: one version with its text.
+#[utoipa::path(
+    get,
+    path = "/v1/admin/policy/versions/{id}",
+    operation_id = "getPolicyVersion",
+    tag = "admin"
+)]
 pub async fn version(
     State(s): State<AppState>,
     Reader(_): Reader,
@@ -167,6 +209,12 @@ pub async fn version(
 
 /// `POST /v1/admin/policy/versions/{id}/activate`: make it live (a rollback
 /// is the activation of an earlier version).
+#[utoipa::path(
+    post,
+    path = "/v1/admin/policy/versions/{id}/activate",
+    operation_id = "activatePolicyVersion",
+    tag = "admin"
+)]
 pub async fn activate(
     State(s): State<AppState>,
     Admin(by): Admin,
@@ -177,6 +225,12 @@ pub async fn activate(
 
 /// `GET /v1/admin/policy/shadow`: the shadow candidate, and the recent
 /// decisions it disagreed with.
+#[utoipa::path(
+    get,
+    path = "/v1/admin/policy/shadow",
+    operation_id = "getShadowPolicy",
+    tag = "admin"
+)]
 pub async fn shadow(
     State(s): State<AppState>,
     Reader(_): Reader,
@@ -222,6 +276,12 @@ pub struct ShadowRequest {
 }
 
 /// `PUT /v1/admin/policy/shadow`: evaluate version `id` beside the live one.
+#[utoipa::path(
+    put,
+    path = "/v1/admin/policy/shadow",
+    operation_id = "putShadowPolicy",
+    tag = "admin"
+)]
 pub async fn put_shadow(
     State(s): State<AppState>,
     Admin(by): Admin,
@@ -231,6 +291,12 @@ pub async fn put_shadow(
 }
 
 /// `DELETE /v1/admin/policy/shadow`: stop the shadow evaluation.
+#[utoipa::path(
+    delete,
+    path = "/v1/admin/policy/shadow",
+    operation_id = "deleteShadowPolicy",
+    tag = "admin"
+)]
 pub async fn delete_shadow(State(s): State<AppState>, Admin(by): Admin) -> ApiResult<StatusCode> {
     set_shadow(&s, &by, None).await?;
     Ok(StatusCode::NO_CONTENT)
@@ -269,6 +335,12 @@ pub struct SimulateRequest {
 /// `POST /v1/admin/simulate`: the last days' decisions replayed under a
 /// candidate policy: the shift matrix, the changed attempts with their
 /// reasons, the extra step-ups and blocks.
+#[utoipa::path(
+    post,
+    path = "/v1/admin/simulate",
+    operation_id = "simulate",
+    tag = "admin"
+)]
 pub async fn simulate(
     State(s): State<AppState>,
     Reader(_): Reader,
@@ -349,6 +421,12 @@ pub async fn simulate(
 // ---- decisions and audit ----
 
 /// `GET /v1/admin/decisions`: recorded decisions, newest first.
+#[utoipa::path(
+    get,
+    path = "/v1/admin/decisions",
+    operation_id = "listDecisions",
+    tag = "admin"
+)]
 pub async fn decisions(
     State(s): State<AppState>,
     Reader(_): Reader,
@@ -366,6 +444,12 @@ pub struct LabelRequest {
 }
 
 /// `POST /v1/admin/decisions/{id}/label` (`id`: the decision's `seq`): an analyst's verdict.
+#[utoipa::path(
+    post,
+    path = "/v1/admin/decisions/{id}/label",
+    operation_id = "labelDecision",
+    tag = "admin"
+)]
 pub async fn label(
     State(s): State<AppState>,
     Admin(by): Admin,
@@ -386,6 +470,12 @@ pub struct AuditQuery {
 }
 
 /// `GET /v1/admin/audit`: records newest first (`data` as JSON).
+#[utoipa::path(
+    get,
+    path = "/v1/admin/audit",
+    operation_id = "listAudit",
+    tag = "admin"
+)]
 pub async fn audit_log(
     State(s): State<AppState>,
     Reader(_): Reader,
@@ -405,6 +495,12 @@ pub async fn audit_log(
 }
 
 /// `GET /v1/admin/audit/verify`: walk the hash chain.
+#[utoipa::path(
+    get,
+    path = "/v1/admin/audit/verify",
+    operation_id = "verifyAudit",
+    tag = "admin"
+)]
 pub async fn audit_verify(State(s): State<AppState>, Reader(_): Reader) -> ApiResult<Json<Value>> {
     Ok(Json(
         match crate::audit::verify(s.durable.as_ref(), &s.key).await? {
@@ -433,6 +529,12 @@ pub struct NewKey {
 }
 
 /// `POST /v1/admin/api-keys`: the key is in this answer only.
+#[utoipa::path(
+    post,
+    path = "/v1/admin/api-keys",
+    operation_id = "createApiKey",
+    tag = "admin"
+)]
 pub async fn create_key(
     State(s): State<AppState>,
     Person(by): Person,
@@ -455,6 +557,12 @@ pub async fn create_key(
 }
 
 /// `GET /v1/admin/api-keys`.
+#[utoipa::path(
+    get,
+    path = "/v1/admin/api-keys",
+    operation_id = "listApiKeys",
+    tag = "admin"
+)]
 pub async fn list_keys(State(s): State<AppState>, Person(_): Person) -> ApiResult<Json<Value>> {
     Ok(Json(
         json!({"api_keys": api_keys::list(s.durable.as_ref()).await?}),
@@ -462,6 +570,12 @@ pub async fn list_keys(State(s): State<AppState>, Person(_): Person) -> ApiResul
 }
 
 /// `DELETE /v1/admin/api-keys/{id}`: revoked at once on every node.
+#[utoipa::path(
+    delete,
+    path = "/v1/admin/api-keys/{id}",
+    operation_id = "revokeApiKey",
+    tag = "admin"
+)]
 pub async fn revoke_key(
     State(s): State<AppState>,
     Person(by): Person,
@@ -489,6 +603,12 @@ pub struct NewUserRequest {
 }
 
 /// `POST /v1/admin/users`: an account in the built-in directory.
+#[utoipa::path(
+    post,
+    path = "/v1/admin/users",
+    operation_id = "createUser",
+    tag = "admin"
+)]
 pub async fn create_user(
     State(s): State<AppState>,
     Admin(by): Admin,

@@ -36,6 +36,7 @@ pub struct LoginRequest {
     password: String,
 }
 
+#[utoipa::path(post, path = "/v1/login", operation_id = "login", tag = "enrolment")]
 pub async fn login(
     State(s): State<AppState>,
     client: Client,
@@ -46,10 +47,22 @@ pub async fn login(
     Ok((client.set_cookie(&s), Json(body)))
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/me/factors",
+    operation_id = "listFactors",
+    tag = "enrolment"
+)]
 pub async fn list(State(s): State<AppState>, Session(who): Session) -> ApiResult<Json<Value>> {
     Ok(Json(json!({"factors": enrol::list(&s, &who).await?})))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/v1/me/factors/{id}",
+    operation_id = "deleteFactor",
+    tag = "enrolment"
+)]
 pub async fn remove(
     State(s): State<AppState>,
     client: crate::http::client::Client,
@@ -66,6 +79,12 @@ pub async fn remove(
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/me/factors/totp",
+    operation_id = "beginTotp",
+    tag = "enrolment"
+)]
 pub async fn totp_begin(
     State(s): State<AppState>,
     Session(who): Session,
@@ -81,6 +100,12 @@ pub struct CodeRequest {
     code: String,
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/me/factors/totp/verify",
+    operation_id = "finishTotp",
+    tag = "enrolment"
+)]
 pub async fn totp_finish(
     State(s): State<AppState>,
     client: crate::http::client::Client,
@@ -107,6 +132,12 @@ pub struct PhoneRequest {
     phone: String,
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/me/factors/sms",
+    operation_id = "beginSms",
+    tag = "enrolment"
+)]
 pub async fn sms_begin(
     State(s): State<AppState>,
     Session(who): Session,
@@ -116,6 +147,12 @@ pub async fn sms_begin(
     Ok(Json(json!({"status": "sent", "expires_in": expires_in})))
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/me/factors/sms/verify",
+    operation_id = "finishSms",
+    tag = "enrolment"
+)]
 pub async fn sms_finish(
     State(s): State<AppState>,
     client: crate::http::client::Client,
@@ -139,6 +176,12 @@ pub struct WebauthnBeginRequest {
 }
 
 /// `POST /v1/me/factors/webauthn`: the body (`{"name"}`) is optional.
+#[utoipa::path(
+    post,
+    path = "/v1/me/factors/webauthn",
+    operation_id = "beginWebauthn",
+    tag = "enrolment"
+)]
 pub async fn webauthn_begin(
     State(s): State<AppState>,
     Session(who): Session,
@@ -167,6 +210,12 @@ pub struct WebauthnFinishRequest {
     name: Option<String>,
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/me/factors/webauthn/finish",
+    operation_id = "finishWebauthn",
+    tag = "enrolment"
+)]
 pub async fn webauthn_finish(
     State(s): State<AppState>,
     client: crate::http::client::Client,

@@ -19,12 +19,15 @@ use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderName, HeaderValue, Request, header};
 use axum::middleware;
-use axum::routing::{delete, get, post};
+use axum::routing::{get, post};
 use tower_http::request_id::{
     MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
 };
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
+
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::app::AppState;
 
@@ -53,66 +56,88 @@ pub fn bearer(headers: &axum::http::HeaderMap) -> Option<&str> {
         .map(str::trim)
 }
 
-/// `/v1/admin…` (administrators sign in with a password and a TOTP code).
-fn admin_routes() -> Router<AppState> {
-    Router::new()
-        .route("/v1/admin/login", post(admin::login))
-        .route("/v1/admin/logout", post(admin::logout))
-        .route("/v1/admin/login/webauthn", post(admin::login_passkey))
-        .route("/v1/admin/webauthn", post(admin::passkey_begin))
-        .route("/v1/admin/webauthn/finish", post(admin::passkey_finish))
-        .route(
-            "/v1/admin/webhooks",
-            get(admin::list_webhooks).post(admin::create_webhook),
-        )
-        .route("/v1/admin/webhooks/{id}", delete(admin::delete_webhook))
-        .route("/v1/admin/webhooks/{id}/deliveries", get(admin::deliveries))
-        .route("/v1/admin/webhooks/{id}/redeliver", post(admin::redeliver))
-        .route(
-            "/v1/admin/webhooks/{id}/enable",
-            post(admin::enable_webhook),
-        )
+/// `/v1/admin…` (administrators sign in with a password and a second factor).
+fn admin_routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(admin::login))
+        .routes(routes!(admin::logout))
+        .routes(routes!(admin::login_passkey))
+        .routes(routes!(admin::passkey_begin))
+        .routes(routes!(admin::passkey_finish))
+        .routes(routes!(admin::list_webhooks, admin::create_webhook))
+        .routes(routes!(admin::delete_webhook))
+        .routes(routes!(admin::deliveries))
+        .routes(routes!(admin::redeliver))
+        .routes(routes!(admin::enable_webhook))
         .merge(policy_routes())
-        .route("/v1/admin/decisions", get(admin_data::decisions))
-        .route("/v1/admin/decisions/{id}/label", post(admin_data::label))
-        .route("/v1/admin/users", post(admin_data::create_user))
-        .route("/v1/admin/audit", get(admin_data::audit_log))
-        .route("/v1/admin/audit/verify", get(admin_data::audit_verify))
-        .route(
-            "/v1/admin/api-keys",
-            get(admin_data::list_keys).post(admin_data::create_key),
-        )
-        .route("/v1/admin/api-keys/{id}", delete(admin_data::revoke_key))
+        .routes(routes!(admin_data::decisions))
+        .routes(routes!(admin_data::label))
+        .routes(routes!(admin_data::create_user))
+        .routes(routes!(admin_data::audit_log))
+        .routes(routes!(admin_data::audit_verify))
+        .routes(routes!(admin_data::list_keys, admin_data::create_key))
+        .routes(routes!(admin_data::revoke_key))
 }
 
 /// `/v1/admin/policy…`: policy files are larger than other bodies.
-fn policy_routes() -> Router<AppState> {
-    Router::new()
-        .route(
-            "/v1/admin/policy",
-            get(admin_data::policy).put(admin_data::put_policy),
-        )
-        .route("/v1/admin/policy/validate", post(admin_data::validate))
-        .route("/v1/admin/policy/diff", post(admin_data::diff))
-        .route(
-            "/v1/admin/policy/versions",
-            get(admin_data::versions).post(admin_data::add_version),
-        )
-        .route("/v1/admin/policy/versions/{id}", get(admin_data::version))
-        .route(
-            "/v1/admin/policy/versions/{id}/activate",
-            post(admin_data::activate),
-        )
-        .route(
-            "/v1/admin/policy/shadow",
-            get(admin_data::shadow)
-                .put(admin_data::put_shadow)
-                .delete(admin_data::delete_shadow),
-        )
-        .route("/v1/admin/simulate", post(admin_data::simulate))
+fn policy_routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(admin_data::policy, admin_data::put_policy))
+        .routes(routes!(admin_data::validate))
+        .routes(routes!(admin_data::diff))
+        .routes(routes!(admin_data::versions, admin_data::add_version))
+        .routes(routes!(admin_data::version))
+        .routes(routes!(admin_data::activate))
+        .routes(routes!(
+            admin_data::shadow,
+            admin_data::put_shadow,
+            admin_data::delete_shadow
+        ))
+        .routes(routes!(admin_data::simulate))
         .route_layer(DefaultBodyLimit::max(
             2 * crate::policies::MAX_POLICY_BYTES + 16 * 1024,
         ))
+}
+
+/// The JSON API under `/v1`: each route and its operation in
+/// `/openapi.json` are registered together (`#[utoipa::path]` on the handler,
+/// `routes!` here), so the document's operations are the router's.
+fn api_routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(reset::start))
+        .routes(routes!(reset::status))
+        .routes(routes!(reset::challenge))
+        .routes(routes!(reset::verify))
+        .routes(routes!(reset::complete))
+        .routes(routes!(enroll::login))
+        .routes(routes!(enroll::list))
+        .routes(routes!(enroll::remove))
+        .routes(routes!(enroll::totp_begin))
+        .routes(routes!(enroll::totp_finish))
+        .routes(routes!(enroll::sms_begin))
+        .routes(routes!(enroll::sms_finish))
+        .routes(routes!(enroll::webauthn_begin))
+        .routes(routes!(enroll::webauthn_finish))
+        .routes(routes!(risk::evaluate))
+        .merge(admin_routes())
+}
+
+/// Liveness, readiness, metrics, this document, the demo outbox (outside
+/// the per-address limit).
+fn ops_routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(ops::healthz))
+        .routes(routes!(ops::readyz))
+        .routes(routes!(ops::openapi))
+        .routes(routes!(ops::metrics))
+        .routes(routes!(ops::outbox))
+        .routes(routes!(ops::outbox_json))
+}
+
+/// Every operation the router serves under `/v1` and for operations, as
+/// `OpenAPI` paths (what `openapi::document` describes).
+pub fn operations() -> utoipa::openapi::OpenApi {
+    api_routes().merge(ops_routes()).split_for_parts().1
 }
 
 /// The pages (HTML; not in openapi.json): same per-address limit, their own
@@ -178,30 +203,13 @@ fn page_routes(state: &AppState) -> Router<AppState> {
 
 /// The whole router.
 pub fn router(state: AppState) -> Router {
-    let api = Router::new()
-        .route("/v1/reset", post(reset::start))
-        .route("/v1/reset/{flow_id}", get(reset::status))
-        .route("/v1/reset/{flow_id}/challenge", post(reset::challenge))
-        .route("/v1/reset/{flow_id}/verify", post(reset::verify))
-        .route("/v1/reset/{flow_id}/complete", post(reset::complete))
-        .route("/v1/login", post(enroll::login))
-        .route("/v1/me/factors", get(enroll::list))
-        .route("/v1/me/factors/{id}", delete(enroll::remove))
-        .route("/v1/me/factors/totp", post(enroll::totp_begin))
-        .route("/v1/me/factors/totp/verify", post(enroll::totp_finish))
-        .route("/v1/me/factors/sms", post(enroll::sms_begin))
-        .route("/v1/me/factors/sms/verify", post(enroll::sms_finish))
-        .route("/v1/me/factors/webauthn", post(enroll::webauthn_begin))
-        .route(
-            "/v1/me/factors/webauthn/finish",
-            post(enroll::webauthn_finish),
-        )
-        .route("/v1/risk/evaluate", post(risk::evaluate))
-        .merge(admin_routes())
+    let (api, _) = api_routes()
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
             limits::per_address,
-        ));
+        ))
+        .split_for_parts();
+    let (ops, _) = ops_routes().split_for_parts();
     let html = page_routes(&state);
     let security = |name: HeaderName, value: &'static str| {
         SetResponseHeaderLayer::if_not_present(name, HeaderValue::from_static(value))
@@ -209,12 +217,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(api)
         .merge(html)
-        .route("/healthz", get(ops::healthz))
-        .route("/readyz", get(ops::readyz))
-        .route("/openapi.json", get(ops::openapi))
-        .route("/metrics", get(ops::metrics))
-        .route("/dev/outbox", get(ops::outbox))
-        .route("/dev/outbox.json", get(ops::outbox_json))
+        .merge(ops)
         .fallback(ops::not_found)
         .method_not_allowed_fallback(ops::method_not_allowed)
         .layer(middleware::from_fn(crate::metrics::track))

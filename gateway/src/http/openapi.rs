@@ -1,13 +1,16 @@
 //! The `OpenAPI` 3.1 document served at `/openapi.json`.
 //!
-//! The request bodies' schemas are derived from the Rust types the handlers
-//! deserialise (`utoipa::ToSchema` on each, with the limits and patterns the
-//! handlers enforce as schema attributes), so a field added, renamed or made
-//! optional in the code is what the document says. The rest — paths,
-//! responses with every error code, response schemas — is written by hand
-//! in `openapi/document.json`; router tests hold it to the routes (every
-//! route documented, every documented operation served and answering with
-//! a documented status and error code). [`document`] puts the two together.
+//! From the code: which operations exist — each handler carries
+//! `#[utoipa::path]` and is routed with utoipa-axum's `routes!`, so a route
+//! and its operation are one declaration (`super::operations`) — and the
+//! request bodies' schemas, derived from the Rust types the handlers
+//! deserialise (`utoipa::ToSchema`, with the limits and patterns the
+//! handlers enforce as schema attributes). Written by hand in
+//! `openapi/document.json`: each operation's summary, description,
+//! parameters and responses with every error code, and the response
+//! schemas; router tests hold those to what the handlers answer.
+//! [`document`] puts the two together: the operations the router serves,
+//! described by the hand-written text.
 
 use std::sync::OnceLock;
 
@@ -66,6 +69,7 @@ pub fn document() -> &'static Value {
     DOCUMENT.get_or_init(|| {
         let mut doc: Value = serde_json::from_str(include_str!("openapi/document.json"))
             .expect("openapi/document.json is JSON (a router test reads it)");
+        doc["paths"] = paths(&doc["paths"]);
         let derived = RequestBodies::openapi()
             .components
             .map(|c| c.schemas)
@@ -76,4 +80,67 @@ pub fn document() -> &'static Value {
         }
         doc
     })
+}
+
+const METHODS: [&str; 5] = ["get", "post", "put", "delete", "patch"];
+
+/// The router's operations, each with its hand-written description (or,
+/// failing one, what the code says of it: a router test refuses that).
+fn paths(written: &Value) -> Value {
+    let served = serde_json::to_value(super::operations().paths).expect("paths serialise");
+    let mut out = serde_json::Map::new();
+    for (path, item) in served.as_object().into_iter().flatten() {
+        let mut described = serde_json::Map::new();
+        for (key, operation) in item.as_object().into_iter().flatten() {
+            if !METHODS.contains(&key.as_str()) {
+                continue;
+            }
+            let text = &written[path][key];
+            described.insert(
+                key.clone(),
+                if text.is_object() {
+                    text.clone()
+                } else {
+                    operation.clone()
+                },
+            );
+        }
+        out.insert(path.clone(), Value::Object(described));
+    }
+    Value::Object(out)
+}
+
+/// Operations the router serves that `openapi/document.json` does not
+/// describe, and described ones it does not serve, as `METHOD path`.
+pub fn undescribed_and_unserved() -> (Vec<String>, Vec<String>) {
+    let written: Value = serde_json::from_str(include_str!("openapi/document.json"))
+        .expect("openapi/document.json is JSON");
+    let served = serde_json::to_value(super::operations().paths).expect("paths serialise");
+    let list = |paths: &Value| -> Vec<String> {
+        paths
+            .as_object()
+            .into_iter()
+            .flatten()
+            .flat_map(|(path, item)| {
+                item.as_object()
+                    .into_iter()
+                    .flatten()
+                    .filter(|(k, _)| METHODS.contains(&k.as_str()))
+                    .map(move |(k, _)| format!("{} {path}", k.to_uppercase()))
+            })
+            .collect()
+    };
+    let (served, written) = (list(&served), list(&written["paths"]));
+    (
+        served
+            .iter()
+            .filter(|o| !written.contains(o))
+            .cloned()
+            .collect(),
+        written
+            .iter()
+            .filter(|o| !served.contains(o))
+            .cloned()
+            .collect(),
+    )
 }

@@ -12,11 +12,13 @@ use serde_json::json;
 use super::error::ApiError;
 use crate::app::AppState;
 
+#[utoipa::path(get, path = "/healthz", operation_id = "healthz", tag = "operations")]
 pub async fn healthz() -> Json<serde_json::Value> {
     Json(json!({"status": "ok"}))
 }
 
 /// 200 when both stores answer, 503 naming the one that does not.
+#[utoipa::path(get, path = "/readyz", operation_id = "readyz", tag = "operations")]
 pub async fn readyz(State(s): State<AppState>) -> Response {
     let ephemeral = s.ephemeral.ping().await.is_ok();
     let durable = s.durable.ping().await.is_ok();
@@ -34,6 +36,7 @@ pub async fn readyz(State(s): State<AppState>) -> Response {
 }
 
 /// Prometheus metrics (`crate::metrics`), text exposition format 0.0.4.
+#[utoipa::path(get, path = "/metrics", operation_id = "metrics", tag = "operations")]
 pub async fn metrics() -> impl IntoResponse {
     (
         [(
@@ -47,11 +50,18 @@ pub async fn metrics() -> impl IntoResponse {
 /// The API description (`super::openapi::document`): request schemas
 /// derived from the code, the rest written by hand and checked against the
 /// routes by the router tests.
+#[utoipa::path(
+    get,
+    path = "/openapi.json",
+    operation_id = "openapi",
+    tag = "operations"
+)]
 pub async fn openapi() -> impl IntoResponse {
     axum::Json(super::openapi::document())
 }
 
 /// The dev outbox (demo only): messages the `log` SMS provider kept.
+#[utoipa::path(get, path = "/dev/outbox", operation_id = "devOutbox", tag = "dev")]
 pub async fn outbox(State(s): State<AppState>) -> Response {
     let Some(outbox) = &s.outbox else {
         return not_found().await.into_response();
@@ -70,6 +80,12 @@ pub async fn outbox(State(s): State<AppState>) -> Response {
 }
 
 /// The dev outbox as JSON (demo only).
+#[utoipa::path(
+    get,
+    path = "/dev/outbox.json",
+    operation_id = "devOutboxJson",
+    tag = "dev"
+)]
 pub async fn outbox_json(State(s): State<AppState>) -> Response {
     match &s.outbox {
         Some(outbox) => Json(json!({"messages": outbox.list()})).into_response(),

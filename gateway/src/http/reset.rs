@@ -48,6 +48,7 @@ fn options(flow: &Flow) -> Vec<OptionView> {
         .collect()
 }
 
+#[utoipa::path(post, path = "/v1/reset", operation_id = "startReset", tag = "reset")]
 pub async fn start(
     State(s): State<AppState>,
     client: Client,
@@ -65,6 +66,12 @@ pub async fn start(
     Ok((client.set_cookie(&s), Json(body)))
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/reset/{flow_id}",
+    operation_id = "getResetStatus",
+    tag = "reset"
+)]
 pub async fn status(
     State(s): State<AppState>,
     Path(flow_id): Path<String>,
@@ -88,6 +95,12 @@ pub struct ChallengeRequest {
     factor: Factor,
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/reset/{flow_id}/challenge",
+    operation_id = "challengeFactor",
+    tag = "reset"
+)]
 pub async fn challenge(
     State(s): State<AppState>,
     Path(flow_id): Path<String>,
@@ -114,6 +127,12 @@ pub struct VerifyRequest {
     credential: Option<Value>,
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/reset/{flow_id}/verify",
+    operation_id = "verifyFactor",
+    tag = "reset"
+)]
 pub async fn verify(
     State(s): State<AppState>,
     Path(flow_id): Path<String>,
@@ -149,6 +168,12 @@ pub struct CompleteRequest {
     new_password: String,
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/reset/{flow_id}/complete",
+    operation_id = "completeReset",
+    tag = "reset"
+)]
 pub async fn complete(
     State(s): State<AppState>,
     Path(flow_id): Path<String>,

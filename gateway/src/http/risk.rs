@@ -73,6 +73,12 @@ async fn authorize(s: &AppState, headers: &HeaderMap) -> ApiResult<String> {
     }
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/risk/evaluate",
+    operation_id = "evaluateRisk",
+    tag = "risk"
+)]
 pub async fn evaluate(
     State(s): State<AppState>,
     headers: HeaderMap,
