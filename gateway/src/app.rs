@@ -101,13 +101,10 @@ impl Services {
     /// the `Arc` they hold); an invalid one is refused with the exact problem
     /// and the live policy stays. Returns the file's version.
     pub fn reload_policy(&self) -> anyhow::Result<String> {
-        let (text, _) = crate::policies::source(&self.config)?;
-        let policy = risk::Policy::parse(&text).map_err(|e| match &self.config.risk.policy {
-            Some(path) => anyhow::anyhow!("risk.policy {}: {e}", path.display()),
-            None => anyhow::anyhow!("the bundled policy: {e}"),
-        })?;
-        self.policies.file_changed(text);
-        Ok(policy.version().to_owned())
+        let configured = crate::policies::configured(&self.config)?;
+        let version = configured.policy.version().to_owned();
+        self.policies.file_changed(configured.text);
+        Ok(version)
     }
 
     /// The live anomaly model.
@@ -155,15 +152,7 @@ impl std::fmt::Debug for BuildOptions {
 
 /// Load the policy named by `risk.policy`, or the bundled one.
 pub fn load_policy(config: &Config) -> anyhow::Result<risk::Policy> {
-    match &config.risk.policy {
-        None => Ok(risk::Policy::bundled()),
-        Some(path) => {
-            let text = std::fs::read_to_string(path)
-                .with_context(|| format!("risk.policy {}", path.display()))?;
-            risk::Policy::parse(&text)
-                .map_err(|e| anyhow::anyhow!("risk.policy {}: {e}", path.display()))
-        }
-    }
+    Ok(crate::policies::configured(config)?.policy)
 }
 
 /// Load the anomaly model named by `models.anomaly`, or the bundled one.

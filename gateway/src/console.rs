@@ -16,7 +16,7 @@ use std::time::{Duration, SystemTime};
 use plotters::prelude::*;
 use serde_json::Value;
 
-use crate::decisions::STARTED;
+use crate::decisions::Pages;
 use crate::http::error::ApiResult;
 use crate::store::durable::Durable;
 
@@ -90,14 +90,8 @@ pub async fn overview(store: &dyn Durable, now: SystemTime, hours: u64) -> ApiRe
     let o = &mut view;
     let (mut reasons, mut countries, mut networks) =
         (HashMap::new(), HashMap::new(), HashMap::new());
-    let mut before = None;
-    let mut scanned = 0;
-    loop {
-        let page = store
-            .audit_recent(Some(STARTED), before, Some(&since), 500)
-            .await?;
-        let Some(last) = page.last() else { break };
-        before = Some(last.seq);
+    let mut pages = Pages::new(store, Some(&since), None);
+    while let Some(page) = pages.next().await? {
         for record in &page {
             let data: Value = serde_json::from_str(&record.data).unwrap_or(Value::Null);
             let Some(level) = data["level"].as_str().and_then(level_index) else {
@@ -134,9 +128,8 @@ pub async fn overview(store: &dyn Durable, now: SystemTime, hours: u64) -> ApiRe
                     .push(risky(record.seq, &record.at, &record.subject, &data));
             }
         }
-        scanned += page.len();
-        if scanned >= MAX_SCANNED {
-            o.capped = true;
+        if pages.read() >= MAX_SCANNED {
+            o.capped = !pages.done();
             break;
         }
     }

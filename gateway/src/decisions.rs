@@ -24,6 +24,57 @@ pub const LABELLED: &str = "decision.labelled";
 /// Records read per store call.
 const PAGE: i64 = 500;
 
+/// The `reset.started` records newest first, a page at a time: from
+/// `before` (the newest when `None`) back to `since` (the oldest when
+/// `None`). Shared by the decision list, the replay and the console.
+pub struct Pages<'a> {
+    store: &'a dyn Durable,
+    since: Option<&'a str>,
+    before: Option<i64>,
+    done: bool,
+    read: usize,
+}
+
+impl<'a> Pages<'a> {
+    pub fn new(store: &'a dyn Durable, since: Option<&'a str>, before: Option<i64>) -> Self {
+        Self {
+            store,
+            since,
+            before,
+            done: false,
+            read: 0,
+        }
+    }
+
+    /// The next (older) page; `None` when nothing older is left.
+    pub async fn next(&mut self) -> ApiResult<Option<Vec<AuditRecord>>> {
+        if self.done {
+            return Ok(None);
+        }
+        let page = self
+            .store
+            .audit_recent(Some(STARTED), self.before, self.since, PAGE)
+            .await?;
+        self.done = page.len() < usize::try_from(PAGE).unwrap_or(0);
+        let Some(last) = page.last() else {
+            return Ok(None);
+        };
+        self.before = Some(last.seq);
+        self.read += page.len();
+        Ok(Some(page))
+    }
+
+    /// Nothing older is left.
+    pub fn done(&self) -> bool {
+        self.done
+    }
+
+    /// Records read so far.
+    pub fn read(&self) -> usize {
+        self.read
+    }
+}
+
 /// What an analyst says a decision was.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -136,15 +187,14 @@ pub async fn list(store: &dyn Durable, query: &Query) -> ApiResult<Page> {
         None => None,
     };
     let mut out = Vec::new();
-    let mut before = query.before;
-    let mut scanned = 0;
-    let mut exhausted = false;
-    'pages: while out.len() < limit && scanned < 50_000 {
-        let page = store
-            .audit_recent(Some(STARTED), before, since.as_deref(), PAGE)
-            .await?;
-        scanned += page.len();
-        exhausted = page.len() < usize::try_from(PAGE).unwrap_or(0);
+    let mut pages = Pages::new(store, since.as_deref(), query.before);
+    // The last record looked at, and whether the page filled before the
+    // records ran out.
+    let (mut before, mut full) = (query.before, false);
+    'pages: while pages.read() < 50_000 {
+        let Some(page) = pages.next().await? else {
+            break;
+        };
         for record in &page {
             before = Some(record.seq);
             let d = decision(record);
@@ -157,16 +207,13 @@ pub async fn list(store: &dyn Durable, query: &Query) -> ApiResult<Page> {
             if level_ok && shadow_ok {
                 out.push(d);
                 if out.len() == limit {
-                    // Records after this one in the page are not looked at.
-                    exhausted = false;
+                    full = true;
                     break 'pages;
                 }
             }
         }
-        if exhausted {
-            break;
-        }
     }
+    let exhausted = pages.done() && !full;
     attach_labels(store, &mut out).await?;
     Ok(Page {
         decisions: out,
@@ -247,28 +294,16 @@ pub async fn simulate(
     max_records: usize,
     report: &mut Report,
 ) -> ApiResult<bool> {
-    let mut before = None;
-    let mut read = 0;
-    loop {
-        let page = store
-            .audit_recent(Some(STARTED), before, Some(since), PAGE)
-            .await?;
-        let Some(last) = page.last() else {
-            return Ok(false);
-        };
-        before = Some(last.seq);
-        read += page.len();
-        let short = page.len() < usize::try_from(PAGE).unwrap_or(0);
+    let mut pages = Pages::new(store, Some(since), None);
+    while let Some(page) = pages.next().await? {
         for record in page {
             crate::simulate::replay(candidate, &crate::audit::exported(record), report);
         }
-        if short {
-            return Ok(false);
-        }
-        if read >= max_records {
+        if pages.read() >= max_records && !pages.done() {
             return Ok(true);
         }
         // A long replay yields between pages.
         tokio::task::yield_now().await;
     }
+    Ok(false)
 }

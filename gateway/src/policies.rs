@@ -63,10 +63,11 @@ pub struct Shadow {
 }
 
 impl PolicyState {
-    pub fn new(live: risk::Policy, activation: Option<i64>) -> Self {
+    /// `live` until the first refresh brings the store's activation.
+    pub fn new(live: risk::Policy) -> Self {
         Self {
             live: Live::new(live),
-            live_activation: AtomicI64::new(activation.unwrap_or(0)),
+            live_activation: AtomicI64::new(0),
             shadow: RwLock::new(None),
             shadow_activation: AtomicI64::new(0),
             pending_file: Mutex::new(None),
@@ -96,17 +97,34 @@ impl PolicyState {
     }
 }
 
-/// The policy text named by the configuration and who it is from: the
-/// `risk.policy` file (`"file"`) or the bundled one (`"bundled"`).
-pub fn source(config: &Config) -> anyhow::Result<(String, &'static str)> {
-    match &config.risk.policy {
-        None => Ok((risk::Policy::BUNDLED_TOML.to_owned(), "bundled")),
-        Some(path) => Ok((
+/// The policy the configuration names: the `risk.policy` file (author
+/// `"file"`) or the bundled one (`"bundled"`), its text and the parsed policy.
+pub struct Configured {
+    pub text: String,
+    pub author: &'static str,
+    pub policy: risk::Policy,
+}
+
+/// Read and parse the configured policy; an error names the file and the
+/// exact problem.
+pub fn configured(config: &Config) -> anyhow::Result<Configured> {
+    let (text, author) = match &config.risk.policy {
+        None => (risk::Policy::BUNDLED_TOML.to_owned(), "bundled"),
+        Some(path) => (
             std::fs::read_to_string(path)
                 .map_err(|e| anyhow::anyhow!("risk.policy {}: {e}", path.display()))?,
             "file",
-        )),
-    }
+        ),
+    };
+    let policy = risk::Policy::parse(&text).map_err(|e| match &config.risk.policy {
+        Some(path) => anyhow::anyhow!("risk.policy {}: {e}", path.display()),
+        None => anyhow::anyhow!("the bundled policy: {e}"),
+    })?;
+    Ok(Configured {
+        text,
+        author,
+        policy,
+    })
 }
 
 /// At start: import the configured policy as the rules above say, and
@@ -116,11 +134,11 @@ pub async fn bootstrap(
     config: &Config,
     now: i64,
 ) -> anyhow::Result<PolicyState> {
-    let (text, author) = source(config)?;
-    let configured = risk::Policy::parse(&text).map_err(|e| match &config.risk.policy {
-        Some(path) => anyhow::anyhow!("risk.policy {}: {e}", path.display()),
-        None => anyhow::anyhow!("the bundled policy: {e}"),
-    })?;
+    let Configured {
+        text,
+        author,
+        policy: configured,
+    } = configured(config)?;
     let live = store.policy_activation(PolicyRole::Live).await?;
     let import = match author {
         "file" => store.setting(FILE_VERSION).await?.as_deref() != Some(configured.version()),
@@ -141,7 +159,7 @@ pub async fn bootstrap(
                 .await?;
         }
     }
-    let state = PolicyState::new(configured, None);
+    let state = PolicyState::new(configured);
     refresh_from(store, &state).await?;
     Ok(state)
 }
