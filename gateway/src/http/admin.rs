@@ -100,12 +100,15 @@ impl FromRequestParts<AppState> for Person {
 #[serde(deny_unknown_fields)]
 #[schema(as = AdminLoginRequest)]
 pub struct LoginRequest {
+    #[schema(schema_with = crate::http::openapi::username)]
     username: String,
-    #[schema(format = Password)]
+    /// At most 4096 bytes.
+    #[schema(format = Password, max_length = 4096)]
     password: String,
     /// The current code of the administrator's authenticator app; left out
     /// by an administrator who answers a passkey challenge instead.
     #[serde(default)]
+    #[schema(pattern = "^[0-9]{0,16}$")]
     code: String,
 }
 

@@ -188,7 +188,8 @@ pub async fn versions(
     Reader(_): Reader,
     Params(q): Params<LimitQuery>,
 ) -> ApiResult<Json<Value>> {
-    let list = policies::versions(s.durable.as_ref(), q.limit.unwrap_or(100)).await?;
+    let limit = super::json::page_limit(q.limit, 100, 500)?;
+    let list = policies::versions(s.durable.as_ref(), limit).await?;
     Ok(Json(json!({"versions": list})))
 }
 
@@ -236,6 +237,7 @@ pub async fn shadow(
     Reader(_): Reader,
     Params(q): Params<LimitQuery>,
 ) -> ApiResult<Json<Value>> {
+    let limit = super::json::page_limit(q.limit, 50, 500)?;
     let store = s.durable.as_ref();
     let activation = store.policy_activation(PolicyRole::Shadow).await?;
     let Some((activation, id)) = activation.and_then(|a| a.version_id.map(|id| (a, id))) else {
@@ -247,7 +249,7 @@ pub async fn shadow(
         &decisions::Query {
             since: Some(since.clone()),
             shadow_disagrees: Some(true),
-            limit: q.limit,
+            limit: Some(limit),
             ..decisions::Query::default()
         },
     )
@@ -370,7 +372,10 @@ pub async fn simulate(
         policy: &policy,
         model: None,
     };
-    let changes = req.changes.unwrap_or(100).min(1000);
+    let changes = req.changes.unwrap_or(100);
+    if changes > 1000 {
+        return Err(ApiError::invalid("changes: at most 1000"));
+    }
     let mut report = crate::simulate::Report {
         keep: Some(changes),
         ..crate::simulate::Report::default()
@@ -430,8 +435,9 @@ pub async fn simulate(
 pub async fn decisions(
     State(s): State<AppState>,
     Reader(_): Reader,
-    Params(q): Params<decisions::Query>,
+    Params(mut q): Params<decisions::Query>,
 ) -> ApiResult<Json<Value>> {
+    q.limit = Some(super::json::page_limit(q.limit, 50, 500)?);
     to_json(decisions::list(s.durable.as_ref(), &q).await?)
 }
 
@@ -487,7 +493,7 @@ pub async fn audit_log(
             q.kind.as_deref(),
             q.before,
             None,
-            q.limit.unwrap_or(100).clamp(1, 1000),
+            super::json::page_limit(q.limit, 100, 1000)?,
         )
         .await?;
     let records: Vec<Value> = records.into_iter().map(crate::audit::exported).collect();
@@ -592,7 +598,7 @@ pub async fn revoke_key(
 #[serde(deny_unknown_fields)]
 #[schema(as = NewUser)]
 pub struct NewUserRequest {
-    #[schema(max_length = 256)]
+    #[schema(schema_with = crate::http::openapi::username)]
     username: String,
     /// The initial password (the password rules apply).
     #[schema(format = Password)]

@@ -30,9 +30,10 @@ impl FromRequestParts<AppState> for Session {
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LoginRequest {
+    #[schema(schema_with = crate::http::openapi::username)]
     username: String,
     /// At most 4096 bytes.
-    #[schema(format = Password)]
+    #[schema(format = Password, max_length = 4096)]
     password: String,
 }
 

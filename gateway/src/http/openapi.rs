@@ -16,7 +16,9 @@ use std::sync::OnceLock;
 
 use serde_json::Value;
 use utoipa::OpenApi;
-use utoipa::openapi::schema::Schema;
+use utoipa::openapi::schema::{
+    AnyOfBuilder, KnownFormat, Object, ObjectBuilder, Schema, SchemaFormat, Type,
+};
 use utoipa::openapi::{Ref, RefOr};
 
 use super::{admin, admin_data, enroll, reset, risk};
@@ -55,6 +57,62 @@ pub fn webauthn_registration() -> RefOr<Schema> {
     RefOr::Ref(Ref::from_schema_name("WebauthnRegistration"))
 }
 
+/// A user name as the handlers take it (`crate::account::AccountName`):
+/// something besides white space, no control characters, at most 256
+/// characters (256 bytes once normalised: NFKC, trimmed, lower-cased).
+pub fn username() -> Object {
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .min_length(Some(1))
+        .max_length(Some(crate::account::MAX_LEN))
+        .pattern(Some(USERNAME_PATTERN))
+        .description(Some(
+            "Normalised (NFKC, trimmed, lower-cased); 1 to 256 bytes afterwards, \
+             not only white space, no control characters.",
+        ))
+        .build()
+}
+
+/// Not only white space, and no C0/C1 control characters.
+pub const USERNAME_PATTERN: &str = "^[^\\u0000-\\u001f\\u007f-\\u009f]*\
+    [^\\s\\u0000-\\u001f\\u007f-\\u009f][^\\u0000-\\u001f\\u007f-\\u009f]*$";
+
+/// An IPv4 or IPv6 address in text.
+pub fn ip_address() -> RefOr<Schema> {
+    let format = |f| {
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .format(Some(SchemaFormat::KnownFormat(f)))
+    };
+    AnyOfBuilder::new()
+        .item(format(KnownFormat::Ipv4))
+        .item(format(KnownFormat::Ipv6))
+        .description(Some(
+            "The end user's address (IPv4 or IPv6) as the calling system saw it.",
+        ))
+        .into()
+}
+
+/// What the request types cannot say in their fields: exactly one of two
+/// fields (the other absent or null), as the handlers demand (else 400
+/// `invalid_request`).
+fn across_fields(name: &str) -> Option<Value> {
+    let one_of = |a: (&str, &str), b: (&str, &str)| {
+        let alternative = |(this, kind): (&str, &str), (other, _): (&str, &str)| {
+            serde_json::json!({
+                "required": [this],
+                "properties": {this: {"type": kind}, other: {"type": "null"}}
+            })
+        };
+        serde_json::json!([alternative(a, b), alternative(b, a)])
+    };
+    match name {
+        "PolicyDiffRequest" => Some(one_of(("text", "string"), ("to", "integer"))),
+        "SimulateRequest" => Some(one_of(("policy", "string"), ("version_id", "integer"))),
+        _ => None,
+    }
+}
+
 /// The names of the schemas derived from the code.
 pub fn derived_schema_names() -> Vec<String> {
     RequestBodies::openapi()
@@ -75,7 +133,10 @@ pub fn document() -> &'static Value {
             .map(|c| c.schemas)
             .unwrap_or_default();
         for (name, schema) in derived {
-            let schema = serde_json::to_value(schema).expect("a schema serialises");
+            let mut schema = serde_json::to_value(schema).expect("a schema serialises");
+            if let Some(alternatives) = across_fields(&name) {
+                schema["anyOf"] = alternatives;
+            }
             doc["components"]["schemas"][name] = schema;
         }
         doc

@@ -19,7 +19,7 @@ use crate::reset_core;
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StartRequest {
-    /// Normalised (NFKC, trimmed, lower-cased); 1 to 256 bytes afterwards, no control characters.
+    #[schema(schema_with = crate::http::openapi::username)]
     username: String,
 }
 

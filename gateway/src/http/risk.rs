@@ -25,15 +25,30 @@ use crate::signals::device;
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EvaluateRequest {
-    #[schema(max_length = 256)]
+    #[schema(schema_with = crate::http::openapi::username)]
     username: String,
-    /// The end user's address (IPv4 or IPv6) as the calling system saw it.
-    #[schema(value_type = String)]
+    #[schema(schema_with = crate::http::openapi::ip_address)]
     ip: IpAddr,
     #[schema(max_length = 4096)]
     user_agent: Option<String>,
     /// The `rg_device` cookie value, if the caller relays it.
     device_cookie: Option<String>,
+}
+
+/// The caller of `POST /v1/risk/evaluate`, authorised before the body is
+/// read (a request without a valid key is 401 whatever its body):
+/// `key:NAME` for an API key, `risk.api_key` for the configured one.
+pub struct Evaluator(String);
+
+impl axum::extract::FromRequestParts<AppState> for Evaluator {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &AppState,
+    ) -> Result<Self, ApiError> {
+        authorize(state, &parts.headers).await.map(Evaluator)
+    }
 }
 
 /// Who asked: `key:NAME` for an API key, `risk.api_key` for the configured one.
@@ -81,10 +96,9 @@ async fn authorize(s: &AppState, headers: &HeaderMap) -> ApiResult<String> {
 )]
 pub async fn evaluate(
     State(s): State<AppState>,
-    headers: HeaderMap,
+    Evaluator(by): Evaluator,
     Body(req): Body<EvaluateRequest>,
 ) -> ApiResult<Json<Value>> {
-    let by = authorize(&s, &headers).await?;
     let name = AccountName::parse(&req.username).map_err(|e| ApiError::invalid(e.to_string()))?;
     if req.user_agent.as_ref().is_some_and(|ua| ua.len() > 4096) {
         return Err(ApiError::invalid("user_agent is too long"));
