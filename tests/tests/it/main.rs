@@ -32,6 +32,9 @@
 //!   directory: sign-in, reset, the directory's policy, filter injection,
 //!   locked entries, an outage.
 //! - `logs`: no secret used in the journeys reaches the log.
+//! - `schemathesis`: Schemathesis (`PyPI`) fuzzes the API of a running
+//!   gateway from its `/openapi.json` (bounded example count, fixed seed, every
+//!   check): no 5xx, no answer outside the document.
 //! - `security`: the admin API for security teams: scoped API keys, the
 //!   policy's lifecycle (line-precise refusal, diff, activate, roll back,
 //!   kept across a restart), the replay of a candidate over recorded
@@ -54,5 +57,6 @@ mod logs;
 mod model;
 mod nodes;
 mod reset;
+mod schemathesis;
 mod security;
 mod webhooks;
