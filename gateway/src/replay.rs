@@ -53,6 +53,8 @@ pub struct Decided {
     pub anomaly: f64,
     /// The features the model read (`models::features::SCHEMA` order).
     pub features: [f64; models::features::N],
+    /// The account counters' lane the attempt read (its device was bound to the account).
+    pub lane: velocity::Lane,
 }
 
 /// A clock the replay sets to each attempt's time.
@@ -163,11 +165,14 @@ impl Replay {
                 }
                 *last = attempt.at;
             }
+            let mut lane = velocity::Lane::Open;
             if attempt.kind != Kind::ContactChange {
-                each(&attempt, self.decide(&attempt).await?);
+                let decision = self.decide(&attempt).await?;
+                lane = decision.lane;
+                each(&attempt, decision);
                 decided += 1;
             }
-            self.observe(&attempt).await?;
+            self.observe(&attempt, lane).await?;
         }
         Ok(decided)
     }
@@ -195,11 +200,13 @@ impl Replay {
             freeman_log10: risk::history::log10_ratio(&signals.history.features),
             anomaly: signals.anomaly.unwrap_or(f64::NAN),
             features: models::features::features(signals, now),
+            lane: velocity::Lane::of(signals.device.known),
         })
     }
 
-    /// Record what `attempt` led to, as the live paths do.
-    pub async fn observe(&self, attempt: &Attempt) -> anyhow::Result<()> {
+    /// Record what `attempt` led to, as the live paths do; a failure counts in
+    /// `lane` (the lane its decision read) as a live one does.
+    pub async fn observe(&self, attempt: &Attempt, lane: velocity::Lane) -> anyhow::Result<()> {
         let name = self.account(attempt).await?;
         self.set_time(attempt.at);
         let s = &self.state;
@@ -222,6 +229,7 @@ impl Replay {
                 velocity::record_failure(
                     s.ephemeral.as_ref(),
                     name.as_str(),
+                    lane,
                     &bucket(attempt.ip).to_string(),
                     from_unix(attempt.at),
                 )
@@ -354,13 +362,15 @@ mod tests {
             );
             let assessed = replay.assess(&a).await.unwrap();
             assert_eq!(assessed.signals.history.events, u32::try_from(i).unwrap());
-            replay.observe(&a).await.unwrap();
+            let lane = velocity::Lane::of(assessed.signals.device.known);
+            replay.observe(&a, lane).await.unwrap();
         }
         // Abroad, another network, a failure first: novelty and velocity show.
         let t = t0 + 6 * day;
         let abroad = attempt(5, t, "203.0.113.9", "AU", false);
-        replay.assess(&abroad).await.unwrap();
-        replay.observe(&abroad).await.unwrap();
+        let assessed = replay.assess(&abroad).await.unwrap();
+        let lane = velocity::Lane::of(assessed.signals.device.known);
+        replay.observe(&abroad, lane).await.unwrap();
         let again = replay
             .assess(&attempt(6, t + 60, "203.0.113.9", "AU", true))
             .await

@@ -95,6 +95,10 @@ pub struct Flow {
     pub policy_version: String,
     #[serde(default)]
     pub model_version: Option<String>,
+    /// The account counters' lane this flow's codes count in: its device was
+    /// bound to the account when it started (`signals::velocity`, two lanes).
+    #[serde(default)]
+    pub lane: crate::signals::velocity::Lane,
 }
 
 impl Flow {

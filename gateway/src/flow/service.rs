@@ -103,6 +103,7 @@ pub async fn assess_context(
     let address = bucket(ip).to_string();
     let origin = velocity::Origin {
         account: name.as_str(),
+        lane: velocity::Lane::of(past.device_known),
         address: &address,
         subnet: &velocity::subnet(ip),
         asn: context.asn,
@@ -220,6 +221,7 @@ pub async fn start(s: &AppState, raw_name: &str, client: &Client) -> ApiResult<F
         reasons: assessment.reasons.clone(),
         policy_version: assessment.policy_version.clone(),
         model_version: assessment.model_version.clone(),
+        lane: velocity::Lane::of(signals.device.known),
     };
     store_new(s, &flow).await?;
     crate::metrics::decision(assessment.level);
@@ -449,8 +451,14 @@ pub async fn verify_webauthn(
 /// addresses) before checking it, so parallel guesses cannot slip through.
 async fn count_attempt(s: &AppState, flow: &Flow) -> ApiResult<()> {
     let window = s.config.reset.account_failure_window;
-    let attempts =
-        velocity::code_attempt(s.ephemeral.as_ref(), &flow.account, window, s.clock.now()).await?;
+    let attempts = velocity::code_attempt(
+        s.ephemeral.as_ref(),
+        &flow.account,
+        flow.lane,
+        window,
+        s.clock.now(),
+    )
+    .await?;
     if attempts > u64::from(s.config.reset.account_failure_limit) {
         return Err(ApiError::too_many(
             "too_many_attempts",
@@ -502,6 +510,7 @@ async fn fail(s: &AppState, mut flow: Flow, raw: &[u8], factor: Factor) -> ApiRe
         velocity::record_failure(
             s.ephemeral.as_ref(),
             &flow.account,
+            flow.lane,
             &flow.bucket,
             s.clock.now(),
         )

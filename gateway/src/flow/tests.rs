@@ -35,6 +35,7 @@ fn flow(required: u8, factors: &[Factor]) -> Flow {
         reasons: vec![],
         policy_version: String::new(),
         model_version: None,
+        lane: crate::signals::velocity::Lane::Open,
     }
 }
 

@@ -1,5 +1,20 @@
 //! Velocity: sliding-window counts in the ephemeral store, one atomic round
 //! trip per request.
+//!
+//! # Two lanes per account
+//!
+//! The per-account counters (attempts, failures, codes tried) are kept twice:
+//! the *open* lane counts every attempt, and the *known-device* lane counts only
+//! attempts from a device bound to the account (its device cookie was on one of
+//! the account's completed resets). An attempt from such a device reads the
+//! known-device lane; every other attempt reads the open lane. Strangers, who
+//! have no such cookie, can fill the open lane as fast as they like without
+//! touching the owner's: the owner on her own device is neither pushed to a
+//! refusal nor locked out of codes by them (NIST SP 800-63B-4 §3.2.2: rate
+//! limiting must not let an attacker deny the subscriber). Known-device attempts
+//! also count in the open lane, so the open lane is every attempt there is. A
+//! stolen device cookie buys no more than its own lane's limits, on top of the
+//! per-flow and per-address ones.
 
 use std::net::IpAddr;
 use std::time::{Duration, SystemTime};
@@ -23,10 +38,42 @@ fn saturate(n: u64) -> u32 {
     u32::try_from(n).unwrap_or(u32::MAX)
 }
 
+/// The key of an account counter in `lane` (see the module docs).
+fn account_key(what: &str, lane: Lane, account: &str, window: &str) -> String {
+    match lane {
+        Lane::Open => keys::count(what, account, window),
+        Lane::KnownDevice => keys::count(&format!("{what}-kd"), account, window),
+    }
+}
+
+/// Which of an account's counters an attempt reads (see the module docs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Lane {
+    /// Every attempt.
+    #[default]
+    Open,
+    /// Attempts from a device bound to the account.
+    KnownDevice,
+}
+
+impl Lane {
+    /// The lane of an attempt whose device is (`true`) or is not bound to the account.
+    pub fn of(known_device: bool) -> Self {
+        if known_device {
+            Self::KnownDevice
+        } else {
+            Self::Open
+        }
+    }
+}
+
 /// Where a reset start comes from, as the counters key it.
 #[derive(Debug, Clone)]
 pub struct Origin<'a> {
     pub account: &'a str,
+    /// The account counters' lane the attempt reads.
+    pub lane: Lane,
     /// The address's bucket (IPv6: its /64).
     pub address: &'a str,
     /// The /24 (IPv4) or /48 (IPv6) around the address.
@@ -36,7 +83,9 @@ pub struct Origin<'a> {
 
 /// Record a reset start (when `record`) and read every velocity signal, in one atomic call:
 /// attempts per account (1 h, 24 h), per address, per subnet and per ASN;
-/// distinct accounts per address and per ASN (spray); recent failures.
+/// distinct accounts per address and per ASN (spray); recent failures. The
+/// account's counters are read from the origin's lane; a known-device start is
+/// recorded in the open lane too.
 pub async fn gather(
     store: &dyn Ephemeral,
     o: &Origin<'_>,
@@ -45,15 +94,19 @@ pub async fn gather(
 ) -> Result<Velocity, StoreError> {
     let asn = o.asn.map(|a| a.to_string()).unwrap_or_default();
     let k = [
-        keys::count("start", o.account, "1h"),
-        keys::count("start", o.account, "24h"),
+        account_key("start", o.lane, o.account, "1h"),
+        account_key("start", o.lane, o.account, "24h"),
         keys::count("start-addr", o.address, "1h"),
         keys::count("start-net", o.subnet, "1h"),
         keys::count("start-asn", &asn, "1h"),
         keys::count("accounts-addr", o.address, "1h"),
         keys::count("accounts-asn", &asn, "1h"),
-        keys::count("fail", o.account, "1h"),
+        account_key("fail", o.lane, o.account, "1h"),
         keys::count("fail-addr", o.address, "1h"),
+    ];
+    let open = [
+        keys::count("start", o.account, "1h"),
+        keys::count("start", o.account, "24h"),
     ];
     let distinct = |key, member| {
         if record {
@@ -74,6 +127,12 @@ pub async fn gather(
     if o.asn.is_some() {
         ops.push(op(&k[4], HOUR, record));
         ops.push(distinct(&k[6], o.account));
+    }
+    // Last, so the indexes above hold: the open lane hears of a known
+    // device's start as well.
+    if record && o.lane == Lane::KnownDevice {
+        ops.push(op(&open[0], HOUR, true));
+        ops.push(op(&open[1], DAY, true));
     }
     let c = store.windows(&ops, now).await?;
     let at = |i: usize| saturate(c.get(i).copied().unwrap_or(0));
@@ -104,34 +163,54 @@ pub fn subnet(ip: IpAddr) -> String {
     }
 }
 
-/// Record a failed verification (the `*_failures_1h` risk signals).
+/// Record a failed verification (the `*_failures_1h` risk signals), in the
+/// open lane and, for a known device, in its lane too.
 pub async fn record_failure(
     store: &dyn Ephemeral,
     account: &str,
+    lane: Lane,
     address: &str,
     now: SystemTime,
 ) -> Result<(), StoreError> {
     let keys = [
         keys::count("fail", account, "1h"),
         keys::count("fail-addr", address, "1h"),
+        account_key("fail", Lane::KnownDevice, account, "1h"),
     ];
-    store
-        .windows(&[op(&keys[0], HOUR, true), op(&keys[1], HOUR, true)], now)
-        .await?;
+    let all = [
+        op(&keys[0], HOUR, true),
+        op(&keys[1], HOUR, true),
+        op(&keys[2], HOUR, true),
+    ];
+    let ops = if lane == Lane::KnownDevice {
+        &all[..]
+    } else {
+        &all[..2]
+    };
+    store.windows(ops, now).await?;
     Ok(())
 }
 
 /// Count a code attempt for `account` (right or wrong) within `window` and
-/// return the count including this one. Counted before the code is checked, so
-/// that parallel guesses cannot all pass a check made before any is recorded.
+/// return the count of its `lane` including this one (a known device's attempt
+/// counts in the open lane too). Counted before the code is checked, so that
+/// parallel guesses cannot all pass a check made before any is recorded.
 pub async fn code_attempt(
     store: &dyn Ephemeral,
     account: &str,
+    lane: Lane,
     window: Duration,
     now: SystemTime,
 ) -> Result<u64, StoreError> {
-    let key = keys::count("code-attempt", account, "limit");
-    Ok(store.windows(&[op(&key, window, true)], now).await?[0])
+    let open = keys::count("code-attempt", account, "limit");
+    let known = account_key("code-attempt", Lane::KnownDevice, account, "limit");
+    match lane {
+        Lane::Open => Ok(store.windows(&[op(&open, window, true)], now).await?[0]),
+        Lane::KnownDevice => {
+            let ops = [op(&known, window, true), op(&open, window, true)];
+            Ok(store.windows(&ops, now).await?[0])
+        }
+    }
 }
 
 /// Count a code sent to `account`'s phone: (last hour, last day), including it.
@@ -230,6 +309,77 @@ mod tests {
         );
     }
 
+    fn origin(lane: Lane, address: &str) -> Origin<'_> {
+        Origin {
+            account: "ann",
+            lane,
+            address,
+            subnet: "198.18.0.0/24",
+            asn: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn strangers_fill_the_open_lane_and_not_the_owners() {
+        let store = MemoryStore::new();
+        let now = SystemTime::UNIX_EPOCH + Duration::from_hours(500_000);
+        let window = Duration::from_mins(15);
+        // Strangers: 30 starts, 30 codes tried and failed, from 30 addresses.
+        for i in 0..30u64 {
+            let at = now + Duration::from_secs(i);
+            let address = format!("198.18.0.{i}");
+            gather(&store, &origin(Lane::Open, &address), true, at)
+                .await
+                .unwrap();
+            let tried = code_attempt(&store, "ann", Lane::Open, window, at)
+                .await
+                .unwrap();
+            assert_eq!(tried, i + 1);
+            record_failure(&store, "ann", Lane::Open, &address, at)
+                .await
+                .unwrap();
+        }
+        let at = now + Duration::from_mins(1);
+        // The owner's device reads its own lane: her first start, no failure.
+        let owner = gather(&store, &origin(Lane::KnownDevice, "192.0.2.10"), true, at)
+            .await
+            .unwrap();
+        assert_eq!(
+            (
+                owner.account_attempts_1h,
+                owner.account_attempts_24h,
+                owner.account_failures_1h
+            ),
+            (1, 1, 0)
+        );
+        let tried = code_attempt(&store, "ann", Lane::KnownDevice, window, at)
+            .await
+            .unwrap();
+        assert_eq!(tried, 1, "the strangers' codes are not the owner's");
+        record_failure(&store, "ann", Lane::KnownDevice, "192.0.2.10", at)
+            .await
+            .unwrap();
+        // The open lane heard of all of it: 31 starts, 31 codes, 31 failures.
+        let stranger = gather(&store, &origin(Lane::Open, "198.18.1.1"), false, at)
+            .await
+            .unwrap();
+        assert_eq!(
+            (stranger.account_attempts_1h, stranger.account_failures_1h),
+            (31, 31)
+        );
+        let tried = code_attempt(&store, "ann", Lane::Open, window, at)
+            .await
+            .unwrap();
+        assert_eq!(tried, 32, "31 before, this one");
+        let owner = gather(&store, &origin(Lane::KnownDevice, "192.0.2.10"), false, at)
+            .await
+            .unwrap();
+        assert_eq!(
+            (owner.account_attempts_1h, owner.account_failures_1h),
+            (1, 1)
+        );
+    }
+
     #[tokio::test]
     async fn spray_counts_distinct_accounts_per_address_and_asn() {
         let store = MemoryStore::new();
@@ -238,6 +388,7 @@ mod tests {
         for (i, account) in ["ann", "bob", "ann", "cid"].iter().enumerate() {
             let origin = Origin {
                 account,
+                lane: Lane::Open,
                 address: "192.0.2.7",
                 subnet: "192.0.2.0/24",
                 asn: Some(64_500),
@@ -252,6 +403,7 @@ mod tests {
         assert_eq!(last.account_attempts_1h, 1, "cid's first");
         let other = Origin {
             account: "dan",
+            lane: Lane::Open,
             address: "192.0.2.8",
             subnet: "192.0.2.0/24",
             asn: None,

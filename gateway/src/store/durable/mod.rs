@@ -95,6 +95,29 @@ pub struct UserRecord {
     pub password_changed_at: i64,
 }
 
+/// What a user lookup reads when the name is unknown. The SQL stores answer
+/// every lookup with exactly one row — the user's, or this stand-in of the
+/// same shape and about the same size (an argon2id PHC string is 97
+/// characters) — so an unknown name costs the same query, row and decoding as
+/// a known one and its reset start takes the same time (enumeration by
+/// timing, `tests/tests/it/hardening.rs`). No user can be named "" (account
+/// names are checked), so the stand-in is never taken for one.
+pub struct StandIn {
+    pub password_hash: &'static str,
+    pub email: &'static str,
+}
+
+pub const STAND_IN: StandIn = StandIn {
+    password_hash: "$argon2id$v=19$m=19456,t=2,p=1$c3RhbmQtaW4tc2FsdA$\
+                    c3RhbmQtaW4taGFzaC1vZi10aGlydHktdHdvLWJ5dGVz",
+    email: "stand-in@example.invalid",
+};
+
+/// The user of a lookup row, or `None` for [`STAND_IN`].
+fn real_user(row: UserRecord) -> Option<UserRecord> {
+    (!row.username.is_empty()).then_some(row)
+}
+
 /// An enrolled factor. `secret` is sealed; `phone` is E.164.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct FactorRecord {
