@@ -25,19 +25,24 @@ pub fn resolve(peer: IpAddr, headers: &HeaderMap, trusted: &[IpNet]) -> IpAddr {
     if !is_trusted(&peer) {
         return peer;
     }
-    let hops: Vec<&str> = headers
+    // Split as bytes: a value with bytes that are not text (obs-text) still
+    // has its hops, and only the hop holding them is unreadable.
+    let hops: Vec<&[u8]> = headers
         .get_all("x-forwarded-for")
         .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .map(str::trim)
+        .flat_map(|v| v.as_bytes().split(|&b| b == b','))
+        .map(<[u8]>::trim_ascii)
         .collect();
     // From the right: skip our proxies; the first other hop is the client. A
     // hop we cannot read stops the walk (falling back to the last trusted
     // address): skipping it would let a client-written hop further left win.
     let mut client = peer;
     for hop in hops.into_iter().rev() {
-        let Ok(ip) = hop.parse::<IpAddr>().map(|ip| ip.to_canonical()) else {
+        let Some(ip) = std::str::from_utf8(hop)
+            .ok()
+            .and_then(|hop| hop.parse::<IpAddr>().ok())
+            .map(|ip| ip.to_canonical())
+        else {
             return client;
         };
         client = ip;
@@ -114,6 +119,36 @@ mod tests {
             client
         );
         assert_eq!(resolve(peer, &HeaderMap::new(), &trusted), peer);
+    }
+
+    /// Found by the `forwarded_for` fuzz target: a value that was not text
+    /// (a byte over 0x7f) was skipped whole, so a client-written hop left of
+    /// it won instead of the walk stopping there.
+    #[test]
+    fn a_hop_that_is_not_text_stops_the_walk() {
+        let trusted: Vec<IpNet> = vec!["10.0.0.0/8".parse().unwrap()];
+        let peer: IpAddr = "10.0.0.2".parse().unwrap();
+        let mut h = headers("6.6.6.6");
+        h.append(
+            "x-forwarded-for",
+            axum::http::HeaderValue::from_bytes(b"\xff").unwrap(),
+        );
+        assert_eq!(resolve(peer, &h, &trusted), peer);
+        // Only the hop holding such a byte is unreadable: those right of it count.
+        let mut h = headers("6.6.6.6");
+        h.append(
+            "x-forwarded-for",
+            axum::http::HeaderValue::from_bytes(b"1.2.3.4, 10.9\xff8.7 ,10.0.0.1").unwrap(),
+        );
+        assert_eq!(
+            resolve(peer, &h, &trusted),
+            "10.0.0.1".parse::<IpAddr>().unwrap()
+        );
+        h.append("x-forwarded-for", "203.0.113.9".parse().unwrap());
+        assert_eq!(
+            resolve(peer, &h, &trusted),
+            "203.0.113.9".parse::<IpAddr>().unwrap()
+        );
     }
 
     #[test]

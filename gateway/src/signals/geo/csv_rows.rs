@@ -21,10 +21,14 @@
 //! has a flag (with `is_anonymous` set too, as `MaxMind` does); a row with none of
 //! these is an error. Networks may not overlap: with three databases a "more
 //! specific row wins" rule would be ambiguous for the columns it leaves empty.
+//! The databases are IPv6 trees holding IPv4 at `::a.b.c.d`, so an IPv6 row
+//! there overlaps the IPv4 rows it covers; and an IPv6 row inside the networks
+//! the tree aliases to IPv4 (`::ffff:0:0/96`, Teredo `2001::/32`, 6to4
+//! `2002::/16`) is refused (write the IPv4 network instead).
 
 use std::net::IpAddr;
 
-use ipnet::IpNet;
+use ipnet::{IpNet, Ipv6Net};
 use serde::Deserialize;
 
 use super::{Anonymous, GeoError, Kind};
@@ -163,6 +167,14 @@ fn validate(line: u64, raw: &RawRow) -> Result<CsvRow, String> {
             network.trunc()
         ));
     }
+    if let IpNet::V6(v6) = network
+        && let Some(alias) = aliased(&v6)
+    {
+        return Err(format!(
+            "network {network} is inside {alias}, which GeoIP databases alias to IPv4 \
+             (write the IPv4 network)"
+        ));
+    }
     let country = optional(&raw.country)
         .map(|c| {
             if c.len() == 2 && c.bytes().all(|b| b.is_ascii_alphabetic()) {
@@ -251,11 +263,28 @@ fn anonymous_flags(text: &str) -> Result<Anonymous, String> {
     Ok(flags)
 }
 
-/// `(family, first, last)` as integers, for ordering and containment.
-fn span(net: IpNet) -> (u8, u128, u128) {
+/// The IPv6 network of those a GeoIP database aliases to its IPv4 subtree
+/// (IPv4-mapped, Teredo, 6to4) that `net` is inside, if any: the writer
+/// refuses to insert there.
+fn aliased(net: &Ipv6Net) -> Option<&'static str> {
+    let (segments, prefix) = (net.network().segments(), net.prefix_len());
+    if prefix >= 96 && segments[..6] == [0, 0, 0, 0, 0, 0xffff] {
+        Some("::ffff:0:0/96")
+    } else if prefix >= 32 && segments[..2] == [0x2001, 0] {
+        Some("2001::/32")
+    } else if prefix >= 16 && segments[0] == 0x2002 {
+        Some("2002::/16")
+    } else {
+        None
+    }
+}
+
+/// `(first, last)` as places in the database's IPv6 tree, for ordering and
+/// containment: an IPv4 network sits at `::a.b.c.d`.
+fn span(net: IpNet) -> (u128, u128) {
     match (net.network(), net.broadcast()) {
-        (IpAddr::V4(a), IpAddr::V4(b)) => (4, u32::from(a).into(), u32::from(b).into()),
-        (IpAddr::V6(a), IpAddr::V6(b)) => (6, a.into(), b.into()),
+        (IpAddr::V4(a), IpAddr::V4(b)) => (u32::from(a).into(), u32::from(b).into()),
+        (IpAddr::V6(a), IpAddr::V6(b)) => (a.into(), b.into()),
         _ => unreachable!("network and broadcast share a family"),
     }
 }
@@ -264,11 +293,10 @@ fn span(net: IpNet) -> (u8, u128, u128) {
 /// overlaps an earlier one exactly when it starts before the furthest end so far.
 fn check_overlaps(rows: &[CsvRow]) -> Result<(), GeoError> {
     let mut sorted: Vec<_> = rows.iter().map(|r| (span(r.network), r)).collect();
-    sorted.sort_by_key(|((family, first, last), _)| (*family, *first, std::cmp::Reverse(*last)));
-    let mut furthest: Option<(u8, u128, &CsvRow)> = None;
-    for ((family, first, last), row) in sorted {
-        if let Some((f_family, f_last, earlier)) = furthest
-            && f_family == family
+    sorted.sort_by_key(|((first, last), _)| (*first, std::cmp::Reverse(*last)));
+    let mut furthest: Option<(u128, &CsvRow)> = None;
+    for ((first, last), row) in sorted {
+        if let Some((f_last, earlier)) = furthest
             && first <= f_last
         {
             return Err(GeoError::Csv {
@@ -280,7 +308,7 @@ fn check_overlaps(rows: &[CsvRow]) -> Result<(), GeoError> {
             });
         }
         // Disjoint from everything before it, so it also ends furthest.
-        furthest = Some((family, last, row));
+        furthest = Some((last, row));
     }
     Ok(())
 }

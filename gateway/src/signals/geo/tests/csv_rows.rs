@@ -41,6 +41,30 @@ fn csv_errors_name_the_line() {
     );
 }
 
+/// Found by the `geo_csv` fuzz target: the CSV was accepted, then building
+/// failed ("cannot insert into aliased network") without naming the line.
+#[test]
+fn networks_aliased_to_ipv4_are_refused() {
+    let header = "network,country,city,latitude,longitude,accuracy_radius,asn,asn_org,anonymous\n";
+    for (network, alias) in [
+        ("2002:db8:1::/48", "2002::/16"),
+        ("2001:0:1::/48", "2001::/32"),
+        ("::ffff:192.0.2.0/120", "::ffff:0:0/96"),
+    ] {
+        let err = parse_csv(&format!("{header}{network},DE,,,,,,,\n"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("line 2") && err.contains(alias), "{err}");
+    }
+    // A network containing them is fine: the writer carves the aliases out.
+    let rows = parse_csv(&format!("{header}2000::/4,DE,,,,,,,\n")).unwrap();
+    let options = super::super::BuildOptions {
+        build_epoch: std::time::SystemTime::UNIX_EPOCH,
+        description: "test".into(),
+    };
+    super::super::build_database(&rows, super::super::Kind::City, &options).unwrap();
+}
+
 #[test]
 fn overlapping_networks_are_refused() {
     let header = "network,country,city,latitude,longitude,accuracy_radius,asn,asn_org,anonymous\n";
@@ -61,6 +85,13 @@ fn overlapping_networks_are_refused() {
             "192.0.2.0/26,DE,,,,,,,\n192.0.2.0/26,GB,,,,,,,\n",
             "overlaps 192.0.2.0/26",
         ),
+        // IPv4 sits at ::a.b.c.d in the databases' tree: ::/0 written after
+        // 192.0.2.0/24 would overwrite it (seen while fixing the aliased
+        // networks that the `geo_csv` fuzz target found).
+        (
+            "192.0.2.0/24,GB,,,,,,,\n::/0,US,,,,,,,\n",
+            "line 2: network 192.0.2.0/24 overlaps ::/0 (line 3)",
+        ),
     ];
     for (rows, expected) in cases {
         let err = parse_csv(&format!("{header}{rows}"))
@@ -68,7 +99,7 @@ fn overlapping_networks_are_refused() {
             .to_string();
         assert!(err.contains(expected), "{err}");
     }
-    let disjoint = "192.0.2.0/26,GB,,,,,,,\n192.0.2.64/26,DE,,,,,,,\n::/0,US,,,,,,,\n";
+    let disjoint = "192.0.2.0/26,GB,,,,,,,\n192.0.2.64/26,DE,,,,,,,\n2000::/3,US,,,,,,,\n";
     assert_eq!(parse_csv(&format!("{header}{disjoint}")).unwrap().len(), 3);
 }
 
