@@ -293,7 +293,7 @@ pub async fn build(config: Config, options: BuildOptions) -> anyhow::Result<AppS
             .await
             .context("risk policy")?;
     let ephemeral = open_ephemeral(&config, clock.clone()).await?;
-    let hasher = Hasher::new();
+    let hasher = Hasher::with_concurrency(config.directory.hash_concurrency);
     let directory: Arc<dyn Directory> = match config.directory.kind {
         crate::config::DirectoryKind::Builtin => Arc::new(Builtin::new(
             durable.clone(),

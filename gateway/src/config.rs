@@ -342,6 +342,11 @@ pub enum DirectoryKind {
 #[serde(deny_unknown_fields, default)]
 pub struct Directory {
     pub kind: DirectoryKind,
+    /// argon2id hashes and verifications (built-in directory passwords, admin
+    /// sign-in) run at once, each on a blocking thread with 19 MiB; the rest
+    /// queue. `0` = automatic: one fewer than the CPUs, at least 1, so a burst
+    /// of completes leaves a core to the request workers.
+    pub hash_concurrency: usize,
 }
 
 /// `GeoIP` databases (`MaxMind` DB format). `None` = the bundled sample built from
@@ -628,6 +633,12 @@ impl Config {
         }
         self.validate_reset()?;
         self.validate_geo()?;
+        if self.directory.hash_concurrency > 256 {
+            return Err(invalid(
+                "directory.hash_concurrency",
+                "must be 0 (automatic: CPUs - 1, at least 1) to 256",
+            ));
+        }
         if self.directory.kind == DirectoryKind::Ldap {
             self.ldap.validate()?;
         }
@@ -906,6 +917,22 @@ mod tests {
             err.to_string(),
             "password.max_length: must be at least 64",
             "{err}"
+        );
+    }
+
+    #[test]
+    fn hash_concurrency_is_checked() {
+        assert_eq!(
+            load_text("").unwrap().directory.hash_concurrency,
+            0,
+            "automatic by default"
+        );
+        let config = load_text("[directory]\nhash_concurrency = 3\n").expect("loads");
+        assert_eq!(config.directory.hash_concurrency, 3);
+        let err = load_text("[directory]\nhash_concurrency = 1000\n").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "directory.hash_concurrency: must be 0 (automatic: CPUs - 1, at least 1) to 256"
         );
     }
 

@@ -1,9 +1,13 @@
 //! argon2id hashing off the async workers, with bounded concurrency.
 //!
 //! Parameters are OWASP's minimum for argon2id (m = 19 MiB, t = 2, p = 1). Each
-//! hash or verify runs on the blocking pool behind a semaphore sized to the CPU
-//! count, so a burst of completes or sign-ins queues instead of starving the
-//! request workers or exhausting memory (each hash holds 19 MiB).
+//! hash or verify runs on the blocking pool behind a semaphore
+//! (`directory.hash_concurrency`; automatic: one fewer than the CPUs, at least
+//! 1), so a burst of completes or sign-ins queues instead of starving the
+//! request workers or exhausting memory (each hash holds 19 MiB). Measured with
+//! `load --scenario hashing` (bench/RESULTS.md): with as many permits as CPUs,
+//! 50 concurrent completes took every core and `POST /v1/reset`'s p99 rose
+//! several times over.
 
 use std::sync::Arc;
 
@@ -35,6 +39,15 @@ pub fn hash_blocking(password: &str) -> String {
         .to_string()
 }
 
+/// The semaphore's size for `directory.hash_concurrency`.
+pub fn permits(configured: usize) -> usize {
+    if configured > 0 {
+        return configured;
+    }
+    let cpus = std::thread::available_parallelism().map_or(2, std::num::NonZero::get);
+    cpus.saturating_sub(1).max(1)
+}
+
 fn verify_blocking(password: &str, phc: &str) -> bool {
     PasswordHash::new(phc).is_ok_and(|parsed| {
         argon2()
@@ -44,10 +57,16 @@ fn verify_blocking(password: &str, phc: &str) -> bool {
 }
 
 impl Hasher {
+    /// The automatic concurrency.
     pub fn new() -> Self {
-        let cpus = std::thread::available_parallelism().map_or(2, std::num::NonZero::get);
+        Self::with_concurrency(0)
+    }
+
+    /// At most `concurrency` hashes at once; `0` = one fewer than the CPUs,
+    /// at least 1.
+    pub fn with_concurrency(concurrency: usize) -> Self {
         Self {
-            permits: Arc::new(Semaphore::new(cpus)),
+            permits: Arc::new(Semaphore::new(permits(concurrency))),
             dummy: hash_blocking(&crate::crypto::random_token()).into(),
         }
     }
@@ -109,5 +128,13 @@ mod tests {
         );
         assert!(!hasher.verify("wrong", Some(phc)).await);
         assert!(!hasher.verify("anything", None).await);
+    }
+
+    #[test]
+    fn concurrency_is_configured_or_leaves_a_cpu() {
+        assert_eq!(permits(3), 3);
+        let cpus = std::thread::available_parallelism().map_or(2, std::num::NonZero::get);
+        assert_eq!(permits(0), (cpus - 1).max(1));
+        assert_eq!(Hasher::with_concurrency(2).permits.available_permits(), 2);
     }
 }

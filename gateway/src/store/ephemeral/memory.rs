@@ -47,10 +47,16 @@ impl MemoryStore {
         Self::default()
     }
 
-    /// Drop every expired entry; returns how many remain.
+    /// Drop every expired entry; returns how many remain. When fewer than a
+    /// quarter of the map's capacity remain (after a flood of distinct
+    /// addresses has expired), the table is shrunk too, so its memory can go
+    /// back to the allocator instead of staying sized for the peak.
     pub fn purge(&self, now: SystemTime) -> usize {
         let mut map = self.lock();
         map.retain(|_, e| e.expires > now);
+        if map.len() < map.capacity() / 4 {
+            map.shrink_to_fit();
+        }
         map.len()
     }
 
@@ -75,6 +81,12 @@ impl MemoryStore {
 
 /// Apply one window op under the lock.
 fn window(map: &mut HashMap<String, Entry>, op: &WindowOp<'_>, now: SystemTime) -> u64 {
+    // Counting a window that holds nothing leaves nothing behind: every start
+    // peeks at its address's failure window, and an entry made for that would
+    // be one more key per distinct address until the next purge.
+    if !op.record && map.get(op.key).is_none_or(|e| e.expires <= now) {
+        return 0;
+    }
     let since = now.checked_sub(op.window).unwrap_or(SystemTime::UNIX_EPOCH);
     let entry = map.entry(op.key.to_owned()).or_insert_with(|| Entry {
         value: Value::Events(VecDeque::new()),
@@ -249,5 +261,57 @@ mod tests {
             .unwrap();
         assert_eq!(store.purge(now), 2, "long and w remain");
         assert_eq!(store.purge(now + hour), 0);
+    }
+
+    #[tokio::test]
+    async fn counting_an_empty_window_stores_nothing() {
+        let store = MemoryStore::new();
+        let now = SystemTime::now();
+        let hour = Duration::from_hours(1);
+        let counts = store
+            .windows(
+                &[
+                    WindowOp::peek("fail-addr", hour),
+                    WindowOp::peek_distinct("accounts-addr", hour),
+                ],
+                now,
+            )
+            .await
+            .unwrap();
+        assert_eq!(counts, [0, 0]);
+        assert!(store.lock().is_empty(), "a peek made no entry");
+        // A peek still counts what was recorded, and does not extend it.
+        store
+            .windows(&[WindowOp::hit("fail-addr", hour)], now)
+            .await
+            .unwrap();
+        let later = now + Duration::from_mins(59);
+        let peeked = store
+            .windows(&[WindowOp::peek("fail-addr", hour)], later)
+            .await
+            .unwrap();
+        assert_eq!(peeked, [1]);
+        assert_eq!(store.purge(now + hour + Duration::from_secs(1)), 0);
+    }
+
+    #[tokio::test]
+    async fn purge_after_a_flood_gives_the_table_back() {
+        let store = MemoryStore::new();
+        let now = SystemTime::now();
+        let minute = Duration::from_mins(1);
+        for i in 0..20_000 {
+            let key = format!("count:start-addr:10.0.{}.{}:1h", i / 256, i % 256);
+            store
+                .windows(&[WindowOp::hit(&key, minute)], now)
+                .await
+                .unwrap();
+        }
+        let flooded = store.lock().capacity();
+        assert!(flooded >= 20_000);
+        assert_eq!(store.purge(now + minute + Duration::from_secs(1)), 0);
+        assert!(
+            store.lock().capacity() < flooded / 4,
+            "the table was shrunk"
+        );
     }
 }

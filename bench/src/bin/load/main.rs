@@ -35,6 +35,33 @@
 //!
 //! Prints a Markdown report and writes it to `--out DIR/load.md`, with the
 //! figures as `DIR/load.json`.
+//!
+//! That is `--scenario stores` (the default). The others, each in its module,
+//! write `DIR/<scenario>.md` and `.json` (`--scenario` takes a comma list):
+//!
+//! - `ceiling` ([`ceiling`]): bare axum (`src/bin/bare.rs`) and `redis-benchmark`
+//!   ceilings, the gateway's closed-loop peak on memory + `SQLite`, and an open-loop
+//!   run at `--rate` (default half that peak) timed from intended send times
+//!   ([`drive`]).
+//! - `mix` ([`mix`]): legitimate flows (start, SMS challenge, verify with the code
+//!   the driver's receiver got, complete) next to attack traffic.
+//! - `hashing` ([`hashing`]): `POST /v1/reset` at `--hash-rate`, alone and next to
+//!   `--completers` concurrent completes (argon2id).
+//! - `flood` ([`flood`]): one start from each of `--addresses` distinct addresses;
+//!   the gateway's RSS during and `--settle` seconds after.
+//!
+//! ```sh
+//! cargo build --release -p resetgate -p resetgate-bench
+//! target/release/load --scenario ceiling,mix,hashing --out target/load
+//! target/release/load --scenario flood --addresses 1000000 --settle 90 --out target/load
+//! ```
+
+mod ceiling;
+mod drive;
+mod flood;
+mod hashing;
+mod mix;
+mod sms;
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
@@ -86,8 +113,51 @@ impl Mode {
     }
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Scenario {
+    /// `POST /v1/reset` per store mode, and the Redis commands per step.
+    Stores,
+    /// Bare axum and `redis-benchmark` ceilings, the gateway's peak, and an
+    /// open-loop run at half of that peak.
+    Ceiling,
+    /// Legitimate flows end to end next to attack traffic.
+    Mix,
+    /// `POST /v1/reset` at a fixed rate, alone and next to concurrent completes.
+    Hashing,
+    /// One start from each of `--addresses` distinct addresses; the gateway's RSS.
+    Flood,
+}
+
+impl Scenario {
+    fn name(self) -> &'static str {
+        match self {
+            Self::Stores => "stores",
+            Self::Ceiling => "ceiling",
+            Self::Mix => "mix",
+            Self::Hashing => "hashing",
+            Self::Flood => "flood",
+        }
+    }
+
+    fn parse(text: &str) -> anyhow::Result<Self> {
+        Ok(match text {
+            "stores" => Self::Stores,
+            "ceiling" => Self::Ceiling,
+            "mix" => Self::Mix,
+            "hashing" => Self::Hashing,
+            "flood" => Self::Flood,
+            other => {
+                bail!("unknown scenario {other}; scenarios: stores, ceiling, mix, hashing, flood")
+            }
+        })
+    }
+}
+
 struct Args {
+    scenarios: Vec<Scenario>,
     bin: PathBuf,
+    /// The bare axum server (`src/bin/bare.rs`).
+    bare: PathBuf,
     modes: Vec<Mode>,
     duration: u64,
     warmup: u64,
@@ -96,11 +166,28 @@ struct Args {
     steps: usize,
     out: PathBuf,
     policy: Option<PathBuf>,
+    /// `ceiling`: the open-loop rate; `None` = half of the measured peak.
+    rate: Option<f64>,
+    /// `ceiling`: requests per `redis-benchmark` test.
+    redis_requests: u64,
+    /// `mix`: concurrent legitimate flows and attack clients.
+    legit: usize,
+    attackers: usize,
+    /// `hashing`: the fixed `POST /v1/reset` rate and the concurrent completes.
+    hash_rate: f64,
+    completers: usize,
+    /// `flood`: distinct client addresses, and how long to watch RSS after.
+    addresses: u64,
+    settle: u64,
+    /// `directory.hash_concurrency` for the gateway; `None` = its default.
+    hash_concurrency: Option<usize>,
 }
 
 fn args() -> anyhow::Result<Args> {
     let mut args = Args {
+        scenarios: vec![Scenario::Stores],
         bin: PathBuf::from("target/release/resetgate"),
+        bare: PathBuf::from("target/release/bare"),
         modes: vec![Mode::MemorySqlite, Mode::RedisPostgres],
         duration: 10,
         warmup: 2,
@@ -109,12 +196,37 @@ fn args() -> anyhow::Result<Args> {
         steps: 200,
         out: PathBuf::from("target/load"),
         policy: None,
+        rate: None,
+        redis_requests: 200_000,
+        legit: 8,
+        attackers: 8,
+        hash_rate: 100.0,
+        completers: 50,
+        addresses: 1_000_000,
+        settle: 90,
+        hash_concurrency: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
         let mut value = || it.next().with_context(|| format!("{flag} needs a value"));
         match flag.as_str() {
+            "--scenario" => {
+                args.scenarios = value()?
+                    .split(',')
+                    .map(|m| Scenario::parse(m.trim()))
+                    .collect::<anyhow::Result<_>>()?;
+            }
             "--bin" => args.bin = value()?.into(),
+            "--bare" => args.bare = value()?.into(),
+            "--rate" => args.rate = Some(value()?.parse()?),
+            "--redis-requests" => args.redis_requests = value()?.parse()?,
+            "--legit" => args.legit = value()?.parse()?,
+            "--attackers" => args.attackers = value()?.parse()?,
+            "--hash-rate" => args.hash_rate = value()?.parse()?,
+            "--completers" => args.completers = value()?.parse()?,
+            "--addresses" => args.addresses = value()?.parse()?,
+            "--settle" => args.settle = value()?.parse()?,
+            "--hash-concurrency" => args.hash_concurrency = Some(value()?.parse()?),
             "--modes" => {
                 args.modes = value()?
                     .split(',')
@@ -129,9 +241,11 @@ fn args() -> anyhow::Result<Args> {
             "--out" => args.out = value()?.into(),
             "--policy" => args.policy = Some(PathBuf::from(value()?).canonicalize()?),
             other => bail!(
-                "unknown option {other}; options: --bin PATH --modes memory-sqlite,redis-postgres\
-                 [,cluster-postgres] --duration SECS --warmup SECS --clients N --users N \
-                 --steps N --out DIR --policy FILE"
+                "unknown option {other}; options: --scenario stores,ceiling,mix,hashing,flood \
+                 --bin PATH --bare PATH --modes memory-sqlite,redis-postgres[,cluster-postgres] \
+                 --duration SECS --warmup SECS --clients N --users N --steps N --out DIR \
+                 --policy FILE --rate R --redis-requests N --legit N --attackers N \
+                 --hash-rate R --completers N --hash-concurrency N --addresses N --settle SECS"
             ),
         }
     }
@@ -146,6 +260,19 @@ fn args() -> anyhow::Result<Args> {
         );
     }
     args.bin = args.bin.canonicalize()?;
+    if args.scenarios.contains(&Scenario::Ceiling) {
+        if !args.bare.is_file() {
+            bail!(
+                "{} does not exist: build it with `cargo build --release -p resetgate-bench` \
+                 (or point --bare at it)",
+                args.bare.display()
+            );
+        }
+        args.bare = args.bare.canonicalize()?;
+    }
+    if args.hash_rate <= 0.0 || args.rate.is_some_and(|r| r <= 0.0) || args.addresses == 0 {
+        bail!("--rate and --hash-rate must be positive, --addresses at least 1");
+    }
     Ok(args)
 }
 
@@ -209,6 +336,27 @@ fn quote(text: &str) -> String {
     serde_json::to_string(text).expect("a string serialises")
 }
 
+/// What a scenario changes in the gateway's config.
+struct Setup {
+    /// `server.rate_limit_per_second`; `None` = the default (20).
+    rate_limit: Option<u32>,
+    /// `sms.provider = "webhook"` to this URL; `None` = `log`.
+    sms_webhook: Option<String>,
+    /// TOML appended as is (whole sections).
+    extra: String,
+}
+
+impl Setup {
+    /// The store comparison's: per-address limit out of the way, SMS to the log.
+    fn stores() -> Self {
+        Self {
+            rate_limit: Some(1_000_000),
+            sms_webhook: None,
+            extra: String::new(),
+        }
+    }
+}
+
 /// One private `resetgate serve`; killed when dropped.
 struct Gateway {
     dir: TempDir,
@@ -221,16 +369,24 @@ impl Gateway {
         args: &Args,
         backends: &Backends,
         http: &reqwest::Client,
+        setup: &Setup,
     ) -> anyhow::Result<Self> {
         let dir = tempfile::Builder::new()
             .prefix("resetgate-load-")
             .tempdir()?;
         let port = resetgate_services::free_port();
+        let rate_limit = setup
+            .rate_limit
+            .map_or_else(String::new, |r| format!("rate_limit_per_second = {r}\n"));
+        let sms = setup.sms_webhook.as_ref().map_or_else(
+            || "provider = \"log\"\n".to_owned(),
+            |url| format!("provider = \"webhook\"\nwebhook_url = {}\n", quote(url)),
+        );
         let config = format!(
             "[server]\nlisten = {listen}\npublic_url = {public}\n\
-             trusted_proxies = [\"127.0.0.0/8\"]\nrate_limit_per_second = 1000000\n\n\
+             trusted_proxies = [\"127.0.0.0/8\"]\n{rate_limit}\n\
              [store]\nephemeral = {ephemeral}\ndurable = {durable}\n\n\
-             [secrets]\nkey_file = {key}\n\n[sms]\nprovider = \"log\"\n{policy}",
+             [secrets]\nkey_file = {key}\n\n[sms]\n{sms}{policy}{extra}",
             listen = quote(&format!("127.0.0.1:{port}")),
             public = quote(&format!("http://localhost:{port}")),
             ephemeral = quote(&backends.ephemeral()),
@@ -240,7 +396,12 @@ impl Gateway {
                 "\n[risk]\npolicy = {}\n",
                 quote(&p.to_string_lossy())
             )),
+            extra = setup.extra,
         );
+        let config = match args.hash_concurrency {
+            Some(n) => format!("{config}\n[directory]\nhash_concurrency = {n}\n"),
+            None => config,
+        };
         let config_path = dir.path().join("resetgate.toml");
         std::fs::write(&config_path, config)?;
         import_users(args, dir.path(), &config_path)?;
@@ -472,6 +633,92 @@ async fn start_reset(
         .await
         .map_err(|e| format!("transport error: {e}"))?;
     Ok((status, body.to_vec()))
+}
+
+/// `POST url` with a JSON `body`, from `xff` (as `X-Forwarded-For`) when given.
+async fn post_json(
+    http: &reqwest::Client,
+    url: String,
+    body: String,
+    xff: Option<String>,
+) -> drive::Answer {
+    let mut request = http
+        .post(url)
+        .header("content-type", "application/json")
+        .header("user-agent", USER_AGENT)
+        .body(body);
+    if let Some(addr) = xff {
+        request = request.header("x-forwarded-for", addr);
+    }
+    let response = request
+        .send()
+        .await
+        .map_err(|e| format!("transport error: {e}"))?;
+    let status = response.status().as_u16();
+    let body = response
+        .bytes()
+        .await
+        .map_err(|e| format!("transport error: {e}"))?;
+    Ok((status, body.to_vec()))
+}
+
+/// A Markdown table row: name, requests, throughput over `seconds`, p50,
+/// p99, p999, max, and the statuses.
+fn row(name: &str, tally: &Tally, seconds: f64) -> String {
+    let lat = &tally.latencies_us;
+    format!(
+        "| {name} | {} | {:.0} /s | {} | {} | {} | {} | {} |",
+        lat.len(),
+        tally.rate(seconds),
+        ms(percentile(lat, 0.5)),
+        ms(percentile(lat, 0.99)),
+        ms(percentile(lat, 0.999)),
+        ms(lat.last().copied().unwrap_or(0)),
+        statuses(&tally.statuses),
+    )
+}
+
+const ROW_HEADER: &str = "| | requests | throughput | p50 | p99 | p999 | max | statuses |\n\
+                          |---|---|---|---|---|---|---|---|\n";
+
+fn statuses(map: &BTreeMap<String, u64>) -> String {
+    map.iter()
+        .map(|(k, v)| format!("{k}: {v}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// A tally's figures as JSON.
+fn tally_json(tally: &Tally, seconds: f64) -> Value {
+    let lat = &tally.latencies_us;
+    json!({
+        "requests": lat.len(),
+        "seconds": seconds,
+        "throughput_per_s": tally.rate(seconds),
+        "p50_us": percentile(lat, 0.5),
+        "p99_us": percentile(lat, 0.99),
+        "p999_us": percentile(lat, 0.999),
+        "max_us": lat.last(),
+        "statuses": tally.statuses,
+        "outcomes": tally.outcomes,
+    })
+}
+
+/// `VmRSS` and `VmHWM` (peak) of a process in bytes, from `/proc/PID/status`.
+fn rss(pid: u32) -> Option<(u64, u64)> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let field = |name: &str| -> Option<u64> {
+        let line = status.lines().find(|l| l.starts_with(name))?;
+        let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+        Some(kb * 1024)
+    };
+    Some((field("VmRSS:")?, field("VmHWM:")?))
+}
+
+fn mib(bytes: u64) -> String {
+    #[allow(clippy::cast_precision_loss)]
+    let m = bytes as f64 / (1024.0 * 1024.0);
+    format!("{m:.0} MiB")
 }
 
 /// CPU seconds a process has used (user + system), from `/proc/PID/stat`.
@@ -1117,7 +1364,7 @@ fn report(args: &Args, results: &[ModeResult]) -> String {
 async fn run_mode(args: &Args, mode: Mode, http: &reqwest::Client) -> anyhow::Result<ModeResult> {
     eprintln!("{}: starting servers", mode.name());
     let backends = Backends::start(mode);
-    let gateway = Gateway::start(args, &backends, http).await?;
+    let gateway = Gateway::start(args, &backends, http, &Setup::stores()).await?;
     eprintln!(
         "{}: gateway ready on {}; load for {} + {} s",
         mode.name(),
@@ -1144,14 +1391,40 @@ async fn main() -> anyhow::Result<()> {
     let args = args()?;
     std::fs::create_dir_all(&args.out)?;
     let http = reqwest::Client::builder()
-        .pool_max_idle_per_host(args.clients * 2)
+        .pool_max_idle_per_host(args.clients.max(args.completers) * 4)
         .timeout(Duration::from_secs(30))
         .build()?;
+    for &scenario in &args.scenarios {
+        eprintln!("== scenario {}", scenario.name());
+        let (md, out) = match scenario {
+            Scenario::Stores => {
+                run_stores(&args, &http).await?;
+                continue;
+            }
+            Scenario::Ceiling => ceiling::run(&args, &http).await?,
+            Scenario::Mix => mix::run(&args, &http).await?,
+            Scenario::Hashing => hashing::run(&args, &http).await?,
+            Scenario::Flood => flood::run(&args, &http).await?,
+        };
+        println!("{md}");
+        let name = scenario.name();
+        std::fs::write(args.out.join(format!("{name}.md")), &md)?;
+        std::fs::write(
+            args.out.join(format!("{name}.json")),
+            serde_json::to_string_pretty(&out)? + "\n",
+        )?;
+        eprintln!("wrote {}", args.out.join(format!("{name}.md")).display());
+    }
+    Ok(())
+}
+
+/// The store comparison (`--scenario stores`, the default).
+async fn run_stores(args: &Args, http: &reqwest::Client) -> anyhow::Result<()> {
     let mut results = Vec::new();
     for &mode in &args.modes {
-        results.push(run_mode(&args, mode, &http).await?);
+        results.push(run_mode(args, mode, http).await?);
     }
-    let md = report(&args, &results);
+    let md = report(args, &results);
     println!("{md}");
     std::fs::write(args.out.join("load.md"), &md)?;
     let modes: Vec<Value> = results.iter().map(ModeResult::json).collect();
