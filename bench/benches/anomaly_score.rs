@@ -21,6 +21,7 @@ use models::generate::{GenerateConfig, generate};
 use models::model::Model;
 use models::train::{TrainConfig, train};
 use resetgate::replay::Replay;
+use resetgate::signals::velocity::Lane;
 use resetgate::time::from_unix;
 use risk::Signals;
 
@@ -36,11 +37,13 @@ fn replayed() -> Vec<(Signals, SystemTime)> {
         };
         let mut out = Vec::new();
         for attempt in generate(&config) {
+            let mut lane = Lane::Open;
             if attempt.kind != Kind::ContactChange {
                 let assessed = replay.assess(&attempt).await.expect("assessed");
+                lane = Lane::of(assessed.signals.device.known);
                 out.push((assessed.signals, from_unix(attempt.at)));
             }
-            replay.observe(&attempt).await.expect("observed");
+            replay.observe(&attempt, lane).await.expect("observed");
         }
         out
     })
