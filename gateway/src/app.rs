@@ -226,7 +226,9 @@ pub async fn open_ephemeral(
             .with_context(|| format!("store.ephemeral {}", redacted(url)))?;
         return Ok(Arc::new(redis));
     }
-    let memory = Arc::new(MemoryStore::new());
+    let memory = Arc::new(MemoryStore::with_limit(
+        usize::try_from(config.store.memory_limit_mb).unwrap_or(usize::MAX) << 20,
+    ));
     spawn_purger(memory.clone(), clock);
     Ok(memory)
 }

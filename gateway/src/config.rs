@@ -124,6 +124,9 @@ impl Default for Server {
 pub struct Store {
     pub ephemeral: String,
     pub durable: String,
+    /// The in-memory ephemeral store's budget in MiB (`store.ephemeral = "memory"`):
+    /// at it, new flows and counters are refused (503) until entries expire.
+    pub memory_limit_mb: u32,
 }
 
 impl Default for Store {
@@ -131,6 +134,8 @@ impl Default for Store {
         Self {
             ephemeral: "memory".into(),
             durable: "sqlite://var/resetgate.db".into(),
+            memory_limit_mb: u32::try_from(crate::store::ephemeral::DEFAULT_LIMIT_BYTES >> 20)
+                .unwrap_or(u32::MAX),
         }
     }
 }
@@ -616,6 +621,12 @@ impl Config {
             return Err(invalid(
                 "server.rate_limit_per_second",
                 "must be at least 1",
+            ));
+        }
+        if !(16..=1_048_576).contains(&self.store.memory_limit_mb) {
+            return Err(invalid(
+                "store.memory_limit_mb",
+                "must be between 16 and 1048576 (MiB)",
             ));
         }
         if StoreKind::ephemeral(&self.store.ephemeral).is_none() {

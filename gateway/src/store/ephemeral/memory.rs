@@ -1,14 +1,31 @@
-//! In-process ephemeral store: one mutex over a map, for a single node.
+//! In-process ephemeral store for a single node: a map split into shards,
+//! each behind its own mutex, with a memory budget.
 //!
 //! A std `Mutex` (not tokio's) because no critical section awaits: every
-//! operation is a few map operations (the mini-redis reasoning). Expired entries
-//! are dropped lazily on access and by [`MemoryStore::purge`], which the gateway
-//! runs periodically, so memory stays bounded by live state. Each sliding window
-//! keeps at most [`MAX_EVENTS`] timestamps: counts saturate there, which is far
-//! above every policy threshold.
+//! operation is a few map operations (the mini-redis reasoning). A key lives in
+//! one shard (by hash), so operations on different keys rarely wait for each
+//! other, and [`MemoryStore::purge`] — which the gateway runs every minute —
+//! sweeps one shard at a time: a request never waits for a sweep of the whole
+//! map (with a million keys that took a quarter of a second under one lock).
+//! Expired entries are also dropped lazily on access. Each sliding window keeps
+//! at most [`MAX_EVENTS`] timestamps: counts saturate there, far above every
+//! policy threshold. A call's window operations are atomic per key, as on a
+//! Redis Cluster (whose keys of one call may live on different nodes).
+//!
+//! **Budget.** The store keeps an estimate of the memory its entries hold
+//! (keys, values, table slots). When it is at `limit`, an operation that would
+//! make a new key or grow a value is refused with a [`StoreError`] — the
+//! gateway answers 503 `store_unavailable` — while everything already stored
+//! (a flow being verified or completed, counters being read) keeps working:
+//! Redis's `maxmemory` with `noeviction`, in process. A flood of distinct
+//! addresses therefore cannot grow the process without bound; once its entries
+//! expire and are purged, the space is reused, and the purge hands emptied
+//! tables back to the allocator.
 
 use std::collections::{HashMap, VecDeque};
+use std::hash::{BuildHasher, RandomState};
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
@@ -17,6 +34,17 @@ use super::{Ephemeral, StoreError, WindowOp};
 
 /// Upper bound on remembered events per window key.
 pub const MAX_EVENTS: usize = 10_000;
+
+/// Shards of the map: enough that two requests rarely share one on two cores
+/// or twenty, few enough that sweeping them all stays cheap.
+const SHARDS: usize = 64;
+
+/// What one entry costs beside its key and value: the table slot (key
+/// `String`, `Entry`), the allocator's headers, and the table's spare capacity.
+const ENTRY_OVERHEAD: usize = 128;
+
+/// The default budget (`store.memory_limit_mb`).
+pub const DEFAULT_LIMIT_BYTES: usize = 192 << 20;
 
 #[derive(Debug)]
 enum Value {
@@ -32,14 +60,47 @@ struct Entry {
     expires: SystemTime,
 }
 
+type Shard = HashMap<String, Entry>;
+
+/// The estimated memory an entry holds.
+fn cost(key: &str, entry: &Entry) -> usize {
+    const TIME: usize = std::mem::size_of::<SystemTime>();
+    let value = match &entry.value {
+        Value::Bytes(bytes) => bytes.capacity(),
+        Value::Events(events) => events.capacity() * TIME,
+        // A member slot: its `String` and time, plus a typical account name.
+        Value::Members(members) => members.capacity() * (std::mem::size_of::<String>() + TIME + 32),
+        Value::Marker(_) => 0,
+    };
+    ENTRY_OVERHEAD + key.len() + value
+}
+
 /// The memory implementation of [`Ephemeral`].
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct MemoryStore {
-    map: Mutex<HashMap<String, Entry>>,
+    shards: Box<[Mutex<Shard>]>,
+    hasher: RandomState,
+    /// The estimate of what the entries hold ([`cost`]), kept up to date by every change.
+    bytes: AtomicUsize,
+    limit: usize,
+}
+
+impl Default for MemoryStore {
+    fn default() -> Self {
+        Self::with_limit(DEFAULT_LIMIT_BYTES)
+    }
 }
 
 fn clock() -> SystemTime {
     SystemTime::now()
+}
+
+fn full(limit: usize) -> StoreError {
+    StoreError(format!(
+        "the in-memory store is at its budget of {} MiB (store.memory_limit_mb); \
+         it frees space as entries expire",
+        limit >> 20
+    ))
 }
 
 impl MemoryStore {
@@ -47,28 +108,93 @@ impl MemoryStore {
         Self::default()
     }
 
-    /// Drop every expired entry; returns how many remain. When fewer than a
-    /// quarter of the map's capacity remain (after a flood of distinct
-    /// addresses has expired), the table is shrunk too, so its memory can go
-    /// back to the allocator instead of staying sized for the peak.
-    pub fn purge(&self, now: SystemTime) -> usize {
-        let mut map = self.lock();
-        map.retain(|_, e| e.expires > now);
-        if map.len() < map.capacity() / 4 {
-            map.shrink_to_fit();
+    /// A store that holds at most about `limit` bytes of entries.
+    pub fn with_limit(limit: usize) -> Self {
+        Self {
+            shards: (0..SHARDS).map(|_| Mutex::new(Shard::new())).collect(),
+            hasher: RandomState::new(),
+            bytes: AtomicUsize::new(0),
+            limit,
         }
-        map.len()
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Entry>> {
-        // A panic while holding the lock cannot leave a half-written entry (every
-        // mutation is a single insert/remove), so a poisoned lock is still usable.
-        self.map
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    /// The estimated bytes the entries hold now.
+    pub fn used_bytes(&self) -> usize {
+        self.bytes.load(Ordering::Relaxed)
     }
 
-    fn live_bytes(map: &HashMap<String, Entry>, key: &str, now: SystemTime) -> Option<Vec<u8>> {
+    /// Drop every expired entry, one shard at a time; returns how many remain.
+    /// A shard left under a quarter full (after a flood of distinct addresses
+    /// has expired) is shrunk too, and when anything was dropped the allocator
+    /// is asked to return free pages (glibc's `malloc_trim`), so the process
+    /// does not stay sized for the peak.
+    pub fn purge(&self, now: SystemTime) -> usize {
+        let mut remaining = 0;
+        for shard in &self.shards {
+            let mut map = lock(shard);
+            let mut freed = 0;
+            map.retain(|key, e| {
+                let keep = e.expires > now;
+                if !keep {
+                    freed += cost(key, e);
+                }
+                keep
+            });
+            self.bytes.fetch_sub(freed, Ordering::Relaxed);
+            if map.len() < map.capacity() / 4 {
+                map.shrink_to_fit();
+            }
+            remaining += map.len();
+        }
+        remaining
+    }
+
+    fn shard(&self, key: &str) -> std::sync::MutexGuard<'_, Shard> {
+        let index = usize::try_from(self.hasher.hash_one(key) % SHARDS as u64).unwrap_or(0);
+        lock(&self.shards[index])
+    }
+
+    /// May a change that adds `growth` bytes go ahead?
+    fn admit(&self, growth: usize) -> Result<(), StoreError> {
+        if growth > 0 && self.bytes.load(Ordering::Relaxed) + growth > self.limit {
+            return Err(full(self.limit));
+        }
+        Ok(())
+    }
+
+    /// Account for an entry that went from `before` to `after` bytes.
+    fn account(&self, before: usize, after: usize) {
+        if after >= before {
+            self.bytes.fetch_add(after - before, Ordering::Relaxed);
+        } else {
+            self.bytes.fetch_sub(before - after, Ordering::Relaxed);
+        }
+    }
+
+    /// Store `value` under `key` in a locked shard, within the budget.
+    fn insert(
+        &self,
+        map: &mut Shard,
+        key: &str,
+        value: Value,
+        expires: SystemTime,
+    ) -> Result<(), StoreError> {
+        let entry = Entry { value, expires };
+        let after = cost(key, &entry);
+        let before = map.get(key).map_or(0, |old| cost(key, old));
+        self.admit(after.saturating_sub(before))?;
+        map.insert(key.to_owned(), entry);
+        self.account(before, after);
+        Ok(())
+    }
+
+    fn remove(&self, map: &mut Shard, key: &str) -> Option<Entry> {
+        let old = map.remove(key)?;
+        self.account(cost(key, &old), 0);
+        Some(old)
+    }
+
+    fn live_bytes(map: &Shard, key: &str, now: SystemTime) -> Option<Vec<u8>> {
         match map.get(key) {
             Some(Entry {
                 value: Value::Bytes(b),
@@ -77,98 +203,104 @@ impl MemoryStore {
             _ => None,
         }
     }
-}
 
-/// Apply one window op under the lock.
-fn window(map: &mut HashMap<String, Entry>, op: &WindowOp<'_>, now: SystemTime) -> u64 {
-    // Counting a window that holds nothing leaves nothing behind: every start
-    // peeks at its address's failure window, and an entry made for that would
-    // be one more key per distinct address until the next purge.
-    if !op.record && map.get(op.key).is_none_or(|e| e.expires <= now) {
-        return 0;
-    }
-    let since = now.checked_sub(op.window).unwrap_or(SystemTime::UNIX_EPOCH);
-    let entry = map.entry(op.key.to_owned()).or_insert_with(|| Entry {
-        value: Value::Events(VecDeque::new()),
-        expires: now,
-    });
-    let right_kind = matches!(
-        (&entry.value, op.member),
-        (Value::Events(_), None) | (Value::Members(_), Some(_))
-    );
-    if !right_kind || entry.expires <= now {
-        entry.value = match op.member {
-            None => Value::Events(VecDeque::new()),
-            Some(_) => Value::Members(HashMap::new()),
-        };
-    }
-    if op.record {
-        entry.expires = entry.expires.max(now + op.window);
-    }
-    match (&mut entry.value, op.member) {
-        (Value::Events(events), None) => {
-            while events.front().is_some_and(|t| *t <= since) {
-                events.pop_front();
-            }
-            if op.record {
-                if events.len() >= MAX_EVENTS {
+    /// Apply one window op under its shard's lock.
+    fn window(&self, op: &WindowOp<'_>, now: SystemTime) -> Result<u64, StoreError> {
+        let mut map = self.shard(op.key);
+        // Counting a window that holds nothing leaves nothing behind: every start
+        // peeks at its address's failure window, and an entry made for that would
+        // be one more key per distinct address until the next purge.
+        let live = map.get(op.key).filter(|e| e.expires > now);
+        if !op.record && live.is_none() {
+            return Ok(0);
+        }
+        let before = map.get(op.key).map_or(0, |e| cost(op.key, e));
+        if live.is_none() {
+            // A new key (or a dead one made anew): within the budget only.
+            self.admit(ENTRY_OVERHEAD + op.key.len())?;
+        }
+        let since = now.checked_sub(op.window).unwrap_or(SystemTime::UNIX_EPOCH);
+        let entry = map.entry(op.key.to_owned()).or_insert_with(|| Entry {
+            value: Value::Events(VecDeque::new()),
+            expires: now,
+        });
+        let right_kind = matches!(
+            (&entry.value, op.member),
+            (Value::Events(_), None) | (Value::Members(_), Some(_))
+        );
+        if !right_kind || entry.expires <= now {
+            entry.value = match op.member {
+                None => Value::Events(VecDeque::new()),
+                Some(_) => Value::Members(HashMap::new()),
+            };
+        }
+        if op.record {
+            entry.expires = entry.expires.max(now + op.window);
+        }
+        let count = match (&mut entry.value, op.member) {
+            (Value::Events(events), None) => {
+                while events.front().is_some_and(|t| *t <= since) {
                     events.pop_front();
                 }
-                events.push_back(now);
-            }
-            events.len() as u64
-        }
-        (Value::Members(members), Some(member)) => {
-            members.retain(|_, seen| *seen > since);
-            if op.record {
-                if members.len() >= MAX_EVENTS && !members.contains_key(member) {
-                    let oldest = members
-                        .iter()
-                        .min_by_key(|(_, t)| **t)
-                        .map(|(m, _)| m.clone());
-                    if let Some(oldest) = oldest {
-                        members.remove(&oldest);
+                if op.record {
+                    if events.len() >= MAX_EVENTS {
+                        events.pop_front();
                     }
+                    events.push_back(now);
                 }
-                members.insert(member.to_owned(), now);
+                events.len() as u64
             }
-            members.len() as u64
-        }
-        _ => unreachable!("the entry was just made the right kind"),
+            (Value::Members(members), Some(member)) => {
+                members.retain(|_, seen| *seen > since);
+                if op.record {
+                    if members.len() >= MAX_EVENTS && !members.contains_key(member) {
+                        let oldest = members
+                            .iter()
+                            .min_by_key(|(_, t)| **t)
+                            .map(|(m, _)| m.clone());
+                        if let Some(oldest) = oldest {
+                            members.remove(&oldest);
+                        }
+                    }
+                    members.insert(member.to_owned(), now);
+                }
+                members.len() as u64
+            }
+            _ => unreachable!("the entry was just made the right kind"),
+        };
+        let after = cost(op.key, entry);
+        self.account(before, after);
+        Ok(count)
     }
+}
+
+fn lock(shard: &Mutex<Shard>) -> std::sync::MutexGuard<'_, Shard> {
+    // A panic while holding the lock cannot leave a half-written entry (every
+    // mutation is a single insert/remove), so a poisoned lock is still usable.
+    shard
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 #[async_trait]
 impl Ephemeral for MemoryStore {
     async fn put(&self, key: &str, value: &[u8], ttl: Duration) -> Result<(), StoreError> {
         let now = clock();
-        self.lock().insert(
-            key.to_owned(),
-            Entry {
-                value: Value::Bytes(value.to_vec()),
-                expires: now + ttl,
-            },
-        );
-        Ok(())
+        let mut map = self.shard(key);
+        self.insert(&mut map, key, Value::Bytes(value.to_vec()), now + ttl)
     }
 
     async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        Ok(Self::live_bytes(&self.lock(), key, clock()))
+        Ok(Self::live_bytes(&self.shard(key), key, clock()))
     }
 
     async fn put_new(&self, key: &str, value: &[u8], ttl: Duration) -> Result<bool, StoreError> {
         let now = clock();
-        let mut map = self.lock();
+        let mut map = self.shard(key);
         if map.get(key).is_some_and(|e| e.expires > now) {
             return Ok(false);
         }
-        map.insert(
-            key.to_owned(),
-            Entry {
-                value: Value::Bytes(value.to_vec()),
-                expires: now + ttl,
-            },
-        );
+        self.insert(&mut map, key, Value::Bytes(value.to_vec()), now + ttl)?;
         Ok(true)
     }
 
@@ -180,41 +312,35 @@ impl Ephemeral for MemoryStore {
         ttl: Duration,
     ) -> Result<bool, StoreError> {
         let now = clock();
-        let mut map = self.lock();
+        let mut map = self.shard(key);
         if Self::live_bytes(&map, key, now).as_deref() != Some(expected) {
             return Ok(false);
         }
-        map.insert(
-            key.to_owned(),
-            Entry {
-                value: Value::Bytes(new.to_vec()),
-                expires: now + ttl,
-            },
-        );
+        self.insert(&mut map, key, Value::Bytes(new.to_vec()), now + ttl)?;
         Ok(true)
     }
 
     async fn take(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
         let now = clock();
-        let mut map = self.lock();
+        let mut map = self.shard(key);
         let value = Self::live_bytes(&map, key, now);
-        map.remove(key);
+        self.remove(&mut map, key);
         Ok(value)
     }
 
     async fn delete(&self, key: &str) -> Result<(), StoreError> {
-        self.lock().remove(key);
+        let mut map = self.shard(key);
+        self.remove(&mut map, key);
         Ok(())
     }
 
     async fn windows(&self, ops: &[WindowOp<'_>], now: SystemTime) -> Result<Vec<u64>, StoreError> {
-        let mut map = self.lock();
-        Ok(ops.iter().map(|op| window(&mut map, op, now)).collect())
+        ops.iter().map(|op| self.window(op, now)).collect()
     }
 
     async fn advance(&self, key: &str, value: u64, ttl: Duration) -> Result<bool, StoreError> {
         let now = clock();
-        let mut map = self.lock();
+        let mut map = self.shard(key);
         let current = match map.get(key) {
             Some(Entry {
                 value: Value::Marker(m),
@@ -225,13 +351,7 @@ impl Ephemeral for MemoryStore {
         if current.is_some_and(|m| m >= value) {
             return Ok(false);
         }
-        map.insert(
-            key.to_owned(),
-            Entry {
-                value: Value::Marker(value),
-                expires: now + ttl,
-            },
-        );
+        self.insert(&mut map, key, Value::Marker(value), now + ttl)?;
         Ok(true)
     }
 
@@ -279,7 +399,7 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(counts, [0, 0]);
-        assert!(store.lock().is_empty(), "a peek made no entry");
+        assert_eq!(store.used_bytes(), 0, "a peek made no entry");
         // A peek still counts what was recorded, and does not extend it.
         store
             .windows(&[WindowOp::hit("fail-addr", hour)], now)
@@ -306,12 +426,70 @@ mod tests {
                 .await
                 .unwrap();
         }
-        let flooded = store.lock().capacity();
+        let capacity = |store: &MemoryStore| -> usize {
+            store.shards.iter().map(|s| lock(s).capacity()).sum()
+        };
+        let flooded = capacity(&store);
         assert!(flooded >= 20_000);
+        assert!(store.used_bytes() > 20_000 * ENTRY_OVERHEAD);
         assert_eq!(store.purge(now + minute + Duration::from_secs(1)), 0);
-        assert!(
-            store.lock().capacity() < flooded / 4,
-            "the table was shrunk"
+        assert!(capacity(&store) < flooded / 4, "the tables were shrunk");
+        assert_eq!(
+            store.used_bytes(),
+            0,
+            "every byte accounted for is given back"
         );
+    }
+
+    #[tokio::test]
+    async fn a_full_store_refuses_new_keys_and_keeps_serving_what_it_holds() {
+        let store = MemoryStore::with_limit(64 * 1024);
+        let now = SystemTime::now();
+        let hour = Duration::from_hours(1);
+        let ttl = Duration::from_mins(10);
+        store.put("flow:kept", &[7; 512], ttl).await.unwrap();
+        store
+            .windows(&[WindowOp::hit("count:start:1h:ann", hour)], now)
+            .await
+            .unwrap();
+        // A flood of new keys: refused once the budget is spent, never beyond it.
+        let mut refused = 0;
+        for i in 0..1_000 {
+            let key = format!("flow:{i}");
+            if store.put(&key, &[1; 512], ttl).await.is_err() {
+                refused += 1;
+            }
+            let window = format!("count:start-addr:1h:198.18.0.{i}");
+            if store
+                .windows(&[WindowOp::hit(&window, hour)], now)
+                .await
+                .is_err()
+            {
+                refused += 1;
+            }
+        }
+        assert!(refused > 900, "{refused}");
+        assert!(store.used_bytes() <= 64 * 1024, "{}", store.used_bytes());
+        let error = store.put("flow:new", b"x", ttl).await.unwrap_err();
+        assert!(error.0.contains("store.memory_limit_mb"), "{error:?}");
+        // What is stored keeps working: read, swap in place, count, take.
+        assert_eq!(store.get("flow:kept").await.unwrap(), Some(vec![7; 512]));
+        assert!(
+            store
+                .compare_and_swap("flow:kept", &[7; 512], &[8; 512], ttl)
+                .await
+                .unwrap()
+        );
+        let counted = store
+            .windows(&[WindowOp::hit("count:start:1h:ann", hour)], now)
+            .await
+            .unwrap();
+        assert_eq!(counted, [2]);
+        assert_eq!(store.take("flow:kept").await.unwrap(), Some(vec![8; 512]));
+        // Space freed is space again.
+        assert!(store.put("flow:new", b"x", ttl).await.is_ok());
+        // Once the flood expires, the whole budget is back.
+        assert_eq!(store.purge(now + hour + Duration::from_secs(1)), 0);
+        assert_eq!(store.used_bytes(), 0);
     }
 }

@@ -17,7 +17,7 @@ use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
 
-pub use memory::MemoryStore;
+pub use memory::{DEFAULT_LIMIT_BYTES, MemoryStore};
 pub use redis::RedisStore;
 
 /// The store could not answer; callers fail closed (503 `store_unavailable`).
