@@ -43,9 +43,10 @@ fi
 if [ "$#" -gt 0 ]; then
     targets=("$@")
 else
-    mapfile -t targets < <(cargo fuzz list)
+    mapfile -t targets < <(cargo fuzz list --fuzz-dir "$PWD")
 fi
-flags=(--sanitizer "$sanitizer" --debug-assertions --release)
+# --fuzz-dir: this directory, wherever cargo-fuzz would otherwise look.
+flags=(--fuzz-dir "$PWD" --sanitizer "$sanitizer" --debug-assertions --release)
 
 started=$(date +%s)
 echo "== building ${#targets[@]} fuzz targets (sanitizer: $sanitizer)"
