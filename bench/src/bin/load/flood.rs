@@ -6,7 +6,8 @@
 //! send one `POST /v1/reset` for each of `--addresses` distinct addresses
 //! (`X-Forwarded-For`), scattered over 16.0.0.0/4 (so also one /24 each, in
 //! the main): every other request names an unknown user, the rest rotate over
-//! the imported users. Any answer counts (200 or 429 are both fine).
+//! the imported users. Any answer counts (200, 429, or 503 once the in-memory
+//! store is at its budget, `store.memory_limit_mb`), and is tallied by status.
 //!
 //! The gateway's `VmRSS` is sampled from `/proc/PID/status` every 500 ms from
 //! before the flood until `--settle` seconds after it, and its `VmHWM` (peak)
@@ -14,8 +15,8 @@
 //!
 //! - the per-address limiter's keys: at the limiter's next retention tick
 //!   (every 60 s, `gateway/src/http/limits.rs`);
-//! - flows: after `reset.flow_ttl` (10 min) and the memory store's next purge
-//!   (every 60 s);
+//! - flows: after `reset.flow_ttl` (set to 1 min here, the least it can be;
+//!   10 min by default) and the memory store's next purge (every 60 s);
 //! - the per-address and per-/24 velocity windows: one hour after their last
 //!   event (their window), then the next purge.
 //!
@@ -52,10 +53,13 @@ fn flood_name(i: u64, users: u64) -> String {
 #[allow(clippy::too_many_lines)]
 pub async fn run(args: &Args, http: &reqwest::Client) -> anyhow::Result<(String, Value)> {
     let backends = Backends::start(Mode::MemorySqlite);
+    // Flows live one minute here (the least `reset.flow_ttl` allows; codes 30 s
+    // within them), so the
+    // settle can see them expire and be purged; the budget is the default.
     let setup = Setup {
         rate_limit: None,
         sms_webhook: None,
-        extra: String::new(),
+        extra: "\n[reset]\nflow_ttl = \"1m\"\ncode_ttl = \"30s\"\n".into(),
     };
     let gateway = Gateway::start(args, &backends, http, &setup).await?;
     let pid = gateway.pid();

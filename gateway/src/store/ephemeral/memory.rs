@@ -44,7 +44,7 @@ const SHARDS: usize = 64;
 const ENTRY_OVERHEAD: usize = 128;
 
 /// The default budget (`store.memory_limit_mb`).
-pub const DEFAULT_LIMIT_BYTES: usize = 192 << 20;
+pub const DEFAULT_LIMIT_BYTES: usize = 160 << 20;
 
 #[derive(Debug)]
 enum Value {
