@@ -226,9 +226,8 @@ pub async fn open_ephemeral(
             .with_context(|| format!("store.ephemeral {}", redacted(url)))?;
         return Ok(Arc::new(redis));
     }
-    let memory = Arc::new(MemoryStore::with_limit(
-        usize::try_from(config.store.memory_limit_mb).unwrap_or(usize::MAX) << 20,
-    ));
+    let limit = usize::try_from(u64::from(config.store.memory_limit_mb) << 20);
+    let memory = Arc::new(MemoryStore::with_limit(limit.unwrap_or(usize::MAX)));
     spawn_purger(memory.clone(), clock);
     Ok(memory)
 }

@@ -88,6 +88,9 @@ impl Replay {
         let mut config = Config::default();
         config.secrets.key_file = dir.path().join("key");
         config.reset.factor_cooloff = std::time::Duration::ZERO;
+        // A replay's clock runs far ahead of the minute purge: no budget, so
+        // a dataset of any size replays (`train` on millions of attempts).
+        config.store.memory_limit_mb = 1_048_576;
         config.risk.policy = policy;
         config.models.anomaly = model;
         let clock = Arc::new(ReplayClock(Mutex::new(SystemTime::UNIX_EPOCH)));

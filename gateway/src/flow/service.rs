@@ -175,6 +175,11 @@ pub async fn assess_context(
 /// Start a reset for `raw_name` from `client`.
 pub async fn start(s: &AppState, raw_name: &str, client: &Client) -> ApiResult<Flow> {
     let name = AccountName::parse(raw_name).map_err(|e| ApiError::invalid(e.to_string()))?;
+    if s.ephemeral.crowded() {
+        return Err(ApiError::unavailable(
+            "the ephemeral store is near its budget (store.memory_limit_mb): new resets wait",
+        ));
+    }
     let Assessed {
         name,
         context,

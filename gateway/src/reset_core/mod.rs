@@ -90,9 +90,15 @@ pub async fn complete(
     }
     let mut completing = flow.clone();
     completing.begin_complete(now)?;
-    service::save(s, &raw, &completing)
-        .await
-        .map_err(|_| ApiError::from(FlowError::TokenUsed))?;
+    // Lost the compare-and-swap: another complete got there first. A store
+    // that cannot answer is a 503 (the token still works), not a used token.
+    service::save(s, &raw, &completing).await.map_err(|e| {
+        if e.status == StatusCode::CONFLICT {
+            ApiError::from(FlowError::TokenUsed)
+        } else {
+            e
+        }
+    })?;
     let raw_completing = serde_json::to_vec(&completing).map_err(ApiError::internal)?;
 
     // The audit log learns of the change before it happens: if this record

@@ -124,18 +124,20 @@ pub async fn gather(
         op(&k[7], HOUR, false),
         op(&k[8], HOUR, false),
     ];
-    if o.asn.is_some() {
+    // Where each optional op went, so no count is read from another's slot.
+    let asn_at = o.asn.is_some().then(|| {
         ops.push(op(&k[4], HOUR, record));
         ops.push(distinct(&k[6], o.account));
-    }
-    // Last, so the indexes above hold: the open lane hears of a known
-    // device's start as well.
+        ops.len() - 2
+    });
+    // The open lane hears of a known device's start as well (counts unread).
     if record && o.lane == Lane::KnownDevice {
         ops.push(op(&open[0], HOUR, true));
         ops.push(op(&open[1], DAY, true));
     }
     let c = store.windows(&ops, now).await?;
     let at = |i: usize| saturate(c.get(i).copied().unwrap_or(0));
+    let asn = |offset: usize| asn_at.map_or(0, |first| at(first + offset));
     Ok(Velocity {
         account_attempts_1h: at(0),
         account_attempts_24h: at(1),
@@ -144,8 +146,8 @@ pub async fn gather(
         address_accounts_1h: at(4),
         account_failures_1h: at(5),
         address_failures_1h: at(6),
-        asn_attempts_1h: at(7),
-        asn_accounts_1h: at(8),
+        asn_attempts_1h: asn(0),
+        asn_accounts_1h: asn(1),
     })
 }
 
@@ -352,6 +354,8 @@ mod tests {
             ),
             (1, 1, 0)
         );
+        // Without an ASN nothing is read from the open lane's slots either.
+        assert_eq!((owner.asn_attempts_1h, owner.asn_accounts_1h), (0, 0));
         let tried = code_attempt(&store, "ann", Lane::KnownDevice, window, at)
             .await
             .unwrap();

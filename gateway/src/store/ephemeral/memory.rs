@@ -13,11 +13,13 @@
 //! Redis Cluster (whose keys of one call may live on different nodes).
 //!
 //! **Budget.** The store keeps an estimate of the memory its entries hold
-//! (keys, values, table slots). When it is at `limit`, an operation that would
-//! make a new key or grow a value is refused with a [`StoreError`] — the
-//! gateway answers 503 `store_unavailable` — while everything already stored
-//! (a flow being verified or completed, counters being read) keeps working:
-//! Redis's `maxmemory` with `noeviction`, in process. A flood of distinct
+//! (keys, values, table slots). Past nine tenths of `limit` it is *crowded*:
+//! the gateway turns new reset flows away (503 `store_unavailable`). At
+//! `limit`, an operation that would make a new key is refused with a
+//! [`StoreError`] (503 too), while what is already stored keeps working and may
+//! change size (a flow being challenged, verified or completed; counters being
+//! counted): Redis's `maxmemory` with `noeviction`, in process, with the last
+//! tenth kept for the flows already started. A flood of distinct
 //! addresses therefore cannot grow the process without bound; once its entries
 //! expire and are purged, the space is reused, and the purge hands emptied
 //! tables back to the allocator.
@@ -123,6 +125,13 @@ impl MemoryStore {
         self.bytes.load(Ordering::Relaxed)
     }
 
+    /// Past nine tenths of the budget: new reset flows are turned away there
+    /// ([`Ephemeral::crowded`]), so the last tenth is left to the flows already
+    /// started (their code counters, TOTP step markers, sessions).
+    fn crowded_now(&self) -> bool {
+        self.used_bytes() > self.limit / 10 * 9
+    }
+
     /// Drop every expired entry, one shard at a time; returns how many remain.
     /// A shard left under a quarter full (after a flood of distinct addresses
     /// has expired) is shrunk too, and when anything was dropped the allocator
@@ -171,7 +180,9 @@ impl MemoryStore {
         }
     }
 
-    /// Store `value` under `key` in a locked shard, within the budget.
+    /// Store `value` under `key` in a locked shard. A new key must fit the
+    /// budget; an existing one may change size (a flow in progress gains a code,
+    /// its token or its next state) so that what was started can finish.
     fn insert(
         &self,
         map: &mut Shard,
@@ -181,8 +192,12 @@ impl MemoryStore {
     ) -> Result<(), StoreError> {
         let entry = Entry { value, expires };
         let after = cost(key, &entry);
-        let before = map.get(key).map_or(0, |old| cost(key, old));
-        self.admit(after.saturating_sub(before))?;
+        let before = if let Some(old) = map.get(key) {
+            cost(key, old)
+        } else {
+            self.admit(after)?;
+            0
+        };
         map.insert(key.to_owned(), entry);
         self.account(before, after);
         Ok(())
@@ -214,11 +229,14 @@ impl MemoryStore {
         if !op.record && live.is_none() {
             return Ok(0);
         }
-        let before = map.get(op.key).map_or(0, |e| cost(op.key, e));
-        if live.is_none() {
-            // A new key (or a dead one made anew): within the budget only.
+        let before = if let Some(e) = map.get(op.key) {
+            cost(op.key, e)
+        } else {
+            // A new key: within the budget only (a dead one made anew reuses
+            // what it was charged).
             self.admit(ENTRY_OVERHEAD + op.key.len())?;
-        }
+            0
+        };
         let since = now.checked_sub(op.window).unwrap_or(SystemTime::UNIX_EPOCH);
         let entry = map.entry(op.key.to_owned()).or_insert_with(|| Entry {
             value: Value::Events(VecDeque::new()),
@@ -358,6 +376,10 @@ impl Ephemeral for MemoryStore {
     async fn ping(&self) -> Result<(), StoreError> {
         Ok(())
     }
+
+    fn crowded(&self) -> bool {
+        self.crowded_now()
+    }
 }
 
 // The behaviour shared with the Redis store is tested in `../conformance.rs`.
@@ -444,6 +466,7 @@ mod tests {
     #[tokio::test]
     async fn a_full_store_refuses_new_keys_and_keeps_serving_what_it_holds() {
         let store = MemoryStore::with_limit(64 * 1024);
+        assert!(!store.crowded());
         let now = SystemTime::now();
         let hour = Duration::from_hours(1);
         let ttl = Duration::from_mins(10);
@@ -470,13 +493,20 @@ mod tests {
         }
         assert!(refused > 900, "{refused}");
         assert!(store.used_bytes() <= 64 * 1024, "{}", store.used_bytes());
+        assert!(
+            store.used_bytes() > 64 * 1024 / 10 * 9,
+            "{}",
+            store.used_bytes()
+        );
         let error = store.put("flow:new", b"x", ttl).await.unwrap_err();
         assert!(error.0.contains("store.memory_limit_mb"), "{error:?}");
         // What is stored keeps working: read, swap in place, count, take.
         assert_eq!(store.get("flow:kept").await.unwrap(), Some(vec![7; 512]));
+        assert!(store.crowded(), "new flows are turned away before this");
+        // A flow in progress may grow (a code added, its next state).
         assert!(
             store
-                .compare_and_swap("flow:kept", &[7; 512], &[8; 512], ttl)
+                .compare_and_swap("flow:kept", &[7; 512], &[8; 600], ttl)
                 .await
                 .unwrap()
         );
@@ -485,7 +515,7 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(counted, [2]);
-        assert_eq!(store.take("flow:kept").await.unwrap(), Some(vec![8; 512]));
+        assert_eq!(store.take("flow:kept").await.unwrap(), Some(vec![8; 600]));
         // Space freed is space again.
         assert!(store.put("flow:new", b"x", ttl).await.is_ok());
         // Once the flood expires, the whole budget is back.

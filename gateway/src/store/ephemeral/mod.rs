@@ -122,6 +122,13 @@ pub trait Ephemeral: Send + Sync + 'static {
 
     /// Is the store reachable?
     async fn ping(&self) -> Result<(), StoreError>;
+
+    /// Is the store so full that new reset flows should be turned away, so
+    /// that the flows already started can finish? (The in-memory store near its
+    /// budget; Redis manages its own memory.)
+    fn crowded(&self) -> bool {
+        false
+    }
 }
 
 /// Key prefixes, in one place so that no two features collide.
