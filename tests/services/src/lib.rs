@@ -4,7 +4,8 @@
 //! `PostgreSQL` ([`postgres::PostgresServer`]) and an `OpenLDAP` directory with
 //! seeded users and a password policy ([`ldap::LdapServer`]); virtualenvs for
 //! the Python tools that tests run as independent peers ([`python::venv`]);
-//! and the test policies both suites share ([`policy`]).
+//! the test policies both suites share ([`policy`]); and how a code is read
+//! from an SMS message ([`sms`]).
 //!
 //! Nothing here depends on the gateway, so both the gateway's own tests and the
 //! end-to-end tests of the built binary use it.
@@ -14,6 +15,7 @@ pub mod policy;
 pub mod postgres;
 pub mod python;
 pub mod redis;
+pub mod sms;
 
 use std::net::TcpListener;
 

@@ -22,7 +22,7 @@ use serde_json::{Value, json};
 
 use super::drive::{Run, closed_loop, open_loop};
 use super::{
-    Args, Backends, Gateway, Mode, ROW_HEADER, Setup, load_request, ms, percentile, row,
+    Args, Backends, Gateway, Mode, ROW_HEADER, Setup, load_request, ms, percentile, push_row,
     start_reset, tally_json,
 };
 
@@ -192,28 +192,23 @@ pub async fn run(args: &Args, http: &reqwest::Client) -> anyhow::Result<(String,
         args.clients, args.warmup, args.duration, args.users
     );
     md.push_str(ROW_HEADER);
-    let _ = writeln!(
-        md,
-        "{}",
-        row("bare axum, closed loop", &bare_run.tally, bare_run.seconds)
+    push_row(
+        &mut md,
+        "bare axum, closed loop",
+        &bare_run.tally,
+        bare_run.seconds,
     );
-    let _ = writeln!(
-        md,
-        "{}",
-        row(
-            "gateway memory+SQLite, closed loop",
-            &gateway_run.tally,
-            gateway_run.seconds
-        )
+    push_row(
+        &mut md,
+        "gateway memory+SQLite, closed loop",
+        &gateway_run.tally,
+        gateway_run.seconds,
     );
-    let _ = writeln!(
-        md,
-        "{}",
-        row(
-            &format!("gateway, open loop at {rate:.0} /s"),
-            &open_run.tally,
-            open_run.seconds
-        )
+    push_row(
+        &mut md,
+        &format!("gateway, open loop at {rate:.0} /s"),
+        &open_run.tally,
+        open_run.seconds,
     );
     let _ = writeln!(
         md,

@@ -27,7 +27,7 @@ use super::drive::{Run, open_loop};
 use super::mix::{Api, Steps, legit_address, setup, steps_json, steps_report};
 use super::sms::Receiver;
 use super::{
-    Args, Backends, Gateway, Mode, ROW_HEADER, load_request, ms, percentile, row, start_reset,
+    Args, Backends, Gateway, Mode, ROW_HEADER, load_request, ms, percentile, push_row, start_reset,
     tally_json,
 };
 
@@ -165,19 +165,12 @@ pub async fn run(args: &Args, http: &reqwest::Client) -> anyhow::Result<(String,
         args.hash_rate, args.warmup, args.duration, args.completers
     );
     md.push_str(ROW_HEADER);
-    let _ = writeln!(
-        md,
-        "{}",
-        row("POST /v1/reset alone", &alone.tally, alone.seconds)
-    );
-    let _ = writeln!(
-        md,
-        "{}",
-        row(
-            &format!("POST /v1/reset with {} completes", args.completers),
-            &loaded.tally,
-            loaded.seconds
-        )
+    push_row(&mut md, "POST /v1/reset alone", &alone.tally, alone.seconds);
+    push_row(
+        &mut md,
+        &format!("POST /v1/reset with {} completes", args.completers),
+        &loaded.tally,
+        loaded.seconds,
     );
     let _ = writeln!(
         md,

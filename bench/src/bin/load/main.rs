@@ -612,27 +612,16 @@ fn outcome_of(body: &[u8]) -> String {
         .unwrap_or_else(|| "(no status)".into())
 }
 
-async fn start_reset(
-    http: &reqwest::Client,
-    base: &str,
-    name: &str,
-    addr: &str,
-) -> Result<(u16, Vec<u8>), String> {
-    let response = http
-        .post(format!("{base}/v1/reset"))
-        .header("content-type", "application/json")
-        .header("user-agent", USER_AGENT)
-        .header("x-forwarded-for", addr)
-        .body(format!(r#"{{"username":"{name}"}}"#))
-        .send()
-        .await
-        .map_err(|e| format!("transport error: {e}"))?;
-    let status = response.status().as_u16();
-    let body = response
-        .bytes()
-        .await
-        .map_err(|e| format!("transport error: {e}"))?;
-    Ok((status, body.to_vec()))
+/// `POST /v1/reset` for `name` from `addr` (as `X-Forwarded-For`).
+async fn start_reset(http: &reqwest::Client, base: &str, name: &str, addr: &str) -> drive::Answer {
+    let body = format!(r#"{{"username":"{name}"}}"#);
+    post_json(
+        http,
+        format!("{base}/v1/reset"),
+        body,
+        Some(addr.to_owned()),
+    )
+    .await
 }
 
 /// `POST url` with a JSON `body`, from `xff` (as `X-Forwarded-For`) when given.
@@ -660,6 +649,12 @@ async fn post_json(
         .await
         .map_err(|e| format!("transport error: {e}"))?;
     Ok((status, body.to_vec()))
+}
+
+/// Append [`row`] and a line break to `md`.
+fn push_row(md: &mut String, name: &str, tally: &Tally, seconds: f64) {
+    md.push_str(&row(name, tally, seconds));
+    md.push('\n');
 }
 
 /// A Markdown table row: name, requests, throughput over `seconds`, p50,

@@ -14,6 +14,7 @@ use std::time::Duration;
 use axum::Json;
 use axum::extract::State;
 use axum::routing::post;
+use resetgate_services::sms::{digits, extract_code};
 use serde_json::Value;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -30,21 +31,6 @@ pub struct Receiver {
     inner: Arc<Inner>,
     arrivals: watch::Sender<u64>,
     task: JoinHandle<()>,
-}
-
-/// The first run of 6 to 10 digits outside links (a notice's lock link
-/// carries a random token that may hold such a run).
-pub fn extract_code(message: &str) -> Option<String> {
-    message
-        .split_whitespace()
-        .filter(|word| !word.contains("://"))
-        .flat_map(|word| word.split(|c: char| !c.is_ascii_digit()))
-        .find(|run| (6..=10).contains(&run.len()))
-        .map(str::to_owned)
-}
-
-fn digits(phone: &str) -> String {
-    phone.chars().filter(char::is_ascii_digit).collect()
 }
 
 impl Receiver {
@@ -133,21 +119,4 @@ async fn receive(
         }
     }
     "{\"status\":\"accepted\"}"
-}
-
-#[cfg(test)]
-mod tests {
-    use super::extract_code;
-
-    #[test]
-    fn code_outside_links() {
-        assert_eq!(
-            extract_code("Your resetgate code is 123456. It expires in 5 minutes.").as_deref(),
-            Some("123456")
-        );
-        assert_eq!(
-            extract_code("Not you? http://localhost/lock/ab1234567cd").as_deref(),
-            None
-        );
-    }
 }
