@@ -8,7 +8,7 @@ use async_trait::async_trait;
 use super::hasher::Hasher;
 use super::{Account, Directory, DirectoryError};
 use crate::account::AccountName;
-use crate::store::durable::Durable;
+use crate::store::durable::{Durable, UserRecord};
 use crate::time::Clock;
 
 pub struct Builtin {
@@ -34,16 +34,29 @@ impl Builtin {
     }
 }
 
+/// The built-in directory's account for its user row.
+pub fn account_of(name: &AccountName, row: UserRecord) -> Account {
+    Account {
+        name: name.clone(),
+        email: row.email,
+        // Its phones are factor records (`users import`).
+        mobile: None,
+        enabled: !row.disabled,
+    }
+}
+
 #[async_trait]
 impl Directory for Builtin {
+    fn accounts_in_store(&self) -> bool {
+        true
+    }
+
     async fn lookup(&self, name: &AccountName) -> Result<Option<Account>, DirectoryError> {
-        Ok(self.store.user(name.as_str()).await?.map(|u| Account {
-            name: name.clone(),
-            email: u.email,
-            // Its phones are factor records (`users import`).
-            mobile: None,
-            enabled: !u.disabled,
-        }))
+        Ok(self
+            .store
+            .user(name.as_str())
+            .await?
+            .map(|row| account_of(name, row)))
     }
 
     async fn authenticate(

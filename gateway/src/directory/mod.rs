@@ -19,7 +19,7 @@ use async_trait::async_trait;
 
 use crate::account::AccountName;
 
-pub use builtin::Builtin;
+pub use builtin::{Builtin, account_of};
 pub use ldap::LdapDirectory;
 
 /// What the gateway needs to know about an account.
@@ -55,6 +55,14 @@ impl From<crate::store::durable::DurableError> for DirectoryError {
 
 #[async_trait]
 pub trait Directory: Send + Sync {
+    /// Whether the accounts are the durable store's user rows (the built-in
+    /// directory): a reset start then reads the row with the account's other
+    /// records ([`crate::store::durable::Durable::attempt`]) and makes it an
+    /// account with [`account_of`] instead of calling [`Directory::lookup`].
+    fn accounts_in_store(&self) -> bool {
+        false
+    }
+
     /// The account, if it exists (enabled or not).
     async fn lookup(&self, name: &AccountName) -> Result<Option<Account>, DirectoryError>;
 

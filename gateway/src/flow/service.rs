@@ -17,6 +17,7 @@ use crate::account::AccountName;
 use crate::app::AppState;
 use crate::audit::AuditEvent;
 use crate::crypto;
+use crate::directory;
 use crate::factors::webauthn::{self, Assertion};
 use crate::factors::{self, sms, totp};
 use crate::http::client::Client;
@@ -25,6 +26,7 @@ use crate::http::error::{ApiError, ApiResult};
 use crate::signals::account;
 use crate::signals::context::Context;
 use crate::signals::velocity;
+use crate::store::durable::{AttemptRecord, AttemptRequest};
 use crate::store::ephemeral::keys;
 use crate::webhooks::{Event, alerts, ocsf};
 
@@ -91,15 +93,37 @@ pub async fn assess_context(
     record: bool,
     now: std::time::SystemTime,
 ) -> ApiResult<Assessed> {
-    // Every store call happens for known and unknown names alike.
-    let (account, records, past, lock) = tokio::try_join!(
-        async { Ok::<_, ApiError>(s.directory.lookup(&name).await?) },
-        async { Ok::<_, ApiError>(s.durable.factors(name.as_str()).await?) },
+    // Every store call happens for known and unknown names alike: the durable
+    // reads in one go (with the user row, for the built-in directory), and
+    // another directory's lookup next to them.
+    let in_store = s.directory.accounts_in_store();
+    let request = AttemptRequest {
+        username: name.as_str().to_owned(),
+        current: context.features(),
+        device_id: account::bound_device(&context).map(str::to_owned),
+        with_user: in_store,
+    };
+    let (reads, looked_up) = tokio::try_join!(
+        async { Ok::<_, ApiError>(s.durable.attempt(request).await?) },
         async {
-            Ok::<_, ApiError>(account::read(s.durable.as_ref(), name.as_str(), &context).await?)
+            if in_store {
+                Ok(None)
+            } else {
+                Ok::<_, ApiError>(s.directory.lookup(&name).await?)
+            }
         },
-        async { Ok::<_, ApiError>(s.durable.account_lock(name.as_str()).await?) },
     )?;
+    let AttemptRecord {
+        user,
+        factors: records,
+        history: past,
+        lock,
+    } = reads;
+    let account = if in_store {
+        user.map(|row| directory::account_of(&name, row))
+    } else {
+        looked_up
+    };
     let address = bucket(ip).to_string();
     let origin = velocity::Origin {
         account: name.as_str(),

@@ -9,7 +9,7 @@
 use risk::signals::{FeatureCounts, History, LevelCounts, Location, PastEvent};
 
 use super::context::Context;
-use crate::store::durable::{DurableError, FactorRecord, HistoryRecord, HistoryStore};
+use crate::store::durable::{FactorRecord, HistoryRecord};
 use crate::time::from_unix;
 
 /// The model's feature hierarchies, most specific level first.
@@ -18,14 +18,10 @@ const HIERARCHIES: &[(&str, &[&str])] = &[
     ("agent", &["ua", "browser", "os", "class"]),
 ];
 
-/// Read the account's history as it bears on an attempt in `ctx`.
-pub async fn read(
-    store: &dyn HistoryStore,
-    account: &str,
-    ctx: &Context,
-) -> Result<HistoryRecord, DurableError> {
-    let device = ctx.device_id.as_deref().filter(|_| ctx.had_cookie);
-    store.history(account, &ctx.features(), device).await
+/// The device cookie of `ctx` to look for among the account's bound devices:
+/// one the browser presented (a cookie issued with this answer binds nothing).
+pub fn bound_device(ctx: &Context) -> Option<&str> {
+    ctx.device_id.as_deref().filter(|_| ctx.had_cookie)
 }
 
 /// The history signal from what [`read`] returned and the account's factors.

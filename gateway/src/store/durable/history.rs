@@ -85,59 +85,7 @@ impl HistoryStore for SqliteStore {
         current: &[(&'static str, Option<String>)],
         device_id: Option<&str>,
     ) -> Result<HistoryRecord, DurableError> {
-        let pool = self.pool();
-        // Independent reads: run them concurrently on the pool.
-        let known = async {
-            sqlx::query_as::<_, (String, String)>(
-                "SELECT level, value FROM feature_counts
-                 WHERE scope = ? AND level IN ('country', 'asn', 'browser') ORDER BY level, value",
-            )
-            .bind(username)
-            .fetch_all(pool)
-            .await
-        };
-        let places = async {
-            sqlx::query_as::<_, (f64, f64, f64)>(
-                "SELECT lat, lon, COALESCE(accuracy_km, 0.0) FROM account_events WHERE id IN (
-                     SELECT MAX(id) FROM account_events
-                     WHERE username = ?1 AND lat IS NOT NULL AND lon IS NOT NULL
-                     GROUP BY COALESCE(country || '/' || city, printf('%.1f,%.1f', lat, lon)))
-                 ORDER BY id DESC LIMIT ?2",
-            )
-            .bind(username)
-            .bind(MAX_PLACES)
-            .fetch_all(pool)
-            .await
-        };
-        let last = async {
-            sqlx::query_as::<_, (i64, Option<f64>, Option<f64>, Option<f64>)>(
-                "SELECT at, lat, lon, accuracy_km FROM account_events WHERE username = ? ORDER BY at DESC, id DESC LIMIT 1",
-            )
-            .bind(username)
-            .fetch_optional(pool)
-            .await
-        };
-        let device = async {
-            match device_id {
-                Some(id) => sqlx::query_scalar::<_, i64>(
-                    "SELECT COUNT(*) FROM known_devices WHERE username = ? AND device_id = ?",
-                )
-                .bind(username)
-                .bind(id)
-                .fetch_one(pool)
-                .await
-                .map(|n| n > 0),
-                None => Ok(false),
-            }
-        };
-        let counts = async {
-            level_counts(self, username, current)
-                .await
-                .map_err(|e| sqlx::Error::Protocol(e.0))
-        };
-        let (known, places, last, device_known, counts) =
-            tokio::try_join!(known, places, last, device, counts)?;
-        Ok(assemble(known, places, last, device_known, counts))
+        self.read_history(username, current, device_id).await
     }
 }
 
@@ -174,30 +122,6 @@ pub(super) fn assemble(
         counts,
         device_known,
     }
-}
-
-/// (account, global) counts of each current value, and the totals as level `*`.
-async fn level_counts(
-    store: &SqliteStore,
-    username: &str,
-    current: &[(&'static str, Option<String>)],
-) -> Result<Vec<LevelCount>, DurableError> {
-    let wanted = wanted(current);
-    // One statement: a primary-key lookup per (scope, level, value) that
-    // matters. (An `OR` of the pairs made SQLite scan every global row — one
-    // per address, network and browser ever seen — so each read grew with
-    // the history.)
-    let lookup = "SELECT scope, level, count FROM feature_counts WHERE scope = ? AND level = ? AND value = ?";
-    let sql = vec![lookup; 2 * wanted.len()].join(" UNION ALL ");
-    // Only fixed fragments are joined; every value is bound.
-    let mut query = sqlx::query_as::<_, (String, String, i64)>(sqlx::AssertSqlSafe(sql));
-    for scope in [username, ""] {
-        for (level, value) in &wanted {
-            query = query.bind(scope).bind(*level).bind(*value);
-        }
-    }
-    let rows = query.fetch_all(store.pool()).await?;
-    Ok(counts_from_rows(&rows, username, current))
 }
 
 /// The (level, value) rows to look up in each scope: the totals, then every

@@ -371,6 +371,28 @@ pub trait HistoryStore: Send + Sync {
     ) -> Result<HistoryRecord, DurableError>;
 }
 
+/// What one reset attempt reads of an account ([`Durable::attempt`]).
+#[derive(Debug, Clone)]
+pub struct AttemptRequest {
+    pub username: String,
+    /// The attempt's values of the history model's levels.
+    pub current: Vec<(&'static str, Option<String>)>,
+    /// The device cookie presented, when it is to be checked for a binding.
+    pub device_id: Option<String>,
+    /// Read the user row too (the built-in directory's accounts are rows here).
+    pub with_user: bool,
+}
+
+/// The answers to an [`AttemptRequest`].
+#[derive(Debug, Clone)]
+pub struct AttemptRecord {
+    /// `None` for an unknown name, and when the row was not asked for.
+    pub user: Option<UserRecord>,
+    pub factors: Vec<FactorRecord>,
+    pub history: HistoryRecord,
+    pub lock: Option<AccountLock>,
+}
+
 #[async_trait]
 pub trait Durable:
     UserStore
@@ -385,4 +407,28 @@ pub trait Durable:
     + LabelStore
 {
     async fn ping(&self) -> Result<(), DurableError>;
+
+    /// Every durable read of one reset attempt. This default runs them
+    /// concurrently; `SQLite` runs them in one transaction on one connection.
+    async fn attempt(&self, request: AttemptRequest) -> Result<AttemptRecord, DurableError> {
+        let name = request.username.as_str();
+        let (user, factors, history, lock) = tokio::try_join!(
+            async {
+                if request.with_user {
+                    self.user(name).await
+                } else {
+                    Ok(None)
+                }
+            },
+            self.factors(name),
+            self.history(name, &request.current, request.device_id.as_deref()),
+            self.account_lock(name),
+        )?;
+        Ok(AttemptRecord {
+            user,
+            factors,
+            history,
+            lock,
+        })
+    }
 }

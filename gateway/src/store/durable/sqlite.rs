@@ -7,12 +7,15 @@
 
 mod admins;
 mod api_keys;
+mod direct;
 mod labels;
 mod locks;
 mod outbox;
 pub(super) mod policies;
+mod reads;
 
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -20,48 +23,54 @@ use sqlx::SqlitePool;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 
 use super::{
-    AuditRecord, AuditStore, ChainFn, Durable, DurableError, FactorRecord, FactorStore, UserRecord,
-    UserStore,
+    AttemptRecord, AttemptRequest, AuditRecord, AuditStore, ChainFn, Durable, DurableError,
+    FactorRecord, FactorStore, UserRecord, UserStore,
 };
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
-/// A `SQLite` database file (or `sqlite::memory:` for tests).
+/// A `SQLite` database file (or `sqlite::memory:`: a private file in a
+/// temporary directory, removed with the last clone of the store).
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
     pool: SqlitePool,
+    /// The reset path's reads (`direct.rs`).
+    readers: Arc<direct::Readers>,
+    _scratch: Option<Arc<tempfile::TempDir>>,
 }
 
 impl SqliteStore {
     /// Open (creating the file and its directory when missing) and migrate.
     pub async fn open(url: &str) -> Result<Self, DurableError> {
-        let options = SqliteConnectOptions::from_str(url)?
+        let mut options = SqliteConnectOptions::from_str(url)?
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(5));
-        if let Some(dir) = options.get_filename().parent()
+        // The direct readers need a file to share with the pool, so an
+        // in-memory database is a file nobody else sees.
+        let scratch = if url.contains(":memory:") {
+            let dir = tempfile::tempdir()
+                .map_err(|e| DurableError(format!("a private database directory: {e}")))?;
+            options = options
+                .in_memory(false)
+                .filename(dir.path().join("resetgate.sqlite"));
+            Some(Arc::new(dir))
+        } else {
+            None
+        };
+        let path = options.get_filename().to_path_buf();
+        if let Some(dir) = path.parent()
             && !dir.as_os_str().is_empty()
         {
             crate::crypto::create_private_dir(dir)
                 .map_err(|e| DurableError(format!("{}: {e}", dir.display())))?;
         }
-        let in_memory = url.contains(":memory:");
         let pool = SqlitePoolOptions::new()
-            // An in-memory database exists per connection: keep exactly one.
-            .max_connections(if in_memory { 1 } else { 8 })
-            .min_connections(u32::from(in_memory))
-            .idle_timeout(if in_memory {
-                None
-            } else {
-                Some(Duration::from_mins(10))
-            })
-            .max_lifetime(if in_memory {
-                None
-            } else {
-                Some(Duration::from_hours(1))
-            })
+            .max_connections(8)
+            .idle_timeout(Some(Duration::from_mins(10)))
+            .max_lifetime(Some(Duration::from_hours(1)))
             .acquire_timeout(Duration::from_secs(5))
             .connect_with(options)
             .await?;
@@ -69,7 +78,11 @@ impl SqliteStore {
             .run(&pool)
             .await
             .map_err(|e| DurableError(format!("migration failed: {e}")))?;
-        Ok(Self { pool })
+        Ok(Self {
+            pool,
+            readers: Arc::new(direct::Readers::new(path)),
+            _scratch: scratch,
+        })
     }
 
     /// The pool, for tests that inspect or tamper with rows.
@@ -81,22 +94,10 @@ impl SqliteStore {
 #[async_trait]
 impl UserStore for SqliteStore {
     async fn user(&self, username: &str) -> Result<Option<UserRecord>, DurableError> {
-        // One row for every name (see `STAND_IN`): an unknown name costs what a known one does.
-        let row = sqlx::query_as::<_, UserRecord>(
-            "SELECT username, password_hash, email, disabled, created_at, password_changed_at
-             FROM (SELECT username, password_hash, email, disabled, created_at,
-                          password_changed_at, 0 AS stand_in
-                   FROM users WHERE username = ?1
-                   UNION ALL
-                   SELECT '', ?2, ?3, 1, 0, 0, 1)
-             ORDER BY stand_in LIMIT 1",
-        )
-        .bind(username)
-        .bind(super::STAND_IN.password_hash)
-        .bind(super::STAND_IN.email)
-        .fetch_one(&self.pool)
-        .await?;
-        Ok(super::real_user(row))
+        let username = username.to_owned();
+        self.readers
+            .read(move |tx| reads::user(tx, &username))
+            .await
     }
 
     async fn create_user(&self, user: &UserRecord) -> Result<bool, DurableError> {
@@ -178,13 +179,10 @@ impl UserStore for SqliteStore {
 #[async_trait]
 impl FactorStore for SqliteStore {
     async fn factors(&self, username: &str) -> Result<Vec<FactorRecord>, DurableError> {
-        Ok(sqlx::query_as::<_, FactorRecord>(
-            "SELECT id, username, kind, label, secret, phone, provisioned, created_at, last_used_at
-             FROM factors WHERE username = ? ORDER BY created_at, id",
-        )
-        .bind(username)
-        .fetch_all(&self.pool)
-        .await?)
+        let username = username.to_owned();
+        self.readers
+            .read(move |tx| reads::factors(tx, &username))
+            .await
     }
 
     async fn add_factor(&self, f: &FactorRecord) -> Result<(), DurableError> {
@@ -364,7 +362,11 @@ async fn insert_audit(
 impl Durable for SqliteStore {
     async fn ping(&self) -> Result<(), DurableError> {
         sqlx::query("SELECT 1").execute(&self.pool).await?;
-        Ok(())
+        self.readers.read(|_| Ok(())).await
+    }
+
+    async fn attempt(&self, request: AttemptRequest) -> Result<AttemptRecord, DurableError> {
+        self.attempt_reads(request).await
     }
 }
 

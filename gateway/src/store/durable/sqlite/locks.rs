@@ -27,12 +27,10 @@ impl LockStore for SqliteStore {
     }
 
     async fn account_lock(&self, username: &str) -> Result<Option<AccountLock>, DurableError> {
-        Ok(
-            sqlx::query_as("SELECT locked_at, reason FROM account_locks WHERE username = ?")
-                .bind(username)
-                .fetch_optional(&self.pool)
-                .await?,
-        )
+        let username = username.to_owned();
+        self.readers
+            .read(move |tx| super::reads::lock(tx, &username))
+            .await
     }
 
     async fn unlock_account(&self, username: &str) -> Result<bool, DurableError> {
