@@ -37,7 +37,8 @@ pub struct AuditEvent {
     pub at: String,
     pub kind: &'static str,
     pub subject: String,
-    pub data: serde_json::Value,
+    /// The event's JSON, serialised once when the event is made.
+    pub data: String,
     /// A webhook message committed with the record ([`AuditRecord::alert`]).
     pub alert: Option<OutboxMessage>,
 }
@@ -54,7 +55,8 @@ impl AuditEvent {
             at: crate::time::rfc3339(now),
             kind,
             subject: subject.into(),
-            data: serde_json::to_value(data).unwrap_or(serde_json::Value::Null),
+            // Straight to text: no `serde_json::Value` to build and drop.
+            data: serde_json::to_string(&data).unwrap_or_else(|_| "null".to_owned()),
             alert: None,
         }
     }
@@ -156,8 +158,12 @@ async fn commit(
         return Ok(());
     }
     tracing::debug!("the audit chain moved on under this writer; re-chaining under the lock");
+    // The store may run `chain` on another thread: it gets its own copies.
+    let (key, events) = (key.clone(), events.into_iter().cloned().collect::<Vec<_>>());
     *head = store
-        .audit_append_exclusive(&|head| chain_batch(key, head, &events))
+        .audit_append_exclusive(Arc::new(move |head| {
+            chain_batch(&key, head, &events.iter().collect::<Vec<_>>())
+        }))
         .await?;
     Ok(())
 }
@@ -180,14 +186,21 @@ fn chain_batch(
 }
 
 fn chain(key: &ServerKey, seq: i64, prev: &str, event: &AuditEvent) -> AuditRecord {
-    let data = event.data.to_string();
-    let hash = record_hash(key, seq, &event.at, event.kind, &event.subject, &data, prev);
+    let hash = record_hash(
+        key,
+        seq,
+        &event.at,
+        event.kind,
+        &event.subject,
+        &event.data,
+        prev,
+    );
     AuditRecord {
         seq,
         at: event.at.clone(),
         kind: event.kind.to_owned(),
         subject: event.subject.clone(),
-        data,
+        data: event.data.clone(),
         prev_hash: prev.to_owned(),
         hash,
         alert: event.alert.clone(),
@@ -483,13 +496,13 @@ mod tests {
         async fn audit_append(&self, records: &[AuditRecord]) -> Result<bool, DurableError> {
             let other = AuditEvent::new(SystemTime::UNIX_EPOCH, "other.writer", "x", ());
             self.0
-                .audit_append_exclusive(&|head| chain_batch(&key(), head, &[&other]))
+                .audit_append_exclusive(Arc::new(move |head| chain_batch(&key(), head, &[&other])))
                 .await?;
             self.0.audit_append(records).await
         }
         async fn audit_append_exclusive(
             &self,
-            chain: &crate::store::durable::ChainFn<'_>,
+            chain: std::sync::Arc<crate::store::durable::ChainFn<'static>>,
         ) -> Result<Option<(i64, String)>, DurableError> {
             self.0.audit_append_exclusive(chain).await
         }

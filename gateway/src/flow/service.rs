@@ -267,34 +267,48 @@ pub async fn start(s: &AppState, raw_name: &str, client: &Client) -> ApiResult<F
         Level::Low | Level::Medium => None,
     };
     alerts::spray(s, &flow.context, &flow.bucket, &signals, &assessment, at);
+    let started = Started {
+        address: &flow.address,
+        decided_at_ms: crate::time::unix_millis(decided_at),
+        decoy,
+        factors_required: flow.required,
+        flow_id: &flow.id,
+        level: assessment.level,
+        locked,
+        model_version: assessment.model_version.as_deref(),
+        options: flow.options.iter().map(|o| o.factor).collect(),
+        policy_version: &assessment.policy_version,
+        reasons: &assessment.reasons,
+        score: assessment.score.get(),
+        shadow,
+        signals: &signals,
+        unknown_account: !known && !locked,
+    };
     s.audit
-        .record(
-            AuditEvent::new(
-                at,
-                "reset.started",
-                name.as_str(),
-                json!({
-                    "flow_id": flow.id,
-                    "unknown_account": !known && !locked,
-                    "locked": locked,
-                    "decoy": decoy,
-                    "address": flow.address,
-                    "score": assessment.score.get(),
-                    "level": assessment.level,
-                    "reasons": assessment.reasons,
-                    "factors_required": flow.required,
-                    "options": flow.options.iter().map(|o| o.factor).collect::<Vec<_>>(),
-                    "policy_version": assessment.policy_version,
-                    "model_version": assessment.model_version,
-                    "signals": signals,
-                    "decided_at_ms": crate::time::unix_millis(decided_at),
-                    "shadow": shadow,
-                }),
-            )
-            .with_alert(alert),
-        )
+        .record(AuditEvent::new(at, "reset.started", name.as_str(), started).with_alert(alert))
         .await?;
     Ok(flow)
+}
+
+/// The `reset.started` audit record's data (fields in name order, as the
+/// records' other objects are).
+#[derive(serde::Serialize)]
+struct Started<'a> {
+    address: &'a str,
+    decided_at_ms: i64,
+    decoy: bool,
+    factors_required: u8,
+    flow_id: &'a str,
+    level: Level,
+    locked: bool,
+    model_version: Option<&'a str>,
+    options: Vec<Factor>,
+    policy_version: &'a str,
+    reasons: &'a [risk::Reason],
+    score: u8,
+    shadow: Option<serde_json::Value>,
+    signals: &'a Signals,
+    unknown_account: bool,
 }
 
 /// The shadow candidate's decision on the same signals at the same time

@@ -59,6 +59,7 @@ pub async fn run(args: &Args, http: &reqwest::Client) -> anyhow::Result<(String,
     let setup = Setup {
         rate_limit: None,
         sms_webhook: None,
+        memory_limit_mb: None,
         extra: "\n[reset]\nflow_ttl = \"1m\"\ncode_ttl = \"30s\"\n".into(),
     };
     let gateway = Gateway::start(args, &backends, http, &setup).await?;

@@ -66,6 +66,7 @@ pub fn setup(sms: &Receiver) -> Setup {
     Setup {
         rate_limit: None,
         sms_webhook: Some(sms.url().to_owned()),
+        memory_limit_mb: None,
         extra: String::new(),
     }
 }

@@ -24,7 +24,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
 use std::ops::Bound;
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use async_trait::async_trait;
 
@@ -347,11 +347,11 @@ impl AuditStore for MemoryDurable {
 
     async fn audit_append_exclusive(
         &self,
-        chain: &ChainFn<'_>,
+        chain: Arc<ChainFn<'static>>,
     ) -> Result<Option<(i64, String)>, DurableError> {
         let mut log = lock(&self.audit);
         let head = log.last_key_value().map(|(seq, r)| (*seq, r.hash.clone()));
-        let (records, head) = super::chain_on(chain, head)?;
+        let (records, head) = super::chain_on(chain.as_ref(), head)?;
         let mut outbox = lock(&self.outbox);
         outbox.check_alerts(&records)?;
         outbox.insert_alerts(&records);

@@ -211,7 +211,7 @@ pub trait AuditStore: Send + Sync {
     /// makes sure it gets its turn instead of losing again and again.
     async fn audit_append_exclusive(
         &self,
-        chain: &ChainFn<'_>,
+        chain: std::sync::Arc<ChainFn<'static>>,
     ) -> Result<Option<AuditHead>, DurableError>;
     /// Records with `seq > after`, in order, at most `limit`.
     async fn audit_page(&self, after: i64, limit: i64) -> Result<Vec<AuditRecord>, DurableError>;

@@ -38,6 +38,7 @@ mod policies;
 
 use std::future::Future;
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -380,7 +381,7 @@ impl AuditStore for PostgresStore {
 
     async fn audit_append_exclusive(
         &self,
-        chain: &ChainFn<'_>,
+        chain: Arc<ChainFn<'static>>,
     ) -> Result<Option<(i64, String)>, DurableError> {
         bounded(async {
             let mut tx = self.pool.begin().await?;
@@ -392,7 +393,7 @@ impl AuditStore for PostgresStore {
             let head = sqlx::query_as("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1")
                 .fetch_optional(&mut *tx)
                 .await?;
-            let (records, head) = super::chain_on(chain, head)?;
+            let (records, head) = super::chain_on(chain.as_ref(), head)?;
             insert_audit(&mut tx, &records, "").await?;
             tx.commit().await?;
             Ok(head)

@@ -7,6 +7,7 @@
 
 mod admins;
 mod api_keys;
+mod audit;
 mod direct;
 mod labels;
 mod locks;
@@ -23,8 +24,8 @@ use sqlx::SqlitePool;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 
 use super::{
-    AttemptRecord, AttemptRequest, AuditRecord, AuditStore, ChainFn, Durable, DurableError,
-    FactorRecord, FactorStore, UserRecord, UserStore,
+    AttemptRecord, AttemptRequest, Durable, DurableError, FactorRecord, FactorStore, UserRecord,
+    UserStore,
 };
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -34,8 +35,8 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite")
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
     pool: SqlitePool,
-    /// The reset path's reads (`direct.rs`).
-    readers: Arc<direct::Readers>,
+    /// The reset path's reads and the audit appends (`direct.rs`).
+    direct: Arc<direct::Direct>,
     _scratch: Option<Arc<tempfile::TempDir>>,
 }
 
@@ -48,7 +49,7 @@ impl SqliteStore {
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(5));
-        // The direct readers need a file to share with the pool, so an
+        // The direct connections need a file to share with the pool, so an
         // in-memory database is a file nobody else sees.
         let scratch = if url.contains(":memory:") {
             let dir = tempfile::tempdir()
@@ -80,7 +81,7 @@ impl SqliteStore {
             .map_err(|e| DurableError(format!("migration failed: {e}")))?;
         Ok(Self {
             pool,
-            readers: Arc::new(direct::Readers::new(path)),
+            direct: Arc::new(direct::Direct::new(path)),
             _scratch: scratch,
         })
     }
@@ -95,9 +96,7 @@ impl SqliteStore {
 impl UserStore for SqliteStore {
     async fn user(&self, username: &str) -> Result<Option<UserRecord>, DurableError> {
         let username = username.to_owned();
-        self.readers
-            .read(move |tx| reads::user(tx, &username))
-            .await
+        self.direct.read(move |tx| reads::user(tx, &username)).await
     }
 
     async fn create_user(&self, user: &UserRecord) -> Result<bool, DurableError> {
@@ -180,7 +179,7 @@ impl UserStore for SqliteStore {
 impl FactorStore for SqliteStore {
     async fn factors(&self, username: &str) -> Result<Vec<FactorRecord>, DurableError> {
         let username = username.to_owned();
-        self.readers
+        self.direct
             .read(move |tx| reads::factors(tx, &username))
             .await
     }
@@ -239,130 +238,10 @@ impl FactorStore for SqliteStore {
 }
 
 #[async_trait]
-impl AuditStore for SqliteStore {
-    async fn audit_head(&self) -> Result<Option<(i64, String)>, DurableError> {
-        Ok(
-            sqlx::query_as("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1")
-                .fetch_optional(&self.pool)
-                .await?,
-        )
-    }
-
-    async fn audit_append(&self, records: &[AuditRecord]) -> Result<bool, DurableError> {
-        if super::batch_start(records)?.is_none() {
-            return Ok(true);
-        }
-        // IMMEDIATE: take the write lock before reading the head, so that no
-        // other connection (another process on the same file) appends between
-        // the check and the inserts; waiting for the lock is the busy timeout.
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        let head: Option<(i64, String)> =
-            sqlx::query_as("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1")
-                .fetch_optional(&mut *tx)
-                .await?;
-        if !super::continues(head, &records[0]) {
-            tx.rollback().await?;
-            return Ok(false);
-        }
-        insert_audit(&mut tx, records).await?;
-        tx.commit().await?;
-        Ok(true)
-    }
-
-    async fn audit_append_exclusive(
-        &self,
-        chain: &ChainFn<'_>,
-    ) -> Result<Option<(i64, String)>, DurableError> {
-        // The write lock, taken first, is the exclusion.
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        let head = sqlx::query_as("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1")
-            .fetch_optional(&mut *tx)
-            .await?;
-        let (records, head) = super::chain_on(chain, head)?;
-        insert_audit(&mut tx, &records).await?;
-        tx.commit().await?;
-        Ok(head)
-    }
-
-    async fn audit_page(&self, after: i64, limit: i64) -> Result<Vec<AuditRecord>, DurableError> {
-        Ok(sqlx::query_as::<_, AuditRecord>(
-            "SELECT seq, at, kind, subject, data, prev_hash, hash FROM audit_log
-             WHERE seq > ? ORDER BY seq LIMIT ?",
-        )
-        .bind(after)
-        .bind(limit)
-        .fetch_all(&self.pool)
-        .await?)
-    }
-
-    async fn audit_recent(
-        &self,
-        kind: Option<&str>,
-        before: Option<i64>,
-        since: Option<&str>,
-        limit: i64,
-    ) -> Result<Vec<AuditRecord>, DurableError> {
-        // Only the bounds given are in the statement, so that a kind's records
-        // are read from the `audit_log_by_kind` index, newest first.
-        let mut query = sqlx::QueryBuilder::new(
-            "SELECT seq, at, kind, subject, data, prev_hash, hash FROM audit_log WHERE TRUE",
-        );
-        if let Some(kind) = kind {
-            query.push(" AND kind = ").push_bind(kind);
-        }
-        if let Some(before) = before {
-            query.push(" AND seq < ").push_bind(before);
-        }
-        if let Some(since) = since {
-            query.push(" AND at >= ").push_bind(since);
-        }
-        query.push(" ORDER BY seq DESC LIMIT ").push_bind(limit);
-        Ok(query
-            .build_query_as::<AuditRecord>()
-            .fetch_all(&self.pool)
-            .await?)
-    }
-
-    async fn audit_record(&self, seq: i64) -> Result<Option<AuditRecord>, DurableError> {
-        Ok(sqlx::query_as::<_, AuditRecord>(
-            "SELECT seq, at, kind, subject, data, prev_hash, hash FROM audit_log WHERE seq = ?",
-        )
-        .bind(seq)
-        .fetch_optional(&self.pool)
-        .await?)
-    }
-}
-
-async fn insert_audit(
-    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
-    records: &[AuditRecord],
-) -> Result<(), DurableError> {
-    for r in records {
-        if let Some(alert) = &r.alert {
-            outbox::insert_message(tx, alert).await?;
-        }
-        sqlx::query(
-            "INSERT INTO audit_log (seq, at, kind, subject, data, prev_hash, hash)
-             VALUES (?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(r.seq)
-        .bind(&r.at)
-        .bind(&r.kind)
-        .bind(&r.subject)
-        .bind(&r.data)
-        .bind(&r.prev_hash)
-        .bind(&r.hash)
-        .execute(&mut **tx)
-        .await?;
-    }
-    Ok(())
-}
-
-#[async_trait]
 impl Durable for SqliteStore {
     async fn ping(&self) -> Result<(), DurableError> {
         sqlx::query("SELECT 1").execute(&self.pool).await?;
-        self.readers.read(|_| Ok(())).await
+        self.direct.read(|_| Ok(())).await
     }
 
     async fn attempt(&self, request: AttemptRequest) -> Result<AttemptRecord, DurableError> {

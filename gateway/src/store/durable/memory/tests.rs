@@ -526,12 +526,13 @@ async fn audit_matches_sqlite() {
     }
     // Under the lock: `n` records after the head, or starting at `skip` past it.
     for (n, skip, appended) in [(2, 1, true), (0, 1, true), (1, 0, false), (1, 2, false)] {
-        let chain = |head: Option<(i64, String)>| {
-            let first = head.map_or(0, |(seq, _)| seq) + skip;
-            (first..first + n).map(record).collect::<Vec<_>>()
-        };
+        let chain: std::sync::Arc<ChainFn<'static>> =
+            std::sync::Arc::new(move |head: Option<(i64, String)>| {
+                let first = head.map_or(0, |(seq, _)| seq) + skip;
+                (first..first + n).map(record).collect::<Vec<_>>()
+            });
         let step = format!("audit_append_exclusive {n} from head + {skip}");
-        let head = alike!(stores, &step, |s| s.audit_append_exclusive(&chain));
+        let head = alike!(stores, &step, |s| s.audit_append_exclusive(chain.clone()));
         assert_eq!(head.is_some(), appended, "{step}");
         compare_audit(&stores, &step).await;
     }

@@ -251,15 +251,16 @@ async fn alerts_commit_with_their_record(s: &dyn Durable) {
     assert_eq!(s.backlog().await.unwrap(), 1);
 
     // Under the audit lock too.
-    let chain = |head: Option<(i64, String)>| {
-        let seq = head.map_or(1, |(seq, _)| seq + 1);
-        vec![
-            record(seq, Some(message("msg_3", "risk.low", Some("low"), 3))),
-            record(seq + 1, None),
-        ]
-    };
+    let chain: std::sync::Arc<crate::store::durable::ChainFn<'static>> =
+        std::sync::Arc::new(|head: Option<(i64, String)>| {
+            let seq = head.map_or(1, |(seq, _)| seq + 1);
+            vec![
+                record(seq, Some(message("msg_3", "risk.low", Some("low"), 3))),
+                record(seq + 1, None),
+            ]
+        });
     assert_eq!(
-        s.audit_append_exclusive(&chain).await.unwrap(),
+        s.audit_append_exclusive(chain).await.unwrap(),
         Some((3, "h3".to_owned()))
     );
     assert_eq!(s.backlog().await.unwrap(), 2);

@@ -1,30 +1,34 @@
-//! Direct connections to the database file for the reads of the reset path.
+//! Direct connections to the database file for the reset path's reads and
+//! the audit log's appends.
 //!
 //! sqlx runs each `SQLite` connection on a thread of its own and hands every
-//! statement and every row across a channel, so each read costs two thread
-//! wake-ups on top of `SQLite`'s own work. A reset start reads the user, the
-//! factors, the lock and five history queries: under load those hand-offs,
-//! not the queries, were most of the gateway's CPU (`bench/RESULTS.md`).
-//! These connections (rusqlite, the same `SQLite` library sqlx links) run a
-//! whole group of reads in one blocking task, inside one read transaction —
-//! a single snapshot, one lock acquisition, statements prepared once per
+//! statement and every row across a channel, so each statement costs two
+//! thread wake-ups on top of `SQLite`'s own work. A reset start reads the
+//! user, the factors, the lock and five history queries, and its audit record
+//! is inserted with the rest of its batch: under load those hand-offs, not the
+//! queries, were most of the gateway's CPU (`bench/RESULTS.md`). These
+//! connections (rusqlite, the same `SQLite` library sqlx links) run a whole
+//! group of statements in one blocking task and one transaction — for reads a
+//! single snapshot, for writes one commit — with statements prepared once per
 //! connection.
 //!
-//! They only read (`PRAGMA query_only`). Writes stay on the sqlx pool and its
-//! migrations own the schema; in WAL mode readers and the writer do not block
-//! each other.
+//! The sqlx pool keeps everything else, and its migrations own the schema. In
+//! WAL mode readers and the writer do not block each other; writers take
+//! turns through `SQLite`'s lock and busy timeout, as they do on the pool.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use rusqlite::config::DbConfig;
 use rusqlite::{Connection, OpenFlags};
 use tokio::sync::Semaphore;
 
 use crate::store::durable::DurableError;
 
-/// Reads running at once (and connections kept open): enough to keep two
-/// cores busy while some reads wait on the disk, few enough to bound memory.
+/// Reads running at once (and read connections kept open): enough to keep
+/// two cores busy while some reads wait on the disk, few enough to bound
+/// memory.
 const READERS: usize = 4;
 
 /// Pages of `SQLite`'s cache per connection, in KiB when negative.
@@ -40,55 +44,33 @@ impl From<rusqlite::Error> for DurableError {
     }
 }
 
-/// A bounded set of read connections to one database file.
+/// Read or write: how a pool's connections are set up and their
+/// transactions begun.
+#[derive(Debug, Clone, Copy)]
+enum Kind {
+    /// `BEGIN` (a snapshot at the first read) on `query_only` connections.
+    Read,
+    /// `BEGIN IMMEDIATE`: the write lock first, so that what the transaction
+    /// reads (the audit head) cannot change before it writes.
+    Write,
+}
+
 #[derive(Debug)]
-pub(super) struct Readers {
-    path: PathBuf,
+struct Pool {
+    kind: Kind,
+    size: usize,
     idle: Mutex<Vec<Connection>>,
     permits: Semaphore,
 }
 
-impl Readers {
-    pub(super) fn new(path: PathBuf) -> Self {
+impl Pool {
+    fn new(kind: Kind, size: usize) -> Self {
         Self {
-            path,
-            idle: Mutex::new(Vec::with_capacity(READERS)),
-            permits: Semaphore::new(READERS),
+            kind,
+            size,
+            idle: Mutex::new(Vec::with_capacity(size)),
+            permits: Semaphore::new(size),
         }
-    }
-
-    /// Run `read` on a connection inside one read transaction, off the async
-    /// workers.
-    pub(super) async fn read<T, F>(self: &Arc<Self>, read: F) -> Result<T, DurableError>
-    where
-        T: Send + 'static,
-        F: FnOnce(&rusqlite::Transaction<'_>) -> Result<T, DurableError> + Send + 'static,
-    {
-        let _permit = self
-            .permits
-            .acquire()
-            .await
-            .map_err(|_| DurableError("the database readers are closed".into()))?;
-        let this = Arc::clone(self);
-        tokio::task::spawn_blocking(move || {
-            let mut conn = match this.take() {
-                Some(conn) => conn,
-                None => this.open()?,
-            };
-            let result = (|| {
-                let tx = conn.transaction()?;
-                let value = read(&tx)?;
-                tx.commit()?;
-                Ok(value)
-            })();
-            // A connection whose transaction failed is dropped, not reused.
-            if result.is_ok() {
-                this.give(conn);
-            }
-            result
-        })
-        .await
-        .map_err(|e| DurableError(format!("a database read stopped: {e}")))?
     }
 
     fn take(&self) -> Option<Connection> {
@@ -103,23 +85,132 @@ impl Readers {
             .idle
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if idle.len() < READERS {
+        if idle.len() < self.size {
             idle.push(conn);
         }
     }
 
-    fn open(&self) -> Result<Connection, DurableError> {
+    fn open(&self, path: &Path) -> Result<Connection, DurableError> {
         let conn = Connection::open_with_flags(
-            &self.path,
-            // Read-write, made read-only by `query_only`: a read-only handle
-            // on a WAL database needs its shared-memory file to exist already.
+            path,
             OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )?;
-        conn.pragma_update(None, "query_only", true)?;
         conn.busy_timeout(Duration::from_secs(5))?;
         conn.pragma_update(None, "cache_size", CACHE_KIB)?;
         conn.pragma_update(None, "mmap_size", MMAP_BYTES)?;
+        match self.kind {
+            // Read-write, made read-only by `query_only`: a read-only handle on
+            // a WAL database needs its shared-memory file to exist already.
+            Kind::Read => conn.pragma_update(None, "query_only", true)?,
+            // As the pool's connections are set up.
+            Kind::Write => {
+                conn.pragma_update(None, "synchronous", "NORMAL")?;
+                conn.pragma_update(None, "foreign_keys", true)?;
+            }
+        }
+        // Plans do not depend on bound values. Without this, binding a value
+        // the planner looked at (a `LIMIT ?`, and every parameter once
+        // `ANALYZE` has run: the bundled `SQLite` has STAT4) expires the
+        // statement, and each use parsed and planned its SQL again.
+        conn.set_db_config(DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG, true)?;
         conn.set_prepared_statement_cache_capacity(32);
         Ok(conn)
+    }
+
+    fn begin(&self) -> &'static str {
+        match self.kind {
+            Kind::Read => "BEGIN",
+            Kind::Write => "BEGIN IMMEDIATE",
+        }
+    }
+}
+
+/// The direct connections to one database file.
+#[derive(Debug)]
+pub(super) struct Direct {
+    path: PathBuf,
+    reads: Pool,
+    /// One writer: appends take turns here rather than on `SQLite`'s lock.
+    writes: Pool,
+}
+
+impl Direct {
+    pub(super) fn new(path: PathBuf) -> Self {
+        Self {
+            path,
+            reads: Pool::new(Kind::Read, READERS),
+            writes: Pool::new(Kind::Write, 1),
+        }
+    }
+
+    /// Run `read` in one read transaction, off the async workers.
+    pub(super) async fn read<T, F>(self: &Arc<Self>, read: F) -> Result<T, DurableError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, DurableError> + Send + 'static,
+    {
+        self.run(|d| &d.reads, read).await
+    }
+
+    /// Run `write` in one `IMMEDIATE` transaction, off the async workers: it
+    /// commits when `write` returns `Ok`, and rolls back otherwise.
+    pub(super) async fn write<T, F>(self: &Arc<Self>, write: F) -> Result<T, DurableError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, DurableError> + Send + 'static,
+    {
+        self.run(|d| &d.writes, write).await
+    }
+
+    async fn run<T, F>(
+        self: &Arc<Self>,
+        pool: fn(&Self) -> &Pool,
+        work: F,
+    ) -> Result<T, DurableError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, DurableError> + Send + 'static,
+    {
+        let _permit = pool(self)
+            .permits
+            .acquire()
+            .await
+            .map_err(|_| DurableError("the database connections are closed".into()))?;
+        let this = Arc::clone(self);
+        tokio::task::spawn_blocking(move || {
+            let pool = pool(&this);
+            let conn = match pool.take() {
+                Some(conn) => conn,
+                None => pool.open(&this.path)?,
+            };
+            let result = in_transaction(&conn, pool.begin(), work);
+            // A connection whose transaction failed is dropped, not reused.
+            if result.is_ok() {
+                pool.give(conn);
+            }
+            result
+        })
+        .await
+        .map_err(|e| DurableError(format!("a database task stopped: {e}")))?
+    }
+}
+
+fn in_transaction<T>(
+    conn: &Connection,
+    begin: &str,
+    work: impl FnOnce(&Connection) -> Result<T, DurableError>,
+) -> Result<T, DurableError> {
+    conn.prepare_cached(begin)?.execute([])?;
+    match work(conn) {
+        Ok(value) => {
+            conn.prepare_cached("COMMIT")?.execute([])?;
+            Ok(value)
+        }
+        Err(e) => {
+            // The connection is dropped after a failure, which rolls back
+            // whatever this could not.
+            let _ = conn.execute_batch("ROLLBACK");
+            Err(e)
+        }
     }
 }

@@ -28,7 +28,7 @@ impl LockStore for SqliteStore {
 
     async fn account_lock(&self, username: &str) -> Result<Option<AccountLock>, DurableError> {
         let username = username.to_owned();
-        self.readers
+        self.direct
             .read(move |tx| super::reads::lock(tx, &username))
             .await
     }

@@ -3,32 +3,13 @@
 //! can never interleave with another node's on the same file.
 
 use async_trait::async_trait;
-use sqlx::{Sqlite, Transaction};
 
 use super::SqliteStore;
 use crate::store::durable::DurableError;
 use crate::store::durable::outbox::{
-    AttemptRecord, Claimed, DEAD, DeliveryRecord, EndpointRecord, GONE, OutboxMessage, OutboxStore,
-    Outcome, PENDING, RouteFn, SOURCE_CONFIG, after,
+    AttemptRecord, Claimed, DEAD, DeliveryRecord, EndpointRecord, GONE, OutboxStore, Outcome,
+    PENDING, RouteFn, SOURCE_CONFIG, after,
 };
-
-/// Queue `message` in the audit record's transaction.
-pub(super) async fn insert_message(
-    tx: &mut Transaction<'_, Sqlite>,
-    message: &OutboxMessage,
-) -> Result<(), DurableError> {
-    sqlx::query(
-        "INSERT INTO webhook_messages (id, kind, level, created_at, body) VALUES (?, ?, ?, ?, ?)",
-    )
-    .bind(&message.id)
-    .bind(&message.kind)
-    .bind(&message.level)
-    .bind(message.created_at)
-    .bind(&message.body)
-    .execute(&mut **tx)
-    .await?;
-    Ok(())
-}
 
 #[async_trait]
 impl OutboxStore for SqliteStore {

@@ -1,8 +1,8 @@
-//! The reset path's reads on `SQLite`, through the direct connections
+//! The reset path's reads on `SQLite`, on the direct connections
 //! ([`super::direct`]): the user row, the factors, the lock, the history,
 //! and all of them at once for one attempt ([`SqliteStore::attempt`]).
 
-use rusqlite::{OptionalExtension as _, Row, Transaction, params};
+use rusqlite::{Connection, OptionalExtension as _, Row, params};
 
 use super::SqliteStore;
 use crate::store::durable::history::{MAX_PLACES, assemble, counts_from_rows, wanted};
@@ -75,10 +75,7 @@ fn factor_row(row: &Row<'_>) -> rusqlite::Result<FactorRecord> {
     })
 }
 
-pub(super) fn user(
-    tx: &Transaction<'_>,
-    username: &str,
-) -> Result<Option<UserRecord>, DurableError> {
+pub(super) fn user(tx: &Connection, username: &str) -> Result<Option<UserRecord>, DurableError> {
     let row = tx.prepare_cached(USER)?.query_row(
         params![username, STAND_IN.password_hash, STAND_IN.email],
         user_row,
@@ -86,19 +83,13 @@ pub(super) fn user(
     Ok(real_user(row))
 }
 
-pub(super) fn factors(
-    tx: &Transaction<'_>,
-    username: &str,
-) -> Result<Vec<FactorRecord>, DurableError> {
+pub(super) fn factors(tx: &Connection, username: &str) -> Result<Vec<FactorRecord>, DurableError> {
     let mut stmt = tx.prepare_cached(FACTORS)?;
     let rows = stmt.query_map([username], factor_row)?;
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
-pub(super) fn lock(
-    tx: &Transaction<'_>,
-    username: &str,
-) -> Result<Option<AccountLock>, DurableError> {
+pub(super) fn lock(tx: &Connection, username: &str) -> Result<Option<AccountLock>, DurableError> {
     Ok(tx
         .prepare_cached(LOCK)?
         .query_row([username], |row| {
@@ -111,7 +102,7 @@ pub(super) fn lock(
 }
 
 pub(super) fn history(
-    tx: &Transaction<'_>,
+    tx: &Connection,
     username: &str,
     current: &[(&'static str, Option<String>)],
     device_id: Option<&str>,
@@ -164,7 +155,7 @@ impl SqliteStore {
     ) -> Result<HistoryRecord, DurableError> {
         let (username, current) = (username.to_owned(), current.to_vec());
         let device_id = device_id.map(str::to_owned);
-        self.readers
+        self.direct
             .read(move |tx| history(tx, &username, &current, device_id.as_deref()))
             .await
     }
@@ -174,7 +165,7 @@ impl SqliteStore {
         &self,
         request: AttemptRequest,
     ) -> Result<AttemptRecord, DurableError> {
-        self.readers
+        self.direct
             .read(move |tx| {
                 let name = request.username.as_str();
                 Ok(AttemptRecord {
