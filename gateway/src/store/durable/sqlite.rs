@@ -81,7 +81,7 @@ impl SqliteStore {
             .map_err(|e| DurableError(format!("migration failed: {e}")))?;
         Ok(Self {
             pool,
-            direct: Arc::new(direct::Direct::new(path)),
+            direct: direct::Direct::new(path),
             _scratch: scratch,
         })
     }
