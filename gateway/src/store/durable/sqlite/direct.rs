@@ -34,10 +34,6 @@ const READERS: usize = 4;
 /// Pages of `SQLite`'s cache per connection, in KiB when negative.
 const CACHE_KIB: i64 = -8192;
 
-/// Bytes of the file mapped into memory per connection (reads then copy no
-/// pages through `pread`); the file's size bounds what is actually mapped.
-const MMAP_BYTES: i64 = 256 << 20;
-
 impl From<rusqlite::Error> for DurableError {
     fn from(e: rusqlite::Error) -> Self {
         DurableError(format!("sqlite: {e}"))
@@ -97,7 +93,6 @@ impl Pool {
         )?;
         conn.busy_timeout(Duration::from_secs(5))?;
         conn.pragma_update(None, "cache_size", CACHE_KIB)?;
-        conn.pragma_update(None, "mmap_size", MMAP_BYTES)?;
         match self.kind {
             // Read-write, made read-only by `query_only`: a read-only handle on
             // a WAL database needs its shared-memory file to exist already.
