@@ -188,7 +188,7 @@ impl Direct {
             .await
             .map_err(|_| DurableError("the database connections are closed".into()))?;
         let this = Arc::clone(self);
-        tokio::task::spawn_blocking(move || {
+        let task = move || {
             let pool = pool(&this);
             let conn = match pool.take() {
                 Some(conn) => conn,
@@ -200,10 +200,20 @@ impl Direct {
                 pool.give(conn);
             }
             result
-        })
-        .await
-        .map_err(|e| DurableError(format!("a database task stopped: {e}")))?
+        };
+        if matches!(pool(self).kind, Kind::Read) && inline_allowed() {
+            // EXPERIMENT
+            return tokio::task::block_in_place(task);
+        }
+        tokio::task::spawn_blocking(task)
+            .await
+            .map_err(|e| DurableError(format!("a database task stopped: {e}")))?
     }
+}
+
+fn inline_allowed() -> bool {
+    tokio::runtime::Handle::try_current()
+        .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread)
 }
 
 /// Copy the write-ahead log into the database every [`CHECKPOINT_EVERY`]
