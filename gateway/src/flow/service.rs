@@ -26,7 +26,7 @@ use crate::http::error::{ApiError, ApiResult};
 use crate::signals::account;
 use crate::signals::context::Context;
 use crate::signals::velocity;
-use crate::store::durable::{AttemptRecord, AttemptRequest};
+use crate::store::durable::{AttemptQuery, AttemptReads};
 use crate::store::ephemeral::keys;
 use crate::webhooks::{Event, alerts, ocsf};
 
@@ -97,7 +97,7 @@ pub async fn assess_context(
     // reads in one go (with the user row, for the built-in directory), and
     // another directory's lookup next to them.
     let in_store = s.directory.accounts_in_store();
-    let request = AttemptRequest {
+    let request = AttemptQuery {
         username: name.as_str().to_owned(),
         current: context.features(),
         device_id: account::bound_device(&context).map(str::to_owned),
@@ -113,7 +113,7 @@ pub async fn assess_context(
             }
         },
     )?;
-    let AttemptRecord {
+    let AttemptReads {
         user,
         factors: records,
         history: past,

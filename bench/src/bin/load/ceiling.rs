@@ -1,16 +1,20 @@
 //! `--scenario ceiling`: the gateway's `POST /v1/reset` against the ceilings
 //! it sits under, in one run.
 //!
-//! 1. Bare axum (`src/bin/bare.rs`, its own process): the same request and
-//!    client code as the gateway's load, `--clients` back to back for
-//!    `--warmup` + `--duration` s: the framework's peak.
-//! 2. `redis-benchmark` against a private `redis-server` (`resetgate-services`),
+//! 1. `redis-benchmark` against a private `redis-server` (`resetgate-services`),
 //!    `--clients` connections, `SET` and `GET`, `--redis-requests` each,
 //!    `--csv`: the store's ceiling (per command, one round trip each).
+//! 2. Bare axum (`src/bin/bare.rs`, its own process): the same request and
+//!    client code as the gateway's load, `--clients` back to back for
+//!    `--warmup` + `--duration` s: the framework's peak. Measured right before
+//!    and right after the gateway's peak, since the shared machine's speed
+//!    drifts; the ratio is taken to the faster of the two.
 //! 3. The gateway on memory + `SQLite`, the store comparison's config and
 //!    traffic: closed-loop peak, its ratio to bare axum (target ≥ 30 %), then
 //!    an open-loop run at `--rate` (default: half of the peak just measured)
 //!    with latency from each request's intended send time (target p99 ≤ 5 ms).
+//! 4. Bare axum open loop at the same rate: what the driver, loopback and
+//!    framework add to any latency on this machine.
 
 use std::fmt::Write as _;
 use std::process::{Child, Command, Stdio};
@@ -70,6 +74,31 @@ async fn peak(args: &Args, http: &reqwest::Client, base: &str) -> Run {
             let (http, base) = (http.clone(), base.clone());
             async move {
                 let (name, addr) = load_request(i, users);
+                start_reset(&http, &base, &name, &addr).await
+            }
+        },
+    )
+    .await
+}
+
+/// Bare axum's closed-loop peak, in a process started for it and stopped after.
+async fn bare_peak(args: &Args, http: &reqwest::Client) -> anyhow::Result<Run> {
+    let (_bare, base) = start_bare(args, http).await?;
+    Ok(peak(args, http, &base).await)
+}
+
+/// `POST /v1/reset` of the store comparison's traffic against `base` at
+/// `rate`, open loop; request numbers from `offset`.
+async fn offered(args: &Args, http: &reqwest::Client, base: &str, rate: f64, offset: u64) -> Run {
+    let (http, base, users) = (http.clone(), base.to_owned(), args.users);
+    open_loop(
+        rate,
+        Duration::from_secs(args.warmup),
+        Duration::from_secs(args.duration),
+        move |i| {
+            let (http, base) = (http.clone(), base.clone());
+            async move {
+                let (name, addr) = load_request(offset + i, users);
                 start_reset(&http, &base, &name, &addr).await
             }
         },
@@ -151,41 +180,37 @@ fn redis_benchmark(args: &Args) -> anyhow::Result<Vec<RedisRow>> {
 
 #[allow(clippy::too_many_lines)]
 pub async fn run(args: &Args, http: &reqwest::Client) -> anyhow::Result<(String, Value)> {
-    eprintln!("ceiling: bare axum, {} clients", args.clients);
-    let bare_run = {
-        let (_bare, base) = start_bare(args, http).await?;
-        peak(args, http, &base).await
-    };
     eprintln!("ceiling: redis-benchmark");
     let redis_rows = redis_benchmark(args)?;
-    eprintln!("ceiling: gateway (memory + SQLite), closed loop");
     let backends = Backends::start(Mode::MemorySqlite);
     let gateway = Gateway::start(args, &backends, http, &Setup::stores()).await?;
+    // The machine's speed drifts (it is shared): bare axum is measured right
+    // before and right after the gateway, and the ratio taken to the faster.
+    eprintln!("ceiling: bare axum, {} clients", args.clients);
+    let bare_before = bare_peak(args, http).await?;
+    eprintln!("ceiling: gateway (memory + SQLite), closed loop");
     let gateway_run = peak(args, http, &gateway.base()).await;
+    eprintln!("ceiling: bare axum again");
+    let bare_after = bare_peak(args, http).await?;
     let rate = args.rate.unwrap_or(gateway_run.throughput() / 2.0).max(1.0);
     eprintln!("ceiling: gateway, open loop at {rate:.0} /s");
-    let open_run = {
-        let (http, base, users) = (http.clone(), gateway.base(), args.users);
-        // Continue the closed loop's sequence so names and addresses go on rotating.
-        let offset = 1_000_000_000;
-        open_loop(
-            rate,
-            Duration::from_secs(args.warmup),
-            Duration::from_secs(args.duration),
-            move |i| {
-                let (http, base) = (http.clone(), base.clone());
-                async move {
-                    let (name, addr) = load_request(offset + i, users);
-                    start_reset(&http, &base, &name, &addr).await
-                }
-            },
-        )
-        .await
-    };
+    // Continue the closed loop's sequence so names and addresses go on rotating.
+    let open_run = offered(args, http, &gateway.base(), rate, 1_000_000_000).await;
     drop(gateway);
+    eprintln!("ceiling: bare axum, open loop at {rate:.0} /s");
+    let bare_open = {
+        let (_bare, base) = start_bare(args, http).await?;
+        offered(args, http, &base, rate, 0).await
+    };
 
+    let bare_run = if bare_after.throughput() > bare_before.throughput() {
+        &bare_after
+    } else {
+        &bare_before
+    };
     let ratio = gateway_run.throughput() / bare_run.throughput();
     let open_p99 = percentile(&open_run.tally.latencies_us, 0.99);
+    let bare_open_p99 = percentile(&bare_open.tally.latencies_us, 0.99);
     let mut md = format!(
         "Ceilings and the gateway's `POST /v1/reset`: {} clients, {} s warm-up + {} s \
          measured, {} users\n\n",
@@ -194,9 +219,9 @@ pub async fn run(args: &Args, http: &reqwest::Client) -> anyhow::Result<(String,
     md.push_str(ROW_HEADER);
     push_row(
         &mut md,
-        "bare axum, closed loop",
-        &bare_run.tally,
-        bare_run.seconds,
+        "bare axum, closed loop (before the gateway)",
+        &bare_before.tally,
+        bare_before.seconds,
     );
     push_row(
         &mut md,
@@ -206,9 +231,21 @@ pub async fn run(args: &Args, http: &reqwest::Client) -> anyhow::Result<(String,
     );
     push_row(
         &mut md,
+        "bare axum, closed loop (after the gateway)",
+        &bare_after.tally,
+        bare_after.seconds,
+    );
+    push_row(
+        &mut md,
         &format!("gateway, open loop at {rate:.0} /s"),
         &open_run.tally,
         open_run.seconds,
+    );
+    push_row(
+        &mut md,
+        &format!("bare axum, open loop at {rate:.0} /s (the harness's own latency)"),
+        &bare_open.tally,
+        bare_open.seconds,
     );
     let _ = writeln!(
         md,
@@ -225,15 +262,16 @@ pub async fn run(args: &Args, http: &reqwest::Client) -> anyhow::Result<(String,
     }
     let _ = writeln!(
         md,
-        "\nGateway / bare axum throughput: **{:.1} %** (target ≥ 30 %: {}).\n\
+        "\nGateway / bare axum throughput (the faster bare run): **{:.1} %** (target ≥ 30 %: {}).\n\
          Open loop at {rate:.0} /s ({}% of the gateway's peak): p99 **{}** (target ≤ 5 ms: {}); \
-         the dispatcher was at most {} late.",
+         the dispatcher was at most {} late. Bare axum at the same rate: p99 {}.",
         ratio * 100.0,
         if ratio >= 0.3 { "met" } else { "not met" },
         (rate / gateway_run.throughput() * 100.0).round(),
         ms(open_p99),
         if open_p99 <= 5_000 { "met" } else { "not met" },
         ms(u64::try_from(open_run.max_dispatch_lag.as_micros()).unwrap_or(u64::MAX)),
+        ms(bare_open_p99),
     );
     let out = json!({
         "scenario": "ceiling",
@@ -241,7 +279,9 @@ pub async fn run(args: &Args, http: &reqwest::Client) -> anyhow::Result<(String,
         "warmup_s": args.warmup,
         "duration_s": args.duration,
         "users": args.users,
-        "bare_axum": tally_json(&bare_run.tally, bare_run.seconds),
+        "bare_axum_before": tally_json(&bare_before.tally, bare_before.seconds),
+        "bare_axum_after": tally_json(&bare_after.tally, bare_after.seconds),
+        "bare_axum_open_loop": tally_json(&bare_open.tally, bare_open.seconds),
         "gateway_closed_loop": tally_json(&gateway_run.tally, gateway_run.seconds),
         "gateway_open_loop": {
             "offered_per_s": open_run.offered,

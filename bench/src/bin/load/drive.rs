@@ -113,9 +113,15 @@ where
 
 /// `request(i)` sent at `rate` per second for `warmup` + `duration`; requests
 /// due within `duration` are recorded, latency from their intended send time.
+///
+/// The dispatcher is an OS thread of its own that sleeps to each intended time
+/// (`nanosleep`, tens of µs late) and spawns the request onto the runtime:
+/// tokio's timer ticks in whole milliseconds, so a dispatcher on it sent
+/// requests up to a millisecond late, in bursts, and that lag counted in every
+/// latency.
 pub async fn open_loop<F, Fut>(rate: f64, warmup: Duration, duration: Duration, request: F) -> Run
 where
-    F: Fn(u64) -> Fut,
+    F: Fn(u64) -> Fut + Send + 'static,
     Fut: Future<Output = Answer> + Send + 'static,
 {
     assert!(rate > 0.0, "the rate is positive");
@@ -123,32 +129,40 @@ where
     let measure_from = start + warmup;
     #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
     let total = ((warmup + duration).as_secs_f64() * rate).floor() as u64;
-    let mut tasks = JoinSet::new();
+    let runtime = tokio::runtime::Handle::current();
+    let (sent, mut answers) = tokio::sync::mpsc::unbounded_channel();
+    let dispatcher = std::thread::Builder::new()
+        .name("open-loop".into())
+        .spawn(move || {
+            let mut max_lag = Duration::ZERO;
+            for i in 0..total {
+                #[allow(clippy::cast_precision_loss)]
+                let intended = start + Duration::from_secs_f64(i as f64 / rate);
+                if let Some(wait) = intended.checked_duration_since(Instant::now()) {
+                    std::thread::sleep(wait);
+                }
+                max_lag = max_lag.max(intended.elapsed());
+                let future = request(i);
+                let recorded = intended >= measure_from;
+                let sent = sent.clone();
+                runtime.spawn(async move {
+                    let answer = future.await;
+                    let _ = sent.send((recorded, intended.elapsed(), answer));
+                });
+            }
+            max_lag
+        })
+        .expect("the open-loop dispatcher thread starts");
     let mut tally = Tally::default();
-    let mut max_lag = Duration::ZERO;
-    let collect = |tally: &mut Tally, done: (bool, Duration, Answer)| {
-        if done.0 {
-            tally.add(done.1, &done.2);
-        }
-    };
-    for i in 0..total {
-        #[allow(clippy::cast_precision_loss)]
-        let intended = start + Duration::from_secs_f64(i as f64 / rate);
-        tokio::time::sleep_until(intended.into()).await;
-        max_lag = max_lag.max(intended.elapsed());
-        let future = request(i);
-        let recorded = intended >= measure_from;
-        tasks.spawn(async move {
-            let answer = future.await;
-            (recorded, intended.elapsed(), answer)
-        });
-        while let Some(done) = tasks.try_join_next() {
-            collect(&mut tally, done.expect("a request task does not panic"));
+    // Every request task holds a sender: the channel ends with the last answer.
+    while let Some((recorded, latency, answer)) = answers.recv().await {
+        if recorded {
+            tally.add(latency, &answer);
         }
     }
-    while let Some(done) = tasks.join_next().await {
-        collect(&mut tally, done.expect("a request task does not panic"));
-    }
+    let max_lag = dispatcher
+        .join()
+        .expect("the open-loop dispatcher does not panic");
     tally.latencies_us.sort_unstable();
     Run {
         tally,

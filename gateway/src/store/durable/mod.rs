@@ -373,7 +373,7 @@ pub trait HistoryStore: Send + Sync {
 
 /// What one reset attempt reads of an account ([`Durable::attempt`]).
 #[derive(Debug, Clone)]
-pub struct AttemptRequest {
+pub struct AttemptQuery {
     pub username: String,
     /// The attempt's values of the history model's levels.
     pub current: Vec<(&'static str, Option<String>)>,
@@ -383,9 +383,9 @@ pub struct AttemptRequest {
     pub with_user: bool,
 }
 
-/// The answers to an [`AttemptRequest`].
-#[derive(Debug, Clone)]
-pub struct AttemptRecord {
+/// The answers to an [`AttemptQuery`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct AttemptReads {
     /// `None` for an unknown name, and when the row was not asked for.
     pub user: Option<UserRecord>,
     pub factors: Vec<FactorRecord>,
@@ -410,7 +410,7 @@ pub trait Durable:
 
     /// Every durable read of one reset attempt. This default runs them
     /// concurrently; `SQLite` runs them in one transaction on one connection.
-    async fn attempt(&self, request: AttemptRequest) -> Result<AttemptRecord, DurableError> {
+    async fn attempt(&self, request: AttemptQuery) -> Result<AttemptReads, DurableError> {
         let name = request.username.as_str();
         let (user, factors, history, lock) = tokio::try_join!(
             async {
@@ -424,7 +424,7 @@ pub trait Durable:
             self.history(name, &request.current, request.device_id.as_deref()),
             self.account_lock(name),
         )?;
-        Ok(AttemptRecord {
+        Ok(AttemptReads {
             user,
             factors,
             history,

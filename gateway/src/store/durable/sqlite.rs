@@ -24,7 +24,7 @@ use sqlx::SqlitePool;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 
 use super::{
-    AttemptRecord, AttemptRequest, Durable, DurableError, FactorRecord, FactorStore, UserRecord,
+    AttemptQuery, AttemptReads, Durable, DurableError, FactorRecord, FactorStore, UserRecord,
     UserStore,
 };
 
@@ -244,7 +244,7 @@ impl Durable for SqliteStore {
         self.direct.read(|_| Ok(())).await
     }
 
-    async fn attempt(&self, request: AttemptRequest) -> Result<AttemptRecord, DurableError> {
+    async fn attempt(&self, request: AttemptQuery) -> Result<AttemptReads, DurableError> {
         self.attempt_reads(request).await
     }
 }

@@ -5,7 +5,10 @@
 use std::fmt::Debug;
 
 use super::*;
-use crate::store::durable::{PostgresStore, SqliteStore, postgres_test_store};
+use crate::store::durable::locks::LockStore as _;
+use crate::store::durable::{
+    AttemptQuery, AttemptReads, PostgresStore, SqliteStore, postgres_test_store,
+};
 
 /// splitmix64: deterministic, dependency-free.
 struct Rng(u64);
@@ -302,6 +305,67 @@ async fn history_matches_sqlite() {
     // The sequence reached what it is meant to cover.
     let h = stores.memory.history("ann", &[], None).await.unwrap();
     assert!(h.events > 50 && h.places.len() == 10, "{h:?}");
+}
+
+/// One attempt's reads at once (`Durable::attempt`; `SQLite` runs them in
+/// one transaction on its own connections) answer what the single reads do,
+/// alike in every store: known, disabled, locked and unknown names, with and
+/// without the user row, with and without a bound device.
+#[tokio::test]
+async fn attempt_reads_match_the_single_reads() {
+    let stores = stores().await;
+    let mut rng = Rng(7);
+    for (i, name) in ["ann", "bob", "cy"].into_iter().enumerate() {
+        let at = 1_780_000_000 + i64::try_from(i).unwrap();
+        alike!(stores, &format!("create {name}"), |s| s
+            .create_user(&user(name, "h", at)));
+        let f = factor(&format!("f-{name}"), name, at, None);
+        alike!(stores, &format!("factor of {name}"), |s| s.add_factor(&f));
+        for j in 0..5 {
+            let mut e = event(&mut rng, name, at + j);
+            e.device_id = Some(format!("dev-{name}"));
+            alike!(stores, &format!("success of {name}"), |s| s
+                .record_success(&e));
+        }
+    }
+    alike!(stores, "lock cy", |s| s.lock_account("cy", 5, "not me"));
+    for name in ["ann", "bob", "cy", "nobody"] {
+        for with_user in [true, false] {
+            for device in [None, Some(format!("dev-{name}")), Some("dev-x".into())] {
+                let current = current(&mut rng);
+                let request = AttemptQuery {
+                    username: name.into(),
+                    current: current.clone(),
+                    device_id: device.clone(),
+                    with_user,
+                };
+                let step = format!("attempt({request:?})");
+                let got = alike!(stores, &step, |s| s.attempt(request.clone())).unwrap();
+                let single = AttemptReads {
+                    user: if with_user {
+                        stores.sqlite.user(name).await.unwrap()
+                    } else {
+                        None
+                    },
+                    factors: stores.sqlite.factors(name).await.unwrap(),
+                    history: stores
+                        .sqlite
+                        .history(name, &current, device.as_deref())
+                        .await
+                        .unwrap(),
+                    lock: stores.sqlite.account_lock(name).await.unwrap(),
+                };
+                assert_eq!(got, single, "{step}");
+                assert_eq!(got.user.is_some(), with_user && name != "nobody");
+                assert_eq!(got.lock.is_some(), name == "cy");
+                assert_eq!(
+                    got.history.device_known,
+                    device.as_deref() == Some(&format!("dev-{name}")) && name != "nobody",
+                    "{step}"
+                );
+            }
+        }
+    }
 }
 
 /// Where `SqliteStore` fails (see [`event`]), the memory store and

@@ -7,8 +7,8 @@ use rusqlite::{Connection, OptionalExtension as _, Row, params};
 use super::SqliteStore;
 use crate::store::durable::history::{MAX_PLACES, assemble, counts_from_rows, wanted};
 use crate::store::durable::{
-    AccountLock, AttemptRecord, AttemptRequest, DurableError, FactorRecord, HistoryRecord,
-    STAND_IN, UserRecord, real_user,
+    AccountLock, AttemptQuery, AttemptReads, DurableError, FactorRecord, HistoryRecord, STAND_IN,
+    UserRecord, real_user,
 };
 
 /// One row for every name (see `STAND_IN`): an unknown name costs what a
@@ -163,12 +163,12 @@ impl SqliteStore {
     /// Every read of one attempt in one transaction on one connection.
     pub(super) async fn attempt_reads(
         &self,
-        request: AttemptRequest,
-    ) -> Result<AttemptRecord, DurableError> {
+        request: AttemptQuery,
+    ) -> Result<AttemptReads, DurableError> {
         self.direct
             .read(move |tx| {
                 let name = request.username.as_str();
-                Ok(AttemptRecord {
+                Ok(AttemptReads {
                     user: if request.with_user {
                         user(tx, name)?
                     } else {
