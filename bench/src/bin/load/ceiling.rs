@@ -89,7 +89,13 @@ async fn bare_peak(args: &Args, http: &reqwest::Client) -> anyhow::Result<Run> {
 
 /// `POST /v1/reset` of the store comparison's traffic against `base` at
 /// `rate`, open loop; request numbers from `offset`.
-async fn offered(args: &Args, http: &reqwest::Client, base: &str, rate: f64, offset: u64) -> Run {
+pub async fn offered(
+    args: &Args,
+    http: &reqwest::Client,
+    base: &str,
+    rate: f64,
+    offset: u64,
+) -> Run {
     let (http, base, users) = (http.clone(), base.to_owned(), args.users);
     open_loop(
         rate,

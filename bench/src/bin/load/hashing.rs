@@ -23,32 +23,16 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use super::drive::{Run, open_loop};
+use super::drive::Run;
 use super::mix::{Api, Steps, legit_address, setup, steps_json, steps_report};
 use super::sms::Receiver;
-use super::{
-    Args, Backends, Gateway, Mode, ROW_HEADER, load_request, ms, percentile, push_row, start_reset,
-    tally_json,
-};
+use super::{Args, Backends, Gateway, Mode, ROW_HEADER, ms, percentile, push_row, tally_json};
 
 /// Flows prepared at once.
 const PREPARERS: u64 = 16;
 
 async fn fixed_rate(args: &Args, http: &reqwest::Client, base: &str, offset: u64) -> Run {
-    let (http, base, users) = (http.clone(), base.to_owned(), args.users);
-    open_loop(
-        args.hash_rate,
-        Duration::from_secs(args.warmup),
-        Duration::from_secs(args.duration),
-        move |i| {
-            let (http, base) = (http.clone(), base.clone());
-            async move {
-                let (name, addr) = load_request(offset + i, users);
-                start_reset(&http, &base, &name, &addr).await
-            }
-        },
-    )
-    .await
+    super::ceiling::offered(args, http, base, args.hash_rate, offset).await
 }
 
 type Token = (String, String, String);
