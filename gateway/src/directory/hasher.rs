@@ -1,24 +1,43 @@
-//! argon2id hashing off the async workers, with bounded concurrency.
+//! argon2id hashing off the async workers, with bounded concurrency and at a
+//! lower CPU priority.
 //!
 //! Parameters are OWASP's minimum for argon2id (m = 19 MiB, t = 2, p = 1). Each
-//! hash or verify runs on the blocking pool behind a semaphore
-//! (`directory.hash_concurrency`; automatic: one fewer than the CPUs, at least
+//! hash or verify runs on a thread of the hasher's own, one of
+//! `directory.hash_concurrency` (automatic: one fewer than the CPUs, at least
 //! 1), so a burst of completes or sign-ins queues instead of starving the
-//! request workers or exhausting memory (each hash holds 19 MiB). Measured with
-//! `load --scenario hashing` (bench/RESULTS.md): with as many permits as CPUs,
-//! 50 concurrent completes took every core and `POST /v1/reset`'s p99 rose
-//! several times over.
+//! request workers or exhausting memory (each hash holds 19 MiB).
+//!
+//! Those threads run at nice [`NICE`]. At the same priority as the request
+//! workers and the database threads, a hash that has a core keeps it for the
+//! scheduler's time slice (some milliseconds) whenever one of them wakes on
+//! that core: each hand-off of a reset start (worker → database read →
+//! worker → audit writer) could wait a slice, and `POST /v1/reset`'s p99
+//! next to 50 completes was five times its p99 alone. Lower, a woken worker
+//! takes the core at once, and hashing still gets about a tenth of a core
+//! that the workers keep busy, so completes slow down under a flood rather
+//! than stop. Measured with `load --scenario hashing` (bench/RESULTS.md).
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, mpsc};
 
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
-use tokio::sync::Semaphore;
+use thread_priority::{
+    NormalThreadSchedulePolicy, ThreadPriority, ThreadPriorityValue, ThreadSchedulePolicy,
+    set_thread_priority_and_policy, thread_native_id,
+};
 
-/// Shared hasher. Cheap to clone.
+/// The hashing threads' nice value (the request workers run at 0): a weight
+/// of 110 against 1,024, so about a tenth of a core the workers also want.
+pub const NICE: i32 = 10;
+
+/// A hash or a verify, with where its answer goes.
+type Job = Box<dyn FnOnce() + Send>;
+
+/// Shared hasher. Cheap to clone; its threads end with the last clone.
 #[derive(Debug, Clone)]
 pub struct Hasher {
-    permits: Arc<Semaphore>,
+    jobs: mpsc::Sender<Job>,
+    threads: usize,
     /// A real hash of a random password, verified against when the account is
     /// unknown so that both paths cost one argon2 verification.
     dummy: Arc<str>,
@@ -39,7 +58,7 @@ pub fn hash_blocking(password: &str) -> String {
         .to_string()
 }
 
-/// The semaphore's size for `directory.hash_concurrency`.
+/// The hashing threads for `directory.hash_concurrency`.
 pub fn permits(configured: usize) -> usize {
     if configured > 0 {
         return configured;
@@ -64,22 +83,50 @@ impl Hasher {
 
     /// At most `concurrency` hashes at once; `0` = one fewer than the CPUs,
     /// at least 1.
+    ///
+    /// # Panics
+    /// When the operating system refuses to start a single thread.
     pub fn with_concurrency(concurrency: usize) -> Self {
+        let (jobs, queue) = mpsc::channel::<Job>();
+        let queue = Arc::new(Mutex::new(queue));
+        let wanted = permits(concurrency);
+        let mut threads = 0;
+        for n in 0..wanted {
+            let queue = Arc::clone(&queue);
+            let spawned = std::thread::Builder::new()
+                .name(format!("argon2-{n}"))
+                .spawn(move || work(&queue));
+            match spawned {
+                Ok(_) => threads += 1,
+                Err(e) => tracing::warn!(error = %e, "an argon2 thread did not start"),
+            }
+        }
+        assert!(threads > 0, "no argon2 thread could be started");
         Self {
-            permits: Arc::new(Semaphore::new(permits(concurrency))),
+            jobs,
+            threads,
             dummy: hash_blocking(&crate::crypto::random_token()).into(),
         }
     }
 
-    async fn run<T: Send + 'static>(&self, job: impl FnOnce() -> T + Send + 'static) -> T {
-        let _permit = self
-            .permits
-            .acquire()
-            .await
-            .expect("semaphore never closed");
-        tokio::task::spawn_blocking(job)
-            .await
-            .expect("argon2 job panicked")
+    /// How many hashes run at once.
+    pub fn threads(&self) -> usize {
+        self.threads
+    }
+
+    /// Run `job` on a hashing thread, after those queued before it.
+    ///
+    /// # Panics
+    /// When the job panicked.
+    pub async fn run<T: Send + 'static>(&self, job: impl FnOnce() -> T + Send + 'static) -> T {
+        let (answer, answered) = tokio::sync::oneshot::channel();
+        let job: Job = Box::new(move || {
+            let _ = answer.send(job());
+        });
+        self.jobs
+            .send(job)
+            .expect("the argon2 threads live as long as a hasher");
+        answered.await.expect("argon2 job panicked")
     }
 
     pub async fn hash(&self, password: &str) -> String {
@@ -103,6 +150,42 @@ impl Hasher {
             found |= self.verify(password, Some(phc)).await;
         }
         found
+    }
+}
+
+/// A hashing thread: lower its priority, then run jobs until the last
+/// hasher is gone.
+fn work(queue: &Mutex<mpsc::Receiver<Job>>) {
+    lower_priority();
+    loop {
+        let next = queue
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .recv();
+        let Ok(job) = next else { return };
+        // A panicking job drops its answer (the caller sees it); the thread
+        // carries on with the next.
+        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(job));
+    }
+}
+
+/// Set this thread's nice value to [`NICE`]. Raising one's own nice value
+/// needs no privilege; where it is refused all the same (a sandbox), the
+/// thread hashes at normal priority and says so.
+fn lower_priority() {
+    // thread-priority maps 0..=99 onto nice 19..=-20 (39 × (1 − p/99) − 20,
+    // rounded down): 22 is nice 10. The tests read the value back.
+    let priority = ThreadPriorityValue::try_from(22u8).map(ThreadPriority::Crossplatform);
+    let set = priority.map_err(|e| e.clone()).and_then(|priority| {
+        set_thread_priority_and_policy(
+            thread_native_id(),
+            priority,
+            ThreadSchedulePolicy::Normal(NormalThreadSchedulePolicy::Other),
+        )
+        .map_err(|e| format!("{e:?}"))
+    });
+    if let Err(e) = set {
+        tracing::warn!(error = %e, "argon2 thread left at normal priority");
     }
 }
 
@@ -135,6 +218,46 @@ mod tests {
         assert_eq!(permits(3), 3);
         let cpus = std::thread::available_parallelism().map_or(2, std::num::NonZero::get);
         assert_eq!(permits(0), (cpus - 1).max(1));
-        assert_eq!(Hasher::with_concurrency(2).permits.available_permits(), 2);
+        assert_eq!(Hasher::with_concurrency(2).threads(), 2);
+    }
+
+    /// The nice value of the calling thread, from `/proc` (field 19 of
+    /// `stat`, after the command name in parentheses).
+    fn own_nice() -> i32 {
+        let stat = std::fs::read_to_string("/proc/thread-self/stat").expect("Linux /proc");
+        let after_name = &stat[stat.rfind(')').expect("stat has a name") + 2..];
+        after_name
+            .split(' ')
+            .nth(16)
+            .expect("field 19")
+            .parse()
+            .expect("a number")
+    }
+
+    #[tokio::test]
+    async fn hashes_run_on_their_own_lower_priority_threads() {
+        let hasher = Hasher::with_concurrency(2);
+        let base = own_nice();
+        let (name, nice) = hasher
+            .run(|| (std::thread::current().name().map(str::to_owned), own_nice()))
+            .await;
+        assert!(
+            name.as_deref().is_some_and(|n| n.starts_with("argon2-")),
+            "{name:?}"
+        );
+        // (Under a test runner started nicer than that, going back up to it
+        // takes a privilege the runner may not have.)
+        if base <= NICE {
+            assert_eq!(nice, NICE);
+        }
+        // The request side keeps its priority.
+        assert_eq!(own_nice(), base);
+        // A panicking job is the caller's, not the thread's: both threads
+        // still hash afterwards.
+        let hasher2 = hasher.clone();
+        let panicked = tokio::spawn(async move { hasher2.run(|| panic!("boom")).await }).await;
+        assert!(panicked.is_err());
+        let phcs = futures::future::join_all((0..4).map(|_| hasher.hash("pw"))).await;
+        assert!(phcs.iter().all(|p| p.starts_with("$argon2id$")));
     }
 }

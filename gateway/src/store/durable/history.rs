@@ -32,6 +32,7 @@ async fn bump(
 #[async_trait]
 impl HistoryStore for SqliteStore {
     async fn record_success(&self, e: &SuccessEvent) -> Result<(), DurableError> {
+        let _turn = self.turn().await?;
         let mut tx = self.pool().begin().await?;
         sqlx::query(
             "INSERT INTO account_events (username, kind, at, ip, asn, country, city, lat, lon, accuracy_km,

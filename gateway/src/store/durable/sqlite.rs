@@ -86,6 +86,12 @@ impl SqliteStore {
         })
     }
 
+    /// A turn at writing, taken by every write on the pool before it starts
+    /// (`direct.rs`: writers queue here, not on `SQLite`'s lock).
+    pub(super) async fn turn(&self) -> Result<tokio::sync::SemaphorePermit<'_>, DurableError> {
+        self.direct.turn().await
+    }
+
     /// The pool, for tests that inspect or tamper with rows.
     pub fn pool(&self) -> &SqlitePool {
         &self.pool
@@ -100,6 +106,7 @@ impl UserStore for SqliteStore {
     }
 
     async fn create_user(&self, user: &UserRecord) -> Result<bool, DurableError> {
+        let _turn = self.turn().await?;
         let done = sqlx::query(
             "INSERT INTO users (username, password_hash, email, disabled, created_at, password_changed_at)
              VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (username) DO NOTHING",
@@ -142,6 +149,7 @@ impl UserStore for SqliteStore {
         now: i64,
         depth: usize,
     ) -> Result<(), DurableError> {
+        let _turn = self.turn().await?;
         let mut tx = self.pool.begin().await?;
         let moved = sqlx::query(
             "INSERT INTO password_history (username, password_hash, created_at)
@@ -185,6 +193,7 @@ impl FactorStore for SqliteStore {
     }
 
     async fn add_factor(&self, f: &FactorRecord) -> Result<(), DurableError> {
+        let _turn = self.turn().await?;
         sqlx::query(
             "INSERT INTO factors (id, username, kind, label, secret, phone, provisioned, created_at, last_used_at)
              VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -204,6 +213,7 @@ impl FactorStore for SqliteStore {
     }
 
     async fn delete_factor(&self, username: &str, id: &str) -> Result<bool, DurableError> {
+        let _turn = self.turn().await?;
         let done = sqlx::query("DELETE FROM factors WHERE username = ? AND id = ?")
             .bind(username)
             .bind(id)
@@ -218,6 +228,7 @@ impl FactorStore for SqliteStore {
         expected: &[u8],
         new: &[u8],
     ) -> Result<bool, DurableError> {
+        let _turn = self.turn().await?;
         let done = sqlx::query("UPDATE factors SET secret = ? WHERE id = ? AND secret = ?")
             .bind(new)
             .bind(id)
@@ -228,6 +239,7 @@ impl FactorStore for SqliteStore {
     }
 
     async fn touch_factor(&self, id: &str, now: i64) -> Result<(), DurableError> {
+        let _turn = self.turn().await?;
         sqlx::query("UPDATE factors SET last_used_at = ? WHERE id = ?")
             .bind(now)
             .bind(id)

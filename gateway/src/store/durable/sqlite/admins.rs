@@ -9,6 +9,7 @@ use crate::store::durable::admins::{AdminRecord, AdminStore};
 #[async_trait]
 impl AdminStore for SqliteStore {
     async fn create_admin(&self, a: &AdminRecord) -> Result<bool, DurableError> {
+        let _turn = self.turn().await?;
         let done = sqlx::query(
             "INSERT INTO admins (username, password_hash, totp_secret, disabled, created_at)
              VALUES (?, ?, ?, ?, ?) ON CONFLICT (username) DO NOTHING",
@@ -28,6 +29,7 @@ impl AdminStore for SqliteStore {
         username: &str,
         disabled: bool,
     ) -> Result<bool, DurableError> {
+        let _turn = self.turn().await?;
         let done = sqlx::query("UPDATE admins SET disabled = ? WHERE username = ?")
             .bind(disabled)
             .bind(username)
@@ -42,6 +44,7 @@ impl AdminStore for SqliteStore {
         expected: Option<&[u8]>,
         new: &[u8],
     ) -> Result<bool, DurableError> {
+        let _turn = self.turn().await?;
         let done =
             sqlx::query("UPDATE admins SET webauthn = ? WHERE username = ? AND webauthn IS ?")
                 .bind(new)

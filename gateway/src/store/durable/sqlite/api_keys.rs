@@ -9,6 +9,7 @@ use crate::store::durable::api_keys::{ApiKeyRecord, ApiKeyStore};
 #[async_trait]
 impl ApiKeyStore for SqliteStore {
     async fn create_api_key(&self, k: &ApiKeyRecord) -> Result<bool, DurableError> {
+        let _turn = self.turn().await?;
         // No conflict target: a taken id and a taken hash are both refused.
         let done = sqlx::query(
             "INSERT INTO api_keys (id, name, key_hash, scopes, created_by, created_at, revoked_at)
@@ -46,6 +47,7 @@ impl ApiKeyStore for SqliteStore {
     }
 
     async fn revoke_api_key(&self, id: &str, at: i64) -> Result<bool, DurableError> {
+        let _turn = self.turn().await?;
         let done =
             sqlx::query("UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL")
                 .bind(at)

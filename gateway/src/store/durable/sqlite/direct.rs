@@ -13,8 +13,14 @@
 //! connection.
 //!
 //! The sqlx pool keeps everything else, and its migrations own the schema. In
-//! WAL mode readers and the writer do not block each other; writers take
-//! turns through `SQLite`'s lock and busy timeout, as they do on the pool.
+//! WAL mode readers and the writer do not block each other. Writers take
+//! turns: every write of this process, on the direct writer or on the pool,
+//! holds the one [`Direct::turn`] first, so they queue here and not on
+//! `SQLite`'s lock. A connection that finds the lock taken backs off in the
+//! busy handler's sleeps (1, 2, 5, 10 ms…): two writers of one process
+//! meeting there cost the reset starts of an audit batch 10 ms and more while
+//! completes were writing passwords (`bench/RESULTS.md`, hashing isolation).
+//! Another process on the same file still meets this one on the lock.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -22,7 +28,7 @@ use std::time::Duration;
 
 use rusqlite::config::DbConfig;
 use rusqlite::{Connection, OpenFlags};
-use tokio::sync::Semaphore;
+use tokio::sync::{Semaphore, SemaphorePermit};
 
 use crate::store::durable::DurableError;
 
@@ -127,7 +133,7 @@ impl Pool {
 pub(super) struct Direct {
     path: PathBuf,
     reads: Pool,
-    /// One writer: appends take turns here rather than on `SQLite`'s lock.
+    /// One writer, whose one permit is also the pool's writes' turn.
     writes: Pool,
 }
 
@@ -157,6 +163,17 @@ impl Direct {
             tracing::warn!(error = %e, "no SQLite checkpointer thread");
         }
         direct
+    }
+
+    /// A turn at writing to the file: held across each write of the sqlx
+    /// pool (a statement or a transaction), as the direct writer holds it
+    /// across its transactions.
+    pub(super) async fn turn(&self) -> Result<SemaphorePermit<'_>, DurableError> {
+        self.writes
+            .permits
+            .acquire()
+            .await
+            .map_err(|_| DurableError("the database connections are closed".into()))
     }
 
     /// Run `read` in one read transaction, off the async workers.

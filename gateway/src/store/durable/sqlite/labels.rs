@@ -9,6 +9,7 @@ use crate::store::durable::labels::{LabelRecord, LabelStore};
 #[async_trait]
 impl LabelStore for SqliteStore {
     async fn set_label(&self, l: &LabelRecord) -> Result<(), DurableError> {
+        let _turn = self.turn().await?;
         sqlx::query(
             "INSERT INTO decision_labels (seq, label, note, labelled_by, labelled_at)
              VALUES (?, ?, ?, ?, ?)

@@ -14,6 +14,7 @@ impl LockStore for SqliteStore {
         at: i64,
         reason: &str,
     ) -> Result<bool, DurableError> {
+        let _turn = self.turn().await?;
         let done = sqlx::query(
             "INSERT INTO account_locks (username, locked_at, reason) VALUES (?, ?, ?)
              ON CONFLICT (username) DO NOTHING",
@@ -34,6 +35,7 @@ impl LockStore for SqliteStore {
     }
 
     async fn unlock_account(&self, username: &str) -> Result<bool, DurableError> {
+        let _turn = self.turn().await?;
         let done = sqlx::query("DELETE FROM account_locks WHERE username = ?")
             .bind(username)
             .execute(&self.pool)

@@ -24,6 +24,7 @@ impl OutboxStore for SqliteStore {
     }
 
     async fn put_endpoint(&self, e: &EndpointRecord) -> Result<(), DurableError> {
+        let _turn = self.turn().await?;
         sqlx::query(
             "INSERT INTO webhook_endpoints (id, url, events, min_level, source, secrets, enabled,
                                             disabled_reason, disabled_at, created_at)
@@ -52,6 +53,7 @@ impl OutboxStore for SqliteStore {
     }
 
     async fn retire_config_endpoints(&self, ids: &[String]) -> Result<(), DurableError> {
+        let _turn = self.turn().await?;
         let ids = serde_json::to_string(ids).map_err(|e| DurableError(e.to_string()))?;
         sqlx::query(
             "UPDATE webhook_endpoints SET enabled = 0
@@ -65,6 +67,7 @@ impl OutboxStore for SqliteStore {
     }
 
     async fn delete_endpoint(&self, id: &str) -> Result<bool, DurableError> {
+        let _turn = self.turn().await?;
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         sqlx::query(
             "DELETE FROM webhook_attempts WHERE delivery_id IN (
@@ -86,6 +89,7 @@ impl OutboxStore for SqliteStore {
     }
 
     async fn enable_endpoint(&self, id: &str) -> Result<bool, DurableError> {
+        let _turn = self.turn().await?;
         let done = sqlx::query(
             "UPDATE webhook_endpoints SET disabled_reason = NULL, disabled_at = NULL WHERE id = ?",
         )
@@ -96,6 +100,7 @@ impl OutboxStore for SqliteStore {
     }
 
     async fn disable_endpoint(&self, id: &str, reason: &str, at: i64) -> Result<(), DurableError> {
+        let _turn = self.turn().await?;
         sqlx::query(
             "UPDATE webhook_endpoints SET disabled_reason = ?, disabled_at = ? WHERE id = ?",
         )
@@ -114,6 +119,7 @@ impl OutboxStore for SqliteStore {
         due: i64,
         limit: i64,
     ) -> Result<usize, DurableError> {
+        let _turn = self.turn().await?;
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         let messages: Vec<(String, String, Option<String>)> = sqlx::query_as(
             "SELECT id, kind, level FROM webhook_messages WHERE routed = 0
@@ -155,6 +161,7 @@ impl OutboxStore for SqliteStore {
         lease: &str,
         limit: i64,
     ) -> Result<Vec<Claimed>, DurableError> {
+        let _turn = self.turn().await?;
         let mut claimed: Vec<Claimed> = sqlx::query_as(
             "UPDATE webhook_deliveries SET lease_until = ?, lease = ?
              WHERE id IN (
@@ -187,6 +194,7 @@ impl OutboxStore for SqliteStore {
         attempt: &AttemptRecord,
         outcome: Outcome,
     ) -> Result<bool, DurableError> {
+        let _turn = self.turn().await?;
         let (state, next_at) = after(outcome, attempt.at);
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         let updated = sqlx::query(
@@ -272,6 +280,7 @@ impl OutboxStore for SqliteStore {
         ids: Option<&[i64]>,
         now: i64,
     ) -> Result<u64, DurableError> {
+        let _turn = self.turn().await?;
         let ids = ids
             .map(serde_json::to_string)
             .transpose()
@@ -298,6 +307,7 @@ impl OutboxStore for SqliteStore {
     }
 
     async fn purge(&self, before: i64) -> Result<u64, DurableError> {
+        let _turn = self.turn().await?;
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         sqlx::query(
             "DELETE FROM webhook_attempts WHERE delivery_id IN (

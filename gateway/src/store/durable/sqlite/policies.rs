@@ -18,6 +18,7 @@ impl PolicyStore for SqliteStore {
         comment: &str,
         at: i64,
     ) -> Result<i64, DurableError> {
+        let _turn = self.turn().await?;
         // The unique `version` decides between two writers: the one whose
         // insert is refused reads the other's row (committed before its own
         // insert could run: writes to the file are serialized).
@@ -69,6 +70,7 @@ impl PolicyStore for SqliteStore {
         by: &str,
         at: i64,
     ) -> Result<i64, DurableError> {
+        let _turn = self.turn().await?;
         check_activation(role, version_id)?;
         // Inserted only when the version exists (the foreign key would refuse
         // it too, with a less telling error).
@@ -120,6 +122,7 @@ impl PolicyStore for SqliteStore {
     }
 
     async fn set_setting(&self, key: &str, value: &str) -> Result<(), DurableError> {
+        let _turn = self.turn().await?;
         sqlx::query(
             "INSERT INTO settings (key, value) VALUES (?, ?)
              ON CONFLICT (key) DO UPDATE SET value = excluded.value",
