@@ -14,7 +14,7 @@
 //! at the end. What should go away after the flood, and when:
 //!
 //! - the per-address limiter's keys: at the limiter's next retention tick
-//!   (every 60 s, `gateway/src/http/limits.rs`);
+//!   (every 5 s, `gateway/src/http/limits.rs`);
 //! - flows: after `reset.flow_ttl` (set to 1 min here, the least it can be;
 //!   10 min by default) and the memory store's next purge (every 60 s);
 //! - the per-address and per-/24 velocity windows: one hour after their last
