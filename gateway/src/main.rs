@@ -4,10 +4,10 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-/// mimalloc gives freed memory back to the system. glibc's allocator kept a
-/// flood's worth: with every entry of a 970 MB in-memory store expired and
-/// purged, the process stayed at 572 MB; with mimalloc it fell to 25 MB within
-/// seconds (bench/RESULTS.md, the flood).
+/// jemalloc, whose background thread gives freed memory back to the system.
+/// glibc's allocator kept a flood's worth: with every entry of a 970 MB
+/// in-memory store expired and purged, the process stayed at 572 MB; with
+/// jemalloc it fell to 23 MB within 14 s (bench/RESULTS.md, the flood).
 #[global_allocator]
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
