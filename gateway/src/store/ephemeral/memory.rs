@@ -220,7 +220,28 @@ impl MemoryStore {
     }
 
     /// Apply one window op under its shard's lock.
-    fn window(&self, op: &WindowOp<'_>, now: SystemTime) -> Result<u64, StoreError> {
+    /// What recording `ops` would add in new keys, for one check of the
+    /// budget before any of them counts.
+    fn new_keys_cost(&self, ops: &[WindowOp<'_>], now: SystemTime) -> usize {
+        ops.iter()
+            .filter(|op| op.record)
+            .filter(|op| {
+                self.shard(op.key)
+                    .get(op.key)
+                    .is_none_or(|e| e.expires <= now)
+            })
+            .map(|op| ENTRY_OVERHEAD + op.key.len())
+            .sum()
+    }
+
+    /// Count (and with `op.record`, record) one window. `admitted`: the
+    /// budget was checked for the whole call already.
+    fn window(
+        &self,
+        op: &WindowOp<'_>,
+        now: SystemTime,
+        admitted: bool,
+    ) -> Result<u64, StoreError> {
         let mut map = self.shard(op.key);
         // Counting a window that holds nothing leaves nothing behind: every start
         // peeks at its address's failure window, and an entry made for that would
@@ -234,7 +255,9 @@ impl MemoryStore {
         } else {
             // A new key: within the budget only (a dead one made anew reuses
             // what it was charged).
-            self.admit(ENTRY_OVERHEAD + op.key.len())?;
+            if !admitted {
+                self.admit(ENTRY_OVERHEAD + op.key.len())?;
+            }
             0
         };
         let since = now.checked_sub(op.window).unwrap_or(SystemTime::UNIX_EPOCH);
@@ -353,7 +376,11 @@ impl Ephemeral for MemoryStore {
     }
 
     async fn windows(&self, ops: &[WindowOp<'_>], now: SystemTime) -> Result<Vec<u64>, StoreError> {
-        ops.iter().map(|op| self.window(op, now)).collect()
+        // All or nothing: refused at the budget before any window counts, so
+        // a refusal never leaves some of an attempt's counters moved. (Two
+        // calls racing past the check may overshoot it by their few keys.)
+        self.admit(self.new_keys_cost(ops, now))?;
+        ops.iter().map(|op| self.window(op, now, true)).collect()
     }
 
     async fn advance(&self, key: &str, value: u64, ttl: Duration) -> Result<bool, StoreError> {
@@ -515,6 +542,18 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(counted, [2]);
+        // A call that needs a new key is refused whole: the existing window it
+        // names as well does not count.
+        let both = [
+            WindowOp::hit("count:start:1h:ann", hour),
+            WindowOp::hit("count:start-addr:1h:203.0.113.9", hour),
+        ];
+        assert!(store.windows(&both, now).await.is_err());
+        let counted = store
+            .windows(&[WindowOp::peek("count:start:1h:ann", hour)], now)
+            .await
+            .unwrap();
+        assert_eq!(counted, [2], "nothing of the refused call counted");
         assert_eq!(store.take("flow:kept").await.unwrap(), Some(vec![8; 600]));
         // Space freed is space again.
         assert!(store.put("flow:new", b"x", ttl).await.is_ok());
