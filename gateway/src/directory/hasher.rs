@@ -114,13 +114,19 @@ impl Hasher {
         self.threads
     }
 
-    /// Run `job` on a hashing thread, after those queued before it.
+    /// Run `job` on a hashing thread, after those queued before it; not at
+    /// all when this future is dropped before its turn comes.
     ///
     /// # Panics
     /// When the job panicked.
     pub async fn run<T: Send + 'static>(&self, job: impl FnOnce() -> T + Send + 'static) -> T {
         let (answer, answered) = tokio::sync::oneshot::channel();
         let job: Job = Box::new(move || {
+            // Nobody waits for it any more (the client went away while it
+            // queued): the core is better spent on the next one.
+            if answer.is_closed() {
+                return;
+            }
             let _ = answer.send(job());
         });
         self.jobs
@@ -259,5 +265,32 @@ mod tests {
         assert!(panicked.is_err());
         let phcs = futures::future::join_all((0..4).map(|_| hasher.hash("pw"))).await;
         assert!(phcs.iter().all(|p| p.starts_with("$argon2id$")));
+    }
+
+    #[tokio::test]
+    async fn a_job_whose_caller_went_away_is_skipped() {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        let hasher = Hasher::with_concurrency(1);
+        // Hold the one thread until told to go on.
+        let (go, wait) = std::sync::mpsc::channel::<()>();
+        let busy = tokio::spawn({
+            let hasher = hasher.clone();
+            async move { hasher.run(move || wait.recv().is_ok()).await }
+        });
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        // Queued behind it, then abandoned, as by a client that disconnects.
+        let ran = Arc::new(AtomicBool::new(false));
+        let abandoned = tokio::spawn({
+            let (hasher, ran) = (hasher.clone(), Arc::clone(&ran));
+            async move { hasher.run(move || ran.store(true, Ordering::SeqCst)).await }
+        });
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        abandoned.abort();
+        assert!(abandoned.await.unwrap_err().is_cancelled());
+        go.send(()).unwrap();
+        assert!(busy.await.unwrap());
+        // A job queued after it runs, so the abandoned one had its turn.
+        assert!(hasher.run(|| true).await);
+        assert!(!ran.load(Ordering::SeqCst), "the abandoned job did not run");
     }
 }
