@@ -219,47 +219,29 @@ impl MemoryStore {
         }
     }
 
-    /// Apply one window op under its shard's lock.
-    /// What recording `ops` would add in new keys, for one check of the
-    /// budget before any of them counts.
-    fn new_keys_cost(&self, ops: &[WindowOp<'_>], now: SystemTime) -> usize {
+    /// What recording `ops` adds in new keys, for one check of the budget
+    /// before any of them counts. A dead key made anew reuses what it was
+    /// charged, as in [`Self::window`].
+    fn new_keys_cost(&self, ops: &[WindowOp<'_>]) -> usize {
         ops.iter()
-            .filter(|op| op.record)
-            .filter(|op| {
-                self.shard(op.key)
-                    .get(op.key)
-                    .is_none_or(|e| e.expires <= now)
-            })
+            .filter(|op| op.record && !self.shard(op.key).contains_key(op.key))
             .map(|op| ENTRY_OVERHEAD + op.key.len())
             .sum()
     }
 
-    /// Count (and with `op.record`, record) one window. `admitted`: the
-    /// budget was checked for the whole call already.
-    fn window(
-        &self,
-        op: &WindowOp<'_>,
-        now: SystemTime,
-        admitted: bool,
-    ) -> Result<u64, StoreError> {
+    /// Apply one window op under its shard's lock; the budget was checked for
+    /// the whole call already ([`Self::new_keys_cost`]).
+    fn window(&self, op: &WindowOp<'_>, now: SystemTime) -> u64 {
         let mut map = self.shard(op.key);
         // Counting a window that holds nothing leaves nothing behind: every start
         // peeks at its address's failure window, and an entry made for that would
         // be one more key per distinct address until the next purge.
         let live = map.get(op.key).filter(|e| e.expires > now);
         if !op.record && live.is_none() {
-            return Ok(0);
+            return 0;
         }
-        let before = if let Some(e) = map.get(op.key) {
-            cost(op.key, e)
-        } else {
-            // A new key: within the budget only (a dead one made anew reuses
-            // what it was charged).
-            if !admitted {
-                self.admit(ENTRY_OVERHEAD + op.key.len())?;
-            }
-            0
-        };
+        // A dead key made anew reuses what it was charged.
+        let before = map.get(op.key).map_or(0, |e| cost(op.key, e));
         let since = now.checked_sub(op.window).unwrap_or(SystemTime::UNIX_EPOCH);
         let entry = map.entry(op.key.to_owned()).or_insert_with(|| Entry {
             value: Value::Events(VecDeque::new()),
@@ -311,7 +293,7 @@ impl MemoryStore {
         };
         let after = cost(op.key, entry);
         self.account(before, after);
-        Ok(count)
+        count
     }
 }
 
@@ -379,8 +361,8 @@ impl Ephemeral for MemoryStore {
         // All or nothing: refused at the budget before any window counts, so
         // a refusal never leaves some of an attempt's counters moved. (Two
         // calls racing past the check may overshoot it by their few keys.)
-        self.admit(self.new_keys_cost(ops, now))?;
-        ops.iter().map(|op| self.window(op, now, true)).collect()
+        self.admit(self.new_keys_cost(ops))?;
+        Ok(ops.iter().map(|op| self.window(op, now)).collect())
     }
 
     async fn advance(&self, key: &str, value: u64, ttl: Duration) -> Result<bool, StoreError> {
