@@ -24,7 +24,8 @@ pub fn bound_device(ctx: &Context) -> Option<&str> {
     ctx.device_id.as_deref().filter(|_| ctx.had_cookie)
 }
 
-/// The history signal from what [`read`] returned and the account's factors.
+/// The history signal from what the store read (`Durable::attempt`) and the
+/// account's factors.
 pub fn history(r: &HistoryRecord, factors: &[FactorRecord]) -> History {
     history_of(r, factors)
 }
