@@ -185,8 +185,8 @@ impl Direct {
     ///
     /// A start's reads (~25 statements on pages in memory) take about 50 µs,
     /// less than handing them to a blocking thread and back costs: run
-    /// inline, the closed loop's peak rose by a sixth and the open-loop tail
-    /// fell (`bench/RESULTS.md`, fourth look). What must not happen on an
+    /// inline, the closed loop's peak rose by a sixth (`bench/RESULTS.md`,
+    /// fourth look). What must not happen on an
     /// async worker is the busy handler's sleeping: with WAL readers do not
     /// wait for the writer, but another process can still hold the file (a
     /// recovery, an exclusive lock). So here the busy handler never waits:
@@ -211,11 +211,8 @@ impl Direct {
         }
         tracing::debug!("a read found the database locked; trying again where it may wait");
         let this = Arc::clone(self);
-        tokio::task::spawn_blocking(move || {
-            this.session(&this.reads, |conn| conn.busy_timeout(BUSY_TIMEOUT), read)
-        })
-        .await
-        .map_err(|e| DurableError(format!("a database task stopped: {e}")))?
+        off_workers(move || this.session(&this.reads, |conn| conn.busy_timeout(BUSY_TIMEOUT), read))
+            .await
     }
 
     /// Run `write` in one `IMMEDIATE` transaction, off the async workers: it
@@ -227,11 +224,10 @@ impl Direct {
     {
         let _permit = self.writes.permits.acquire().await.map_err(|_| closed())?;
         let this = Arc::clone(self);
-        tokio::task::spawn_blocking(move || {
+        off_workers(move || {
             this.session(&this.writes, |conn| conn.busy_timeout(BUSY_TIMEOUT), write)
         })
         .await
-        .map_err(|e| DurableError(format!("a database task stopped: {e}")))?
     }
 
     /// `work` in one transaction on a connection of `pool` (an idle one, or
@@ -271,6 +267,15 @@ thread_local! {
 fn would_wait(_tries: i32) -> bool {
     WOULD_WAIT.set(true);
     false
+}
+
+/// `work` on a blocking thread, where it may wait.
+async fn off_workers<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, DurableError> + Send + 'static,
+) -> Result<T, DurableError> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| DurableError(format!("a database task stopped: {e}")))?
 }
 
 fn closed() -> DurableError {
@@ -340,7 +345,7 @@ mod tests {
         path
     }
 
-    fn count(conn: &Connection) -> Result<i64, DurableError> {
+    fn read_x(conn: &Connection) -> Result<i64, DurableError> {
         Ok(conn.query_row("SELECT x FROM t", [], |row| row.get(0))?)
     }
 
@@ -351,7 +356,7 @@ mod tests {
         let direct = Direct::new(database(dir.path()));
         let here = std::thread::current().id();
         let (x, there) = direct
-            .read(|conn| Ok((count(conn)?, std::thread::current().id())))
+            .read(|conn| Ok((read_x(conn)?, std::thread::current().id())))
             .await
             .unwrap();
         assert_eq!((x, there), (7, here));
@@ -375,7 +380,7 @@ mod tests {
             let direct = Arc::clone(&direct);
             async move {
                 direct
-                    .read(|conn| Ok((count(conn)?, std::thread::current().id())))
+                    .read(|conn| Ok((read_x(conn)?, std::thread::current().id())))
                     .await
             }
         });
@@ -393,7 +398,7 @@ mod tests {
         assert_ne!(there, here, "the waiting read ran off the async thread");
         // The next read runs here again.
         let (_, again) = direct
-            .read(|conn| Ok((count(conn)?, std::thread::current().id())))
+            .read(|conn| Ok((read_x(conn)?, std::thread::current().id())))
             .await
             .unwrap();
         assert_eq!(again, here);
