@@ -17,6 +17,7 @@
 //! | `resetgate_webhook_attempts_total` | counter | `outcome` (`delivered`, `retry`, `dead`, `gone`) |
 //! | `resetgate_webhook_backlog` | gauge | deliveries waiting (all nodes), read every 10 s |
 //! | `resetgate_store_duration_seconds` | histogram | `store` (`durable`, `ephemeral`), `op` |
+//! | `resetgate_account_cache_total` | counter | `result` (`hit`, `miss`): a start's account reads found current in memory, or read again (`SQLite` only) |
 
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
@@ -128,4 +129,10 @@ pub fn webhook_backlog(pending: i64) {
 pub fn store_call(store: &'static str, op: &'static str, took: Duration) {
     metrics::histogram!("resetgate_store_duration_seconds", "store" => store, "op" => op)
         .record(took.as_secs_f64());
+}
+
+/// A start's account reads were current in memory (`hit`) or read again.
+pub fn account_cache(hit: bool) {
+    let result = if hit { "hit" } else { "miss" };
+    metrics::counter!("resetgate_account_cache_total", "result" => result).increment(1);
 }

@@ -13,6 +13,7 @@ mod labels;
 mod locks;
 mod outbox;
 pub(super) mod policies;
+mod read_model;
 mod reads;
 
 use std::str::FromStr;
@@ -37,6 +38,9 @@ pub struct SqliteStore {
     pool: SqlitePool,
     /// The reset path's reads and the audit appends (`direct.rs`).
     direct: Arc<direct::Direct>,
+    /// What starts read of each account, kept between starts
+    /// (`read_model.rs`).
+    read_model: Arc<read_model::ReadModel>,
     _scratch: Option<Arc<tempfile::TempDir>>,
 }
 
@@ -82,6 +86,7 @@ impl SqliteStore {
         Ok(Self {
             pool,
             direct: direct::Direct::new(path),
+            read_model: Arc::default(),
             _scratch: scratch,
         })
     }

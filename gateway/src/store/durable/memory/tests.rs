@@ -299,6 +299,18 @@ async fn history_matches_sqlite() {
                     |s| s.history(user, &current, device)
                 );
                 assert!(h.is_some(), "history answers");
+                // And through `attempt`, which `SQLite` answers from the copies
+                // it keeps between starts (`sqlite/read_model.rs`): after every
+                // success they must be read again.
+                let request = AttemptQuery {
+                    username: (*user).to_owned(),
+                    current: current.clone(),
+                    device_id: device.map(str::to_owned),
+                    with_user: false,
+                };
+                let got = alike!(stores, &format!("attempt({request:?}) after #{i}"), |s| s
+                    .attempt(request.clone()));
+                assert_eq!(got.map(|a| a.history), h, "attempt's history after #{i}");
             }
         }
     }

@@ -5,10 +5,10 @@
 use rusqlite::{Connection, OptionalExtension as _, Row, params};
 
 use super::SqliteStore;
-use crate::store::durable::history::{MAX_PLACES, assemble, counts_from_rows, wanted};
+use crate::store::durable::history::{LastRow, MAX_PLACES, assemble, counts_from_rows, wanted};
 use crate::store::durable::{
-    AccountLock, AttemptQuery, AttemptReads, DurableError, FactorRecord, HistoryRecord, STAND_IN,
-    UserRecord, real_user,
+    AccountLock, AttemptQuery, AttemptReads, DurableError, FactorRecord, HistoryRecord, Place,
+    STAND_IN, UserRecord, real_user,
 };
 
 /// One row for every name (see `STAND_IN`): an unknown name costs what a
@@ -47,7 +47,7 @@ const DEVICE: &str =
 /// A primary-key lookup per (scope, level, value). (An `OR` of the pairs made
 /// `SQLite` scan every global row — one per address, network and browser ever
 /// seen — so each read grew with the history.)
-const COUNT: &str =
+pub(super) const COUNT: &str =
     "SELECT count FROM feature_counts WHERE scope = ?1 AND level = ?2 AND value = ?3";
 
 fn user_row(row: &Row<'_>) -> rusqlite::Result<UserRecord> {
@@ -101,6 +101,26 @@ pub(super) fn lock(tx: &Connection, username: &str) -> Result<Option<AccountLock
         .optional()?)
 }
 
+/// One place per distinct city, most recent first.
+pub(super) fn places(tx: &Connection, username: &str) -> Result<Vec<Place>, DurableError> {
+    Ok(tx
+        .prepare_cached(PLACES)?
+        .query_map(params![username, MAX_PLACES], |row| {
+            Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+        })?
+        .collect::<Result<Vec<_>, _>>()?)
+}
+
+/// The account's latest event.
+pub(super) fn last(tx: &Connection, username: &str) -> Result<Option<LastRow>, DurableError> {
+    Ok(tx
+        .prepare_cached(LAST)?
+        .query_row([username], |row| {
+            Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?))
+        })
+        .optional()?)
+}
+
 pub(super) fn history(
     tx: &Connection,
     username: &str,
@@ -111,18 +131,8 @@ pub(super) fn history(
         .prepare_cached(KNOWN)?
         .query_map([username], |row| Ok((row.get(0)?, row.get(1)?)))?
         .collect::<Result<Vec<_>, _>>()?;
-    let places = tx
-        .prepare_cached(PLACES)?
-        .query_map(params![username, MAX_PLACES], |row| {
-            Ok((row.get(0)?, row.get(1)?, row.get(2)?))
-        })?
-        .collect::<Result<Vec<_>, _>>()?;
-    let last = tx
-        .prepare_cached(LAST)?
-        .query_row([username], |row| {
-            Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?))
-        })
-        .optional()?;
+    let places = places(tx, username)?;
+    let last = last(tx, username)?;
     let device_known = match device_id {
         Some(id) => tx
             .prepare_cached(DEVICE)?
@@ -160,25 +170,15 @@ impl SqliteStore {
             .await
     }
 
-    /// Every read of one attempt in one transaction on one connection.
+    /// Every read of one attempt in one transaction on one connection,
+    /// through the copies kept in memory ([`super::read_model`]).
     pub(super) async fn attempt_reads(
         &self,
         request: AttemptQuery,
     ) -> Result<AttemptReads, DurableError> {
+        let model = std::sync::Arc::clone(&self.read_model);
         self.direct
-            .read(move |tx| {
-                let name = request.username.as_str();
-                Ok(AttemptReads {
-                    user: if request.with_user {
-                        user(tx, name)?
-                    } else {
-                        None
-                    },
-                    factors: factors(tx, name)?,
-                    history: history(tx, name, &request.current, request.device_id.as_deref())?,
-                    lock: lock(tx, name)?,
-                })
-            })
+            .read(move |tx| model.attempt(tx, &request))
             .await
     }
 }
