@@ -51,9 +51,12 @@ const PER_SHARD: usize = 1024;
 const GLOBAL_VALUES: usize = 16_384;
 
 /// The generations of the account and of the global counts. A name never
-/// written since the migration has no row: generation 0.
-const GENERATIONS: &str = "SELECT username = '', generation FROM account_generations
-     WHERE username IN (?1, '')";
+/// written since the migration has no row: generation 0. (Two lookups, not
+/// `username IN (?1, '')`: an `IN` list is an ephemeral table, whose opening
+/// and closing took a process-wide mutex of `SQLite`'s page cache.)
+const GENERATIONS: &str = "SELECT
+     (SELECT generation FROM account_generations WHERE username = ?1),
+     (SELECT generation FROM account_generations WHERE username = '')";
 
 /// Every count in the account's scope (what `KNOWN` and the per-level
 /// `COUNT`s read of it), in primary-key order.
@@ -332,23 +335,17 @@ impl ReadModel {
 
 /// The generations of `name` and of the global counts.
 fn generations(tx: &Connection, name: &str) -> Result<(i64, i64), DurableError> {
-    let mut stmt = tx.prepare_cached(GENERATIONS)?;
-    let mut rows = stmt.query([name])?;
-    let (mut mine, mut global) = (0, 0);
-    while let Some(row) = rows.next()? {
-        let is_global: bool = row.get(0)?;
-        let generation: i64 = row.get(1)?;
-        if is_global {
-            global = generation;
-        } else {
-            mine = generation;
-        }
-    }
+    let (mine, global): (Option<i64>, Option<i64>) = tx
+        .prepare_cached(GENERATIONS)?
+        .query_row([name], |row| Ok((row.get(0)?, row.get(1)?)))?;
+    let global = global.unwrap_or(0);
     // The name '' (no account's: names are never empty) shares the global
     // scope's counts, and so its generation.
-    if name.is_empty() {
-        mine = global;
-    }
+    let mine = if name.is_empty() {
+        global
+    } else {
+        mine.unwrap_or(0)
+    };
     Ok((mine, global))
 }
 
