@@ -26,8 +26,8 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::hash::{BuildHasher, RandomState};
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
@@ -52,8 +52,82 @@ pub const DEFAULT_LIMIT_BYTES: usize = 160 << 20;
 enum Value {
     Bytes(Vec<u8>),
     Events(VecDeque<SystemTime>),
-    Members(HashMap<String, SystemTime>),
+    Members(Members),
     Marker(u64),
+}
+
+/// A window of distinct members (accounts per address, per network): each
+/// member's latest time, and every recording in time order, so that what
+/// leaves the window is taken from the front a recording at a time. (A scan
+/// of every member at every count cost each start from a busy network — an
+/// ISP's: thousands of accounts an hour — up to [`MAX_EVENTS`] steps.)
+#[derive(Debug, Default)]
+struct Members {
+    latest: HashMap<Arc<str>, SystemTime>,
+    /// (time, member), times never decreasing; a member's earlier
+    /// recordings stay until they reach the front or a compaction.
+    order: VecDeque<(SystemTime, Arc<str>)>,
+}
+
+impl Members {
+    /// Forget the members last seen at or before `since`.
+    fn expire(&mut self, since: SystemTime) {
+        while self.order.front().is_some_and(|(t, _)| *t <= since) {
+            if let Some((t, member)) = self.order.pop_front() {
+                self.forget_if_latest(&member, t);
+            }
+        }
+    }
+
+    /// Forget `member` if `t` is still its latest time.
+    fn forget_if_latest(&mut self, member: &str, t: SystemTime) -> bool {
+        let latest = self.latest.get(member) == Some(&t);
+        if latest {
+            self.latest.remove(member);
+        }
+        latest
+    }
+
+    /// `member` seen at `now` (or at the last recording's time, if the clock
+    /// went back: the order stays sorted). At [`MAX_EVENTS`] members a new
+    /// one replaces the one seen longest ago.
+    fn record(&mut self, member: &str, now: SystemTime) {
+        let at = self.order.back().map_or(now, |(last, _)| now.max(*last));
+        let name = match self.latest.get_key_value(member) {
+            Some((_, seen)) if *seen == at => return,
+            Some((name, _)) => Arc::clone(name),
+            None => {
+                if self.latest.len() >= MAX_EVENTS {
+                    while let Some((t, oldest)) = self.order.pop_front() {
+                        if self.forget_if_latest(&oldest, t) {
+                            break;
+                        }
+                    }
+                }
+                Arc::from(member)
+            }
+        };
+        self.latest.insert(Arc::clone(&name), at);
+        self.order.push_back((at, name));
+        // Earlier recordings of members seen again: dropped once they are
+        // as many as the members, so the order stays within twice them.
+        if self.order.len() > 2 * self.latest.len().max(16) {
+            let latest = &self.latest;
+            self.order.retain(|(t, m)| latest.get(m) == Some(t));
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.latest.len()
+    }
+
+    /// What the two tables hold: a slot per member and per recording, and
+    /// each name once (a typical account name).
+    fn cost(&self) -> usize {
+        const TIME: usize = std::mem::size_of::<SystemTime>();
+        const NAME: usize = std::mem::size_of::<Arc<str>>();
+        self.latest.capacity() * (NAME + TIME + 32) + self.order.capacity() * (NAME + TIME)
+    }
 }
 
 #[derive(Debug)]
@@ -71,7 +145,7 @@ fn cost(key: &str, entry: &Entry) -> usize {
         Value::Bytes(bytes) => bytes.capacity(),
         Value::Events(events) => events.capacity() * TIME,
         // A member slot: its `String` and time, plus a typical account name.
-        Value::Members(members) => members.capacity() * (std::mem::size_of::<String>() + TIME + 32),
+        Value::Members(members) => members.cost(),
         Value::Marker(_) => 0,
     };
     ENTRY_OVERHEAD + key.len() + value
@@ -254,7 +328,7 @@ impl MemoryStore {
         if !right_kind || entry.expires <= now {
             entry.value = match op.member {
                 None => Value::Events(VecDeque::new()),
-                Some(_) => Value::Members(HashMap::new()),
+                Some(_) => Value::Members(Members::default()),
             };
         }
         if op.record {
@@ -274,18 +348,9 @@ impl MemoryStore {
                 events.len() as u64
             }
             (Value::Members(members), Some(member)) => {
-                members.retain(|_, seen| *seen > since);
+                members.expire(since);
                 if op.record {
-                    if members.len() >= MAX_EVENTS && !members.contains_key(member) {
-                        let oldest = members
-                            .iter()
-                            .min_by_key(|(_, t)| **t)
-                            .map(|(m, _)| m.clone());
-                        if let Some(oldest) = oldest {
-                            members.remove(&oldest);
-                        }
-                    }
-                    members.insert(member.to_owned(), now);
+                    members.record(member, now);
                 }
                 members.len() as u64
             }
@@ -395,6 +460,53 @@ impl Ephemeral for MemoryStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A distinct-members window forgets each member at its latest time,
+    /// without scanning: the order of recordings stays sorted when the clock
+    /// goes back and bounded when members are seen again and again, and at
+    /// [`MAX_EVENTS`] the member seen longest ago makes room.
+    #[test]
+    fn distinct_members_leave_by_their_latest_time_and_stay_bounded() {
+        let at = |s: u64| SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000 + s);
+        let mut m = Members::default();
+        m.record("a", at(0));
+        m.record("b", at(1));
+        m.record("a", at(2));
+        m.expire(at(0));
+        assert_eq!(m.len(), 2, "a was seen again at 2");
+        m.expire(at(1));
+        assert_eq!(m.len(), 1, "b left at 1");
+        m.expire(at(2));
+        assert_eq!(m.len(), 0);
+
+        for i in 0..10_000 {
+            m.record("a", at(10 + i));
+            m.record("b", at(10 + i));
+        }
+        assert_eq!(m.len(), 2);
+        assert!(m.order.len() <= 2 * 16 + 1, "{} recordings", m.order.len());
+        m.record("c", at(5));
+        assert_eq!(m.order.back().map(|(t, _)| *t), Some(at(10_009)));
+        assert!(
+            m.order
+                .iter()
+                .zip(m.order.iter().skip(1))
+                .all(|(x, y)| x.0 <= y.0)
+        );
+
+        let mut m = Members::default();
+        for i in 0..MAX_EVENTS {
+            m.record(&format!("m{i}"), at(u64::try_from(i).unwrap()));
+        }
+        m.record("m0", at(20_000));
+        m.record("new", at(20_001));
+        assert_eq!(m.len(), MAX_EVENTS);
+        assert!(m.latest.contains_key("m0") && m.latest.contains_key("new"));
+        assert!(
+            !m.latest.contains_key("m1"),
+            "the one seen longest ago made room"
+        );
+    }
 
     #[tokio::test]
     async fn purge_drops_expired_entries() {
