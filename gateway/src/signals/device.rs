@@ -8,9 +8,12 @@
 //! absence is what raises the risk. `HttpOnly`, `SameSite=Lax`, 400 days (the
 //! longest browsers keep); over https it is `__Host-rg_device` and `Secure`.
 
+use std::sync::{Mutex, PoisonError};
+
 use axum::http::{HeaderMap, HeaderValue};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use hashlink::LruCache;
 
 use crate::crypto::{self, ServerKey};
 use crate::http::pages::cookie::Cookie;
@@ -103,6 +106,17 @@ const AUTOMATION: &[&str] = &[
     "java/",
 ];
 
+/// User agents parsed lately, by their first 512 bytes: [`UA_SHARDS`] ×
+/// [`UA_PER_SHARD`], the least recently used going first. Most starts come
+/// from a browser whose string was seen a moment ago, and woothee's parse
+/// (some dozens of regular expressions) was 3 % of a start's CPU under load
+/// (`bench/RESULTS.md`); a string never seen costs what it did.
+static PARSED: std::sync::LazyLock<[UaShard; UA_SHARDS]> =
+    std::sync::LazyLock::new(|| std::array::from_fn(|_| Mutex::new(LruCache::new(UA_PER_SHARD))));
+type UaShard = Mutex<LruCache<Box<str>, UserAgent>>;
+const UA_SHARDS: usize = 8;
+const UA_PER_SHARD: usize = 256;
+
 /// Parse `raw` (at most 512 bytes are looked at).
 pub fn parse(raw: Option<&str>) -> UserAgent {
     let Some(raw) = raw
@@ -114,6 +128,26 @@ pub fn parse(raw: Option<&str>) -> UserAgent {
             ..UserAgent::default()
         };
     };
+    let shard = &PARSED[usize::try_from(fnv1a(raw) % UA_SHARDS as u64).unwrap_or(0)];
+    let locked = || shard.lock().unwrap_or_else(PoisonError::into_inner);
+    if let Some(parsed) = locked().get(raw) {
+        return parsed.clone();
+    }
+    let parsed = parse_uncached(raw);
+    locked().insert(raw.into(), parsed.clone());
+    parsed
+}
+
+/// A shard for `raw` (FNV-1a: the shard need not be unpredictable, since
+/// each is bounded on its own).
+fn fnv1a(raw: &str) -> u64 {
+    raw.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+/// [`parse`] without the cache, for a non-blank `raw`.
+fn parse_uncached(raw: &str) -> UserAgent {
     let lower = raw.to_ascii_lowercase();
     let automation = AUTOMATION.iter().any(|m| lower.contains(m));
     let known =
@@ -213,5 +247,25 @@ mod tests {
         }
         let long = "é".repeat(1000);
         assert!(!parse(Some(&long)).automation);
+    }
+
+    /// The cache answers what parsing does, again and again, for strings
+    /// that share a shard and for more strings than it keeps.
+    #[test]
+    fn parsed_agents_are_kept_and_answer_alike() {
+        let agents: Vec<String> = (0..3 * UA_SHARDS * UA_PER_SHARD)
+            .map(|i| match i % 3 {
+                0 => CHROME_WIN.replace("120.0", &format!("{i}.0")),
+                1 => format!("curl/{i}"),
+                _ => format!("Mozilla/5.0 (iPhone; CPU iPhone OS 17_{i} like Mac OS X)"),
+            })
+            .collect();
+        for round in 0..2 {
+            for ua in &agents {
+                assert_eq!(parse(Some(ua)), parse_uncached(ua), "round {round}: {ua}");
+            }
+        }
+        let kept: usize = PARSED.iter().map(|shard| shard.lock().unwrap().len()).sum();
+        assert!(kept <= UA_SHARDS * UA_PER_SHARD, "{kept} kept");
     }
 }
