@@ -108,6 +108,11 @@ impl Members {
             }
         };
         self.latest.insert(Arc::clone(&name), at);
+        // Most windows hold one member (an address's accounts): room for
+        // one, not the four a first push would make.
+        if self.order.capacity() == 0 {
+            self.order.reserve_exact(1);
+        }
         self.order.push_back((at, name));
         // Earlier recordings of members seen again: dropped once they are
         // as many as the members, so the order stays within twice them.
