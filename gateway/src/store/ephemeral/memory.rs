@@ -114,8 +114,9 @@ impl Members {
             self.order.reserve_exact(1);
         }
         self.order.push_back((at, name));
-        // Earlier recordings of members seen again: dropped once they are
-        // as many as the members, so the order stays within twice them.
+        // Earlier recordings of members seen again: dropped once they
+        // outnumber the members (and 16), so the order stays within twice
+        // its members.
         if self.order.len() > 2 * self.latest.len().max(16) {
             let latest = &self.latest;
             self.order.retain(|(t, m)| latest.get(m) == Some(t));
@@ -149,7 +150,6 @@ fn cost(key: &str, entry: &Entry) -> usize {
     let value = match &entry.value {
         Value::Bytes(bytes) => bytes.capacity(),
         Value::Events(events) => events.capacity() * TIME,
-        // A member slot: its `String` and time, plus a typical account name.
         Value::Members(members) => members.cost(),
         Value::Marker(_) => 0,
     };

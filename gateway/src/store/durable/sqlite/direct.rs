@@ -183,10 +183,10 @@ impl Direct {
     /// thread, and only if it would have to wait for a lock, again on a
     /// blocking thread that may wait.
     ///
-    /// A start's reads (~25 statements on pages in memory) take about 50 µs,
-    /// less than handing them to a blocking thread and back costs: run
-    /// inline, the closed loop's peak rose by a sixth (`bench/RESULTS.md`,
-    /// fourth look). What must not happen on an
+    /// A start's reads (then ~25 statements on pages in memory, about 50 µs;
+    /// now mostly one, `read_model.rs`) cost less than handing them to a
+    /// blocking thread and back: run inline, the closed loop's peak rose by
+    /// a sixth (`bench/RESULTS.md`, fourth look). What must not happen on an
     /// async worker is the busy handler's sleeping: with WAL readers do not
     /// wait for the writer, but another process can still hold the file (a
     /// recovery, an exclusive lock). So here the busy handler never waits:
