@@ -154,26 +154,24 @@ pub async fn assess_context(
     // An account with no usable factor gets a decoy too: answering "denied" at
     // low risk would tell that the name exists.
     let decoy = !known || usable.is_empty();
-    let options = if decoy {
-        factors::decoy_options(&s.key, &name, relay.then(|| s.email.from_domain()))
-    } else {
-        usable
-    };
+    // Both answers are made for every name, and one is used: a decoy's keyed
+    // MACs must not make an unknown name's start measurably slower than a
+    // known one's (the timing test in `tests/it/hardening.rs` tells 30 µs).
+    let decoy_options = factors::decoy_options(&s.key, &name, relay.then(|| s.email.from_domain()));
+    let options = if decoy { decoy_options } else { usable };
+    let decoy_history = account::decoy(
+        &past,
+        &context,
+        &s.key.mac(&[b"decoy-history", name.as_str().as_bytes()]),
+        now,
+    );
+    let real_history = account::history(&past, &records);
     let mut signals = Signals {
         velocity,
         enrolled: options.iter().map(|o| o.factor).collect(),
         geo: context.geo(),
         device: context.device(past.device_known),
-        history: if decoy {
-            account::decoy(
-                &past,
-                &context,
-                &s.key.mac(&[b"decoy-history", name.as_str().as_bytes()]),
-                now,
-            )
-        } else {
-            account::history(&past, &records)
-        },
+        history: if decoy { decoy_history } else { real_history },
         anomaly: None,
         anomaly_model: None,
     };
