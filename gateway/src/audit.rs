@@ -10,8 +10,9 @@
 //! `audit verify` prints the head hash so that it can be anchored elsewhere.
 //!
 //! Appends go through one writer task that commits whatever has queued up in one
-//! transaction (group commit): callers await the commit, so an acknowledged
-//! record is durable, and a burst of requests costs one fsync, not one each.
+//! transaction (group commit), after letting the requests already under way
+//! queue theirs ([`gather`]): callers await the commit, so an acknowledged
+//! record is durable, and a burst of requests costs one commit, not one each.
 //! Several gateway processes sharing a database have a writer each: the store
 //! appends a batch only right after the head it was chained on, and a writer
 //! that lost the race re-chains its batch on the new head under the store's
@@ -30,6 +31,9 @@ pub const GENESIS: &str = "00000000000000000000000000000000000000000000000000000
 
 /// Largest batch committed at once.
 const MAX_BATCH: usize = 256;
+
+/// Yields a batch waits at most for more records ([`gather`]).
+const GATHER_YIELDS: usize = 4;
 
 /// What a caller wants recorded; the writer assigns `seq` and the hashes.
 #[derive(Debug, Clone)]
@@ -114,6 +118,7 @@ async fn writer(
     let mut head: Option<(i64, String)> = None;
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
+        gather(&mut rx, &mut batch).await;
         let started = std::time::Instant::now();
         let result = commit(store.as_ref(), &key, &mut head, &batch).await;
         crate::metrics::store_call("durable", "audit_commit", started.elapsed());
@@ -127,6 +132,41 @@ async fn writer(
                     .copied()
                     .map_err(|e| DurableError(e.0.clone())),
             );
+        }
+    }
+}
+
+/// Let the requests already under way reach the log before it commits.
+///
+/// A commit costs about the same whatever its size: a hand-off to a blocking
+/// thread and back, a lock, and the pages it changes written to the
+/// database's log. Committing as soon as anything had queued made batches of
+/// one to four: at 3,500 reset starts a second `SQLite` committed some 2,700
+/// times a second, a fifth of the gateway's CPU, and the log file grew by
+/// pages rewritten thousands of times (`bench/RESULTS.md`, sixth look). So the
+/// writer first yields: the tasks already ready run (tokio resumes a yielded
+/// task after those and after polling for I/O), and the requests among them
+/// queue their records. While a yield brings more, it yields again,
+/// [`GATHER_YIELDS`] times at most; when one brings none, it commits. There
+/// is no timer: a record that comes alone waits microseconds, not a tick.
+async fn gather(
+    rx: &mut mpsc::Receiver<(AuditEvent, Reply)>,
+    batch: &mut Vec<(AuditEvent, Reply)>,
+) {
+    for _ in 0..GATHER_YIELDS {
+        if batch.len() >= MAX_BATCH {
+            return;
+        }
+        tokio::task::yield_now().await;
+        let before = batch.len();
+        while batch.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(entry) => batch.push(entry),
+                Err(_) => break,
+            }
+        }
+        if batch.len() == before {
+            return;
         }
     }
 }
@@ -474,8 +514,7 @@ mod tests {
     /// writer re-chains under the lock, on the head it finds there.
     #[tokio::test]
     async fn a_lost_race_rechains_under_the_lock() {
-        let inner = MemoryDurable::new();
-        let store = Arc::new(Racing(inner));
+        let store = Arc::new(Watched::new(true));
         let log = AuditLog::spawn(store.clone(), key());
         for i in 0..3 {
             let event = AuditEvent::new(SystemTime::UNIX_EPOCH, "test.event", format!("s{i}"), ());
@@ -484,34 +523,89 @@ mod tests {
         assert_eq!(intact(store.as_ref()).await, 3 + 3);
     }
 
-    /// Appends one record of another writer before every optimistic append,
-    /// which therefore loses.
-    struct Racing(MemoryDurable);
+    /// Records of requests under way together are committed together: the
+    /// writer lets the tasks that are ready queue theirs before it commits.
+    /// Here each request, once it has queued its record, makes the next one
+    /// ready (as a request's response readies the next on a busy server);
+    /// committing each arrival at once took a commit per record.
+    #[tokio::test]
+    async fn records_under_way_together_share_a_commit() {
+        let store = Arc::new(Watched::new(false));
+        let log = AuditLog::spawn(store.clone(), key());
+        let (start, first) = tokio::sync::oneshot::channel::<()>();
+        let (mut previous, mut waits) = (Some(first), Vec::new());
+        for _ in 0..32 {
+            let (done, next) = tokio::sync::oneshot::channel::<()>();
+            let (log, turn) = (log.clone(), previous.replace(next));
+            waits.push(tokio::spawn(async move {
+                let _ = turn.expect("every request has a turn").await;
+                let event = AuditEvent::new(SystemTime::UNIX_EPOCH, "test.event", "s", ());
+                let mut recorded = std::pin::pin!(log.record(event));
+                // Polled once, the record is queued; then the next is ready.
+                assert!(futures::poll!(recorded.as_mut()).is_pending());
+                let _ = done.send(());
+                recorded.await
+            }));
+        }
+        // All are waiting for their turn, none is ready: the first goes.
+        tokio::task::yield_now().await;
+        let _ = start.send(());
+        for w in waits {
+            w.await.unwrap().unwrap();
+        }
+        assert_eq!(intact(store.as_ref()).await, 32);
+        let commits = store.appends.load(std::sync::atomic::Ordering::Relaxed);
+        assert!(commits <= 2, "{commits} commits for 32 records");
+    }
+
+    /// The memory store, counting the optimistic appends; when `racing`,
+    /// another writer appends one record before each, which therefore loses.
+    struct Watched {
+        inner: MemoryDurable,
+        racing: bool,
+        appends: std::sync::atomic::AtomicUsize,
+    }
+
+    impl Watched {
+        fn new(racing: bool) -> Self {
+            Self {
+                inner: MemoryDurable::new(),
+                racing,
+                appends: std::sync::atomic::AtomicUsize::new(0),
+            }
+        }
+    }
 
     #[async_trait::async_trait]
-    impl AuditStore for Racing {
+    impl AuditStore for Watched {
         async fn audit_head(&self) -> Result<Option<(i64, String)>, DurableError> {
-            self.0.audit_head().await
+            self.inner.audit_head().await
         }
         async fn audit_append(&self, records: &[AuditRecord]) -> Result<bool, DurableError> {
-            let other = AuditEvent::new(SystemTime::UNIX_EPOCH, "other.writer", "x", ());
-            self.0
-                .audit_append_exclusive(Arc::new(move |head| chain_batch(&key(), head, &[&other])))
-                .await?;
-            self.0.audit_append(records).await
+            self.appends
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            if self.racing {
+                let other = AuditEvent::new(SystemTime::UNIX_EPOCH, "other.writer", "x", ());
+                self.inner
+                    .audit_append_exclusive(Arc::new(move |head| {
+                        chain_batch(&key(), head, &[&other])
+                    }))
+                    .await?;
+            }
+            self.inner.audit_append(records).await
         }
         async fn audit_append_exclusive(
             &self,
             chain: std::sync::Arc<crate::store::durable::ChainFn<'static>>,
         ) -> Result<Option<(i64, String)>, DurableError> {
-            self.0.audit_append_exclusive(chain).await
+            self.inner.audit_append_exclusive(chain).await
         }
         async fn audit_page(
             &self,
             after: i64,
             limit: i64,
         ) -> Result<Vec<AuditRecord>, DurableError> {
-            self.0.audit_page(after, limit).await
+            self.inner.audit_page(after, limit).await
         }
         async fn audit_recent(
             &self,
@@ -520,10 +614,10 @@ mod tests {
             since: Option<&str>,
             limit: i64,
         ) -> Result<Vec<AuditRecord>, DurableError> {
-            self.0.audit_recent(kind, before, since, limit).await
+            self.inner.audit_recent(kind, before, since, limit).await
         }
         async fn audit_record(&self, seq: i64) -> Result<Option<AuditRecord>, DurableError> {
-            self.0.audit_record(seq).await
+            self.inner.audit_record(seq).await
         }
     }
 }
