@@ -116,6 +116,8 @@ impl Pool {
                 conn.pragma_update(None, "foreign_keys", true)?;
                 // Checkpoints are the checkpointer's (below), not the commit's.
                 conn.pragma_update(None, "wal_autocheckpoint", 0)?;
+                // The log file, started again, is cut back to this.
+                conn.pragma_update(None, "journal_size_limit", JOURNAL_LIMIT)?;
             }
         }
         // Plans do not depend on bound values. Without this, binding a value
@@ -282,12 +284,31 @@ fn closed() -> DurableError {
     DurableError("the database connections are closed".into())
 }
 
+/// Frames in the write-ahead log (4 KiB pages) past which the checkpointer
+/// starts it again from the beginning: 16 MiB.
+const RESTART_FRAMES: i64 = 4096;
+
+/// How long a restart waits for the reads still in the log to end. Reads of
+/// a start take microseconds; one that takes longer (a long admin query, a
+/// process elsewhere) makes the restart give up and try at the next turn.
+const RESTART_WAIT: Duration = Duration::from_millis(20);
+
 /// Copy the write-ahead log into the database every [`CHECKPOINT_EVERY`]
 /// while the store lives, a little at a time. An append's commit would
 /// otherwise run the checkpoint (`SQLite` does it in the commit that crosses
 /// 1,000 pages), copying and syncing megabytes while every reset start of its
 /// batch waits: the tail of the start's latency. `PASSIVE` never waits for
 /// readers or the writer; what it cannot copy yet, the next one does.
+///
+/// But under a steady load a `PASSIVE` checkpoint never catches up with the
+/// writer, and `SQLite` starts the log again from its beginning only when one
+/// has: the log grew without end (154 MB in a minute of reset starts,
+/// `bench/RESULTS.md`, sixth look), and with it the log's index that every
+/// read searches. So once the log is past [`RESTART_FRAMES`], the
+/// checkpointer takes the writers' turn (this process's commits wait on it,
+/// not on `SQLite`'s lock), copies the rest and restarts the log
+/// (`RESTART`, waiting at most [`RESTART_WAIT`] for reads still in it).
+/// `journal_size_limit` then cuts the file back.
 fn checkpointer(direct: &std::sync::Weak<Direct>) {
     let mut conn: Option<Connection> = None;
     loop {
@@ -300,14 +321,37 @@ fn checkpointer(direct: &std::sync::Weak<Direct>) {
                 &direct.path,
                 OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
             )
+            .and_then(|c| {
+                c.pragma_update(None, "journal_size_limit", JOURNAL_LIMIT)?;
+                // Only `RESTART` waits (`PASSIVE` never does).
+                c.busy_timeout(RESTART_WAIT)?;
+                Ok(c)
+            })
             .ok();
         }
         let Some(c) = &conn else { continue };
-        if let Err(e) = c.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
+        if let Err(e) = checkpoint(&direct, c) {
             tracing::debug!(error = %e, "SQLite checkpoint");
             conn = None;
         }
     }
+}
+
+/// Bytes the write-ahead log file is cut back to when it starts again.
+const JOURNAL_LIMIT: i64 = 4 * 1024 * 1024;
+
+/// One turn of the checkpointer ([`checkpointer`]).
+fn checkpoint(direct: &Direct, conn: &Connection) -> rusqlite::Result<()> {
+    // (busy, frames in the log, frames copied)
+    let log: i64 = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |row| row.get(1))?;
+    if log < RESTART_FRAMES {
+        return Ok(());
+    }
+    // The semaphore is tokio's, which needs no runtime to wait on.
+    let Ok(_turn) = futures::executor::block_on(direct.writes.permits.acquire()) else {
+        return Ok(());
+    };
+    conn.query_row("PRAGMA wal_checkpoint(RESTART)", [], |_| Ok(()))
 }
 
 fn in_transaction<T>(
@@ -402,5 +446,44 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(again, here);
+    }
+
+    /// Under writes without a pause, a `PASSIVE` checkpoint never catches up
+    /// and `SQLite` never starts the log again by itself; the checkpointer
+    /// does, once the log is past [`RESTART_FRAMES`], and cuts the file back.
+    /// 3,000 commits of a 16 KiB row each write some 15,000 frames (60 MB).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_log_is_started_again_under_writes_without_a_pause() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = database(dir.path());
+        let direct = Direct::new(path.clone());
+        let row = vec![7_u8; 16 * 1024];
+        let mut largest = 0;
+        for i in 0..3000 {
+            let row = row.clone();
+            direct
+                .write(move |conn| {
+                    conn.execute("INSERT INTO t VALUES (?1)", [row])?;
+                    Ok(())
+                })
+                .await
+                .unwrap();
+            if i % 100 == 0 {
+                let wal = std::fs::metadata(dir.path().join("t.db-wal")).unwrap();
+                largest = largest.max(wal.len());
+            }
+        }
+        let rows = direct
+            .read(|conn| {
+                Ok(conn.query_row("SELECT count(*) FROM t", [], |row| row.get::<_, i64>(0))?)
+            })
+            .await
+            .unwrap();
+        assert_eq!(rows, 3001);
+        let frame = 4096 + 24;
+        assert!(
+            largest < u64::try_from(2 * RESTART_FRAMES * frame).unwrap(),
+            "the log reached {largest} bytes"
+        );
     }
 }
