@@ -115,9 +115,9 @@ impl Pool {
                 conn.pragma_update(None, "synchronous", "NORMAL")?;
                 conn.pragma_update(None, "foreign_keys", true)?;
                 // Checkpoints are the checkpointer's (below), not the commit's.
+                // No `journal_size_limit`: the log file, started again, is
+                // written over in place, never cut back ([`checkpointer`]).
                 conn.pragma_update(None, "wal_autocheckpoint", 0)?;
-                // The log file, started again, is cut back to this.
-                conn.pragma_update(None, "journal_size_limit", JOURNAL_LIMIT)?;
             }
         }
         // Plans do not depend on bound values. Without this, binding a value
@@ -308,7 +308,16 @@ const RESTART_WAIT: Duration = Duration::from_millis(20);
 /// checkpointer takes the writers' turn (this process's commits wait on it,
 /// not on `SQLite`'s lock), copies the rest and restarts the log
 /// (`RESTART`, waiting at most [`RESTART_WAIT`] for reads still in it).
-/// `journal_size_limit` then cuts the file back.
+/// The writer then writes the log over from its beginning, so the file stays
+/// a little past [`RESTART_FRAMES`] frames.
+///
+/// The file is not cut back after a restart (`journal_size_limit`): `SQLite`
+/// cuts it in the first commit after the restart, and that truncate (freeing
+/// some 12 MiB of blocks on ext4) held that commit, and every reset start
+/// waiting on it, for 8 to 16 ms at each restart (`bench/scripts/wal_stall.py`;
+/// 5 ms at most without the cut). Written over in place, the restart costs the
+/// commits only the checkpoint's last syncs (`bench/RESULTS.md`, seventh
+/// look).
 fn checkpointer(direct: &std::sync::Weak<Direct>) {
     let mut conn: Option<Connection> = None;
     loop {
@@ -322,7 +331,6 @@ fn checkpointer(direct: &std::sync::Weak<Direct>) {
                 OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
             )
             .and_then(|c| {
-                c.pragma_update(None, "journal_size_limit", JOURNAL_LIMIT)?;
                 // Only `RESTART` waits (`PASSIVE` never does).
                 c.busy_timeout(RESTART_WAIT)?;
                 Ok(c)
@@ -336,9 +344,6 @@ fn checkpointer(direct: &std::sync::Weak<Direct>) {
         }
     }
 }
-
-/// Bytes the write-ahead log file is cut back to when it starts again.
-const JOURNAL_LIMIT: i64 = 4 * 1024 * 1024;
 
 /// One turn of the checkpointer ([`checkpointer`]).
 fn checkpoint(direct: &Direct, conn: &Connection) -> rusqlite::Result<()> {
@@ -448,18 +453,38 @@ mod tests {
         assert_eq!(again, here);
     }
 
+    /// `SQLite` is built to sync with `fdatasync` (`.cargo/config.toml`):
+    /// its default, `fsync`, also writes the file's times, committing the
+    /// ext4 journal at every sync, and the appends' commits waited behind
+    /// the checkpointer's. The build of `libsqlite3-sys` reads the same
+    /// variable (`cargo:rerun-if-env-changed`), so this guards the setting.
+    #[test]
+    fn sqlite_is_built_to_sync_data_only() {
+        let flags = option_env!("LIBSQLITE3_FLAGS").unwrap_or_default();
+        assert!(
+            flags.split_whitespace().any(|f| f == "-DHAVE_FDATASYNC=1"),
+            "LIBSQLITE3_FLAGS = {flags:?}"
+        );
+    }
+
     /// Under writes without a pause, a `PASSIVE` checkpoint never catches up
     /// and `SQLite` never starts the log again by itself; the checkpointer
     /// does, once the log is past [`RESTART_FRAMES`], so the file stays
     /// under twice that. 3,000 commits of a 16 KiB row each write some
     /// 15,000 frames (60 MB); without the restart the file passes 32 MiB.
+    /// The commits come at most two a millisecond (some 850 frames between
+    /// two turns of the checkpointer), so that the bound holds on a machine
+    /// of any speed: unpaced, a fast one wrote 9,000 frames before the
+    /// checkpointer's turn came. The file is written over in place, never
+    /// cut back (a truncate in the commit after each restart): its size never
+    /// falls.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn the_log_is_started_again_under_writes_without_a_pause() {
         let dir = tempfile::tempdir().unwrap();
         let path = database(dir.path());
         let direct = Direct::new(path.clone());
         let row = vec![7_u8; 16 * 1024];
-        let mut largest = 0;
+        let mut sizes = Vec::new();
         for i in 0..3000 {
             let row = row.clone();
             direct
@@ -469,9 +494,12 @@ mod tests {
                 })
                 .await
                 .unwrap();
+            if i % 2 == 1 {
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
             if i % 100 == 0 {
                 let wal = std::fs::metadata(dir.path().join("t.db-wal")).unwrap();
-                largest = largest.max(wal.len());
+                sizes.push(wal.len());
             }
         }
         let rows = direct
@@ -482,9 +510,14 @@ mod tests {
             .unwrap();
         assert_eq!(rows, 3001);
         let frame = 4096 + 24;
+        let largest = sizes.iter().max().copied().unwrap_or(0);
         assert!(
             largest < u64::try_from(2 * RESTART_FRAMES * frame).unwrap(),
             "the log reached {largest} bytes"
+        );
+        assert!(
+            sizes.windows(2).all(|w| w[1] >= w[0]),
+            "the log file was cut back: {sizes:?}"
         );
     }
 }
