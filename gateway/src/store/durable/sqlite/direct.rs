@@ -147,8 +147,9 @@ pub(super) struct Direct {
 }
 
 /// How often the checkpointer copies the write-ahead log into the database.
-/// Each checkpoint ends with an `fsync`, and on ext4 the appends' writes wait
-/// for it: the stall grows with what the checkpoint copied. Measured with the
+/// Each checkpoint ends with a sync of the file, and on ext4 the appends'
+/// writes wait for it: the stall grows with what the checkpoint copied.
+/// Measured (with `fsync`, before the seventh look) with the
 /// open loop at 2,000 starts/s: p99 62.6 ms every 2 s, 14–32 ms every 500 ms,
 /// 1.9 ms every 100 ms (1.4 ms every 25 ms). An idle checkpoint costs
 /// microseconds.
@@ -455,9 +456,10 @@ mod tests {
 
     /// `SQLite` is built to sync with `fdatasync` (`.cargo/config.toml`):
     /// its default, `fsync`, also writes the file's times, committing the
-    /// ext4 journal at every sync, and the appends' commits waited behind
-    /// the checkpointer's. The build of `libsqlite3-sys` reads the same
-    /// variable (`cargo:rerun-if-env-changed`), so this guards the setting.
+    /// ext4 journal at every sync, and the reset starts' tail was longer
+    /// with it (`bench/RESULTS.md`, seventh look). The build of
+    /// `libsqlite3-sys` reads the same variable (`cargo:rerun-if-env-changed`),
+    /// so this guards the setting.
     #[test]
     fn sqlite_is_built_to_sync_data_only() {
         let flags = option_env!("LIBSQLITE3_FLAGS").unwrap_or_default();
