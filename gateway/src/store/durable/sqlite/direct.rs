@@ -316,7 +316,7 @@ const RESTART_WAIT: Duration = Duration::from_millis(20);
 /// cuts it in the first commit after the restart, and that truncate (freeing
 /// some 12 MiB of blocks on ext4) held that commit, and every reset start
 /// waiting on it, for 8 to 16 ms at each restart (`bench/scripts/wal_stall.py`;
-/// 5 ms at most without the cut). Written over in place, the restart costs the
+/// 5 to 7 ms at most without the cut, and rarely over 5). Written over in place, the restart costs the
 /// commits only the checkpoint's last syncs (`bench/RESULTS.md`, seventh
 /// look).
 fn checkpointer(direct: &std::sync::Weak<Direct>) {
