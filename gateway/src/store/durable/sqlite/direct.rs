@@ -315,10 +315,10 @@ const RESTART_WAIT: Duration = Duration::from_millis(20);
 /// The file is not cut back after a restart (`journal_size_limit`): `SQLite`
 /// cuts it in the first commit after the restart, and that truncate (freeing
 /// some 12 MiB of blocks on ext4) held that commit, and every reset start
-/// waiting on it, for 8 to 16 ms at each restart (`bench/scripts/wal_stall.py`;
-/// 5 to 7 ms at most without the cut, and rarely over 5). Written over in place, the restart costs the
-/// commits only the checkpoint's last syncs (`bench/RESULTS.md`, seventh
-/// look).
+/// waiting on it, for 8 to 16 ms at each restart
+/// (`bench/scripts/wal_stall.py`; without the cut, 5 to 7 ms at most and
+/// rarely over 5). Written over in place, the restart costs the commits only
+/// the checkpoint's last syncs (`bench/RESULTS.md`, seventh look).
 fn checkpointer(direct: &std::sync::Weak<Direct>) {
     let mut conn: Option<Connection> = None;
     loop {
