@@ -279,6 +279,15 @@ pub async fn run(args: &Args, http: &reqwest::Client) -> anyhow::Result<(String,
         ms(u64::try_from(open_run.max_dispatch_lag.as_micros()).unwrap_or(u64::MAX)),
         ms(bare_open_p99),
     );
+    for (name, run) in [("gateway", &open_run), ("bare", &bare_open)] {
+        let mut csv = String::from("intended_us,latency_us\n");
+        for (at, latency) in &run.timeline {
+            let _ = writeln!(csv, "{at},{latency}");
+        }
+        let path = args.out.join(format!("ceiling-open-loop-{name}.csv"));
+        std::fs::create_dir_all(&args.out)?;
+        std::fs::write(&path, csv)?;
+    }
     let out = json!({
         "scenario": "ceiling",
         "clients": args.clients,

@@ -56,6 +56,10 @@ pub struct Run {
     /// request (the driver's own lag; latency is counted from the intended
     /// time regardless).
     pub max_dispatch_lag: Duration,
+    /// Open loop only: each recorded request as (its intended send time after
+    /// the measured window began, its latency), in µs, in intended order —
+    /// whether a tail is a few stalls or spread over the run.
+    pub timeline: Vec<(u64, u64)>,
 }
 
 impl Run {
@@ -108,6 +112,7 @@ where
         seconds: duration.as_secs_f64(),
         offered: None,
         max_dispatch_lag: Duration::ZERO,
+        timeline: Vec::new(),
     }
 }
 
@@ -147,19 +152,23 @@ where
                 let sent = sent.clone();
                 runtime.spawn(async move {
                     let answer = future.await;
-                    let _ = sent.send((recorded, intended.elapsed(), answer));
+                    let _ = sent.send((recorded, intended, intended.elapsed(), answer));
                 });
             }
             max_lag
         })
         .expect("the open-loop dispatcher thread starts");
     let mut tally = Tally::default();
+    let mut timeline = Vec::new();
+    let us = |d: Duration| u64::try_from(d.as_micros()).unwrap_or(u64::MAX);
     // Every request task holds a sender: the channel ends with the last answer.
-    while let Some((recorded, latency, answer)) = answers.recv().await {
+    while let Some((recorded, intended, latency, answer)) = answers.recv().await {
         if recorded {
             tally.add(latency, &answer);
+            timeline.push((us(intended - measure_from), us(latency)));
         }
     }
+    timeline.sort_unstable();
     let max_lag = dispatcher
         .join()
         .expect("the open-loop dispatcher does not panic");
@@ -169,5 +178,6 @@ where
         seconds: duration.as_secs_f64(),
         offered: Some(rate),
         max_dispatch_lag: max_lag,
+        timeline,
     }
 }

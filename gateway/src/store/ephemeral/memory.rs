@@ -300,8 +300,19 @@ impl MemoryStore {
 
     /// What recording `ops` adds in new keys, for one check of the budget
     /// before any of them counts. A dead key made anew reuses what it was
-    /// charged, as in [`Self::window`].
+    /// charged, as in [`Self::window`]. Looked up only near the budget: while
+    /// every recorded key could be new and still fit, the sum of their sizes
+    /// (the most they can add) is the answer the check needs, and a start's
+    /// nine keys are not looked up twice.
     fn new_keys_cost(&self, ops: &[WindowOp<'_>]) -> usize {
+        let most: usize = ops
+            .iter()
+            .filter(|op| op.record)
+            .map(|op| ENTRY_OVERHEAD + op.key.len())
+            .sum();
+        if self.used_bytes() + most <= self.limit {
+            return most;
+        }
         ops.iter()
             .filter(|op| op.record && !self.shard(op.key).contains_key(op.key))
             .map(|op| ENTRY_OVERHEAD + op.key.len())
@@ -309,61 +320,76 @@ impl MemoryStore {
     }
 
     /// Apply one window op under its shard's lock; the budget was checked for
-    /// the whole call already ([`Self::new_keys_cost`]).
+    /// the whole call already ([`Self::new_keys_cost`]). A key that is there
+    /// is looked up once; a missing one is made only when the op records
+    /// (counting a window that holds nothing leaves nothing behind: every
+    /// start peeks at its address's failure window, and an entry made for
+    /// that would be one more key per distinct address until the next purge).
     fn window(&self, op: &WindowOp<'_>, now: SystemTime) -> u64 {
         let mut map = self.shard(op.key);
-        // Counting a window that holds nothing leaves nothing behind: every start
-        // peeks at its address's failure window, and an entry made for that would
-        // be one more key per distinct address until the next purge.
-        let live = map.get(op.key).filter(|e| e.expires > now);
-        if !op.record && live.is_none() {
+        if let Some(entry) = map.get_mut(op.key) {
+            if !op.record && entry.expires <= now {
+                return 0;
+            }
+            // A dead key made anew reuses what it was charged.
+            let before = cost(op.key, entry);
+            let count = count_window(entry, op, now);
+            self.account(before, cost(op.key, entry));
+            return count;
+        }
+        if !op.record {
             return 0;
         }
-        // A dead key made anew reuses what it was charged.
-        let before = map.get(op.key).map_or(0, |e| cost(op.key, e));
-        let since = now.checked_sub(op.window).unwrap_or(SystemTime::UNIX_EPOCH);
-        let entry = map.entry(op.key.to_owned()).or_insert_with(|| Entry {
+        let mut entry = Entry {
             value: Value::Events(VecDeque::new()),
             expires: now,
-        });
-        let right_kind = matches!(
-            (&entry.value, op.member),
-            (Value::Events(_), None) | (Value::Members(_), Some(_))
-        );
-        if !right_kind || entry.expires <= now {
-            entry.value = match op.member {
-                None => Value::Events(VecDeque::new()),
-                Some(_) => Value::Members(Members::default()),
-            };
-        }
-        if op.record {
-            entry.expires = entry.expires.max(now + op.window);
-        }
-        let count = match (&mut entry.value, op.member) {
-            (Value::Events(events), None) => {
-                while events.front().is_some_and(|t| *t <= since) {
+        };
+        let count = count_window(&mut entry, op, now);
+        let after = cost(op.key, &entry);
+        map.insert(op.key.to_owned(), entry);
+        self.account(0, after);
+        count
+    }
+}
+
+/// Count `op`'s window in `entry` (recording first when the op records); an
+/// entry that expired or holds the other kind of window starts empty.
+fn count_window(entry: &mut Entry, op: &WindowOp<'_>, now: SystemTime) -> u64 {
+    let since = now.checked_sub(op.window).unwrap_or(SystemTime::UNIX_EPOCH);
+    let right_kind = matches!(
+        (&entry.value, op.member),
+        (Value::Events(_), None) | (Value::Members(_), Some(_))
+    );
+    if !right_kind || entry.expires <= now {
+        entry.value = match op.member {
+            None => Value::Events(VecDeque::new()),
+            Some(_) => Value::Members(Members::default()),
+        };
+    }
+    if op.record {
+        entry.expires = entry.expires.max(now + op.window);
+    }
+    match (&mut entry.value, op.member) {
+        (Value::Events(events), None) => {
+            while events.front().is_some_and(|t| *t <= since) {
+                events.pop_front();
+            }
+            if op.record {
+                if events.len() >= MAX_EVENTS {
                     events.pop_front();
                 }
-                if op.record {
-                    if events.len() >= MAX_EVENTS {
-                        events.pop_front();
-                    }
-                    events.push_back(now);
-                }
-                events.len() as u64
+                events.push_back(now);
             }
-            (Value::Members(members), Some(member)) => {
-                members.expire(since);
-                if op.record {
-                    members.record(member, now);
-                }
-                members.len() as u64
+            events.len() as u64
+        }
+        (Value::Members(members), Some(member)) => {
+            members.expire(since);
+            if op.record {
+                members.record(member, now);
             }
-            _ => unreachable!("the entry was just made the right kind"),
-        };
-        let after = cost(op.key, entry);
-        self.account(before, after);
-        count
+            members.len() as u64
+        }
+        _ => unreachable!("the entry was just made the right kind"),
     }
 }
 
@@ -560,6 +586,33 @@ mod tests {
             .unwrap();
         assert_eq!(peeked, [1]);
         assert_eq!(store.purge(now + hour + Duration::from_secs(1)), 0);
+    }
+
+    /// A key looked up once per op: a window whose time is up counts from
+    /// empty when it records, reads 0 when it only peeks, and the bytes it
+    /// is charged stay those of one live entry.
+    #[tokio::test]
+    async fn an_expired_window_starts_again_in_place() {
+        let store = MemoryStore::new();
+        let hour = Duration::from_hours(1);
+        let now = SystemTime::now();
+        let hit = [WindowOp::hit("count:start-addr:1h:198.18.0.1", hour)];
+        for _ in 0..3 {
+            store.windows(&hit, now).await.unwrap();
+        }
+        let charged = store.used_bytes();
+        let later = now + hour + Duration::from_secs(1);
+        let peek = [WindowOp::peek("count:start-addr:1h:198.18.0.1", hour)];
+        assert_eq!(store.windows(&peek, later).await.unwrap(), [0]);
+        assert_eq!(store.windows(&hit, later).await.unwrap(), [1]);
+        assert_eq!(store.windows(&peek, later).await.unwrap(), [1]);
+        assert!(
+            store.used_bytes() <= charged,
+            "{} > {charged}",
+            store.used_bytes()
+        );
+        assert_eq!(store.purge(later + hour + Duration::from_secs(1)), 0);
+        assert_eq!(store.used_bytes(), 0);
     }
 
     #[tokio::test]
