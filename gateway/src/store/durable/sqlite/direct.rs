@@ -455,9 +455,8 @@ mod tests {
     }
 
     /// `SQLite` is built to sync with `fdatasync` (`.cargo/config.toml`):
-    /// its default, `fsync`, also writes the file's times, committing the
-    /// ext4 journal at every sync, and the reset starts' tail was longer
-    /// with it (`bench/RESULTS.md`, seventh look). The build of
+    /// its default, `fsync`, also writes the file's times at every sync,
+    /// and the reset starts' tail was longer with it (`bench/RESULTS.md`, seventh look). The build of
     /// `libsqlite3-sys` reads the same variable (`cargo:rerun-if-env-changed`),
     /// so this guards the setting.
     #[test]
