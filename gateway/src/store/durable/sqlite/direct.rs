@@ -456,9 +456,9 @@ mod tests {
 
     /// `SQLite` is built to sync with `fdatasync` (`.cargo/config.toml`):
     /// its default, `fsync`, also writes the file's times at every sync,
-    /// and the reset starts' tail was longer with it (`bench/RESULTS.md`, seventh look). The build of
-    /// `libsqlite3-sys` reads the same variable (`cargo:rerun-if-env-changed`),
-    /// so this guards the setting.
+    /// and the reset starts' tail was longer with it (`bench/RESULTS.md`,
+    /// seventh look). The build of `libsqlite3-sys` reads the same variable
+    /// (`cargo:rerun-if-env-changed`), so this guards the setting.
     #[test]
     fn sqlite_is_built_to_sync_data_only() {
         let flags = option_env!("LIBSQLITE3_FLAGS").unwrap_or_default();
