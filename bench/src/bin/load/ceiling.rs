@@ -284,9 +284,7 @@ pub async fn run(args: &Args, http: &reqwest::Client) -> anyhow::Result<(String,
         for (at, latency) in &run.timeline {
             let _ = writeln!(csv, "{at},{latency}");
         }
-        let path = args.out.join(format!("ceiling-open-loop-{name}.csv"));
-        std::fs::create_dir_all(&args.out)?;
-        std::fs::write(&path, csv)?;
+        std::fs::write(args.out.join(format!("ceiling-open-loop-{name}.csv")), csv)?;
     }
     let out = json!({
         "scenario": "ceiling",

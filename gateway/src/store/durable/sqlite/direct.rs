@@ -147,8 +147,9 @@ pub(super) struct Direct {
 }
 
 /// How often the checkpointer copies the write-ahead log into the database.
-/// Each checkpoint ends with a sync of the file, and on ext4 the appends'
-/// writes wait for it: the stall grows with what the checkpoint copied.
+/// Each checkpoint syncs the log and the file, and the appends' writes into
+/// the log's last page wait for the log's sync (`bench/RESULTS.md`, eighth
+/// look): the stall grows with what the checkpoint copied.
 /// Measured (with `fsync`, before the seventh look) with the
 /// open loop at 2,000 starts/s: p99 62.6 ms every 2 s, 14–32 ms every 500 ms,
 /// 1.9 ms every 100 ms (1.4 ms every 25 ms). An idle checkpoint costs
