@@ -17,6 +17,7 @@
 //!    framework add to any latency on this machine.
 
 use std::fmt::Write as _;
+use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -27,7 +28,7 @@ use serde_json::{Value, json};
 use super::drive::{Run, closed_loop, open_loop};
 use super::{
     Args, Backends, Gateway, Mode, ROW_HEADER, Setup, load_request, ms, percentile, push_row,
-    start_reset, tally_json,
+    reset_request, start_reset, tally_json,
 };
 
 struct Bare(Child);
@@ -87,26 +88,25 @@ async fn bare_peak(args: &Args, http: &reqwest::Client) -> anyhow::Result<Run> {
     Ok(peak(args, http, &base).await)
 }
 
-/// `POST /v1/reset` of the store comparison's traffic against `base` at
-/// `rate`, open loop; request numbers from `offset`.
-pub async fn offered(
-    args: &Args,
-    http: &reqwest::Client,
-    base: &str,
-    rate: f64,
-    offset: u64,
-) -> Run {
-    let (http, base, users) = (http.clone(), base.to_owned(), args.users);
+/// `POST /v1/reset` of the store comparison's traffic against `base`
+/// (`http://host:port`) at `rate`, open loop; request numbers from `offset`.
+pub async fn offered(args: &Args, base: &str, rate: f64, offset: u64) -> Run {
+    let authority = base
+        .strip_prefix("http://")
+        .expect("the servers measured listen on plain HTTP")
+        .to_owned();
+    let addr: SocketAddr = authority
+        .parse()
+        .expect("the servers measured listen on an IP address and port");
+    let users = args.users;
     open_loop(
+        addr,
         rate,
         Duration::from_secs(args.warmup),
         Duration::from_secs(args.duration),
         move |i| {
-            let (http, base) = (http.clone(), base.clone());
-            async move {
-                let (name, addr) = load_request(offset + i, users);
-                start_reset(&http, &base, &name, &addr).await
-            }
+            let (name, from) = load_request(offset + i, users);
+            reset_request(&authority, &name, &from)
         },
     )
     .await
@@ -201,12 +201,12 @@ pub async fn run(args: &Args, http: &reqwest::Client) -> anyhow::Result<(String,
     let rate = args.rate.unwrap_or(gateway_run.throughput() / 2.0).max(1.0);
     eprintln!("ceiling: gateway, open loop at {rate:.0} /s");
     // Continue the closed loop's sequence so names and addresses go on rotating.
-    let open_run = offered(args, http, &gateway.base(), rate, 1_000_000_000).await;
+    let open_run = offered(args, &gateway.base(), rate, 1_000_000_000).await;
     drop(gateway);
     eprintln!("ceiling: bare axum, open loop at {rate:.0} /s");
     let bare_open = {
         let (_bare, base) = start_bare(args, http).await?;
-        offered(args, http, &base, rate, 0).await
+        offered(args, &base, rate, 0).await
     };
 
     let bare_run = if bare_after.throughput() > bare_before.throughput() {

@@ -7,13 +7,27 @@
 //!   that intended time, not from when it was actually sent, so a stall in the
 //!   server (or the driver) shows up in the latency of every request that should
 //!   have gone out during it (no coordinated omission). The dispatcher spawns
-//!   one task per request; it never waits for answers.
+//!   one task per request; it never waits for answers. It runs on a thread
+//!   of its own with connections of its own (see [`open_loop`]).
 
+use std::cell::RefCell;
 use std::future::Future;
+use std::net::SocketAddr;
+use std::os::fd::OwnedFd;
+use std::rc::Rc;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use http_body_util::BodyExt as _;
+use hyper::Request;
+use hyper::client::conn::http1::SendRequest;
+use hyper_util::rt::TokioIo;
+use rustix::time::{
+    Itimerspec, TimerfdClockId, TimerfdFlags, TimerfdTimerFlags, Timespec, timerfd_create,
+    timerfd_settime,
+};
+use tokio::io::unix::AsyncFd;
 use tokio::task::JoinSet;
 
 use super::{Tally, outcome_of};
@@ -116,68 +130,205 @@ where
     }
 }
 
-/// `request(i)` sent at `rate` per second for `warmup` + `duration`; requests
-/// due within `duration` are recorded, latency from their intended send time.
+/// `request(i)` sent to `addr` at `rate` per second for `warmup` +
+/// `duration`; requests due within `duration` are recorded, latency from
+/// their intended send time.
 ///
-/// The dispatcher is an OS thread of its own that sleeps to each intended time
-/// (`nanosleep`, tens of µs late) and spawns the request onto the runtime:
-/// tokio's timer ticks in whole milliseconds, so a dispatcher on it sent
-/// requests up to a millisecond late, in bursts, and that lag counted in every
-/// latency.
-pub async fn open_loop<F, Fut>(rate: f64, warmup: Duration, duration: Duration, request: F) -> Run
+/// The whole open loop runs on one OS thread of its own: a current-thread
+/// runtime whose dispatcher waits for each intended time on a `timerfd`
+/// (tokio's timer ticks in whole milliseconds: a dispatcher on it sent
+/// requests up to a millisecond late, in bursts, and that lag counted in
+/// every latency), and HTTP/1.1 keep-alive connections of its own (hyper's
+/// client connections; a request takes an idle one, or opens one when none
+/// is, so it never queues behind another's answer). The driver shares the
+/// machine's two cores with the server it measures: the loop this replaced
+/// (a dispatcher thread sleeping to each time and spawning each request onto
+/// the multi-threaded runtime, through reqwest's pool) used 0.83 of a core at
+/// 8,000 /s, most of it in the context switches between its threads
+/// (`bench/RESULTS.md`, ninth look).
+pub async fn open_loop<F>(
+    addr: SocketAddr,
+    rate: f64,
+    warmup: Duration,
+    duration: Duration,
+    request: F,
+) -> Run
 where
-    F: Fn(u64) -> Fut + Send + 'static,
-    Fut: Future<Output = Answer> + Send + 'static,
+    F: Fn(u64) -> Request<String> + Send + 'static,
 {
     assert!(rate > 0.0, "the rate is positive");
+    let (done, run) = tokio::sync::oneshot::channel();
+    std::thread::Builder::new()
+        .name("open-loop".into())
+        .spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("the open loop's runtime starts");
+            let local = tokio::task::LocalSet::new();
+            let run = local.block_on(&runtime, dispatch(addr, rate, warmup, duration, request));
+            let _ = done.send(run);
+        })
+        .expect("the open-loop thread starts");
+    run.await.expect("the open-loop thread answers")
+}
+
+/// What the requests of an open loop share on its thread.
+#[derive(Default)]
+struct Shared {
+    /// Connections whose last answer has been read, most recent last.
+    idle: RefCell<Vec<SendRequest<String>>>,
+    tally: RefCell<Tally>,
+    timeline: RefCell<Vec<(u64, u64)>>,
+}
+
+async fn dispatch<F>(
+    addr: SocketAddr,
+    rate: f64,
+    warmup: Duration,
+    duration: Duration,
+    request: F,
+) -> Run
+where
+    F: Fn(u64) -> Request<String>,
+{
+    let timer = Timer::new().expect("a timerfd");
     let start = Instant::now() + Duration::from_millis(10);
     let measure_from = start + warmup;
     #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
     let total = ((warmup + duration).as_secs_f64() * rate).floor() as u64;
-    let runtime = tokio::runtime::Handle::current();
-    let (sent, mut answers) = tokio::sync::mpsc::unbounded_channel();
-    let dispatcher = std::thread::Builder::new()
-        .name("open-loop".into())
-        .spawn(move || {
-            let mut max_lag = Duration::ZERO;
-            for i in 0..total {
-                #[allow(clippy::cast_precision_loss)]
-                let intended = start + Duration::from_secs_f64(i as f64 / rate);
-                if let Some(wait) = intended.checked_duration_since(Instant::now()) {
-                    std::thread::sleep(wait);
-                }
-                max_lag = max_lag.max(intended.elapsed());
-                let future = request(i);
-                let recorded = intended >= measure_from;
-                let sent = sent.clone();
-                runtime.spawn(async move {
-                    let answer = future.await;
-                    let _ = sent.send((recorded, intended, intended.elapsed(), answer));
-                });
-            }
-            max_lag
-        })
-        .expect("the open-loop dispatcher thread starts");
-    let mut tally = Tally::default();
-    let mut timeline = Vec::new();
+    let shared = Rc::new(Shared::default());
     let us = |d: Duration| u64::try_from(d.as_micros()).unwrap_or(u64::MAX);
-    // Every request task holds a sender: the channel ends with the last answer.
-    while let Some((recorded, intended, latency, answer)) = answers.recv().await {
-        if recorded {
-            tally.add(latency, &answer);
-            timeline.push((us(intended - measure_from), us(latency)));
-        }
+    let mut tasks = JoinSet::new();
+    let mut max_lag = Duration::ZERO;
+    for i in 0..total {
+        #[allow(clippy::cast_precision_loss)]
+        let intended = start + Duration::from_secs_f64(i as f64 / rate);
+        timer.until(intended).await;
+        max_lag = max_lag.max(intended.elapsed());
+        let request = request(i);
+        let shared = Rc::clone(&shared);
+        tasks.spawn_local(async move {
+            let answer = send(addr, &shared.idle, request).await;
+            let latency = intended.elapsed();
+            if intended >= measure_from {
+                shared.tally.borrow_mut().add(latency, &answer);
+                shared
+                    .timeline
+                    .borrow_mut()
+                    .push((us(intended - measure_from), us(latency)));
+            }
+        });
+        while tasks.try_join_next().is_some() {}
     }
-    timeline.sort_unstable();
-    let max_lag = dispatcher
-        .join()
-        .expect("the open-loop dispatcher does not panic");
+    while tasks.join_next().await.is_some() {}
+    let mut tally = shared.tally.take();
     tally.latencies_us.sort_unstable();
+    let mut timeline = shared.timeline.take();
+    timeline.sort_unstable();
     Run {
         tally,
         seconds: duration.as_secs_f64(),
         offered: Some(rate),
         max_dispatch_lag: max_lag,
         timeline,
+    }
+}
+
+/// `request` on an idle connection to `addr`, or on a new one.
+async fn send(
+    addr: SocketAddr,
+    idle: &RefCell<Vec<SendRequest<String>>>,
+    request: Request<String>,
+) -> Answer {
+    let transport = |e: &dyn std::fmt::Display| format!("transport error: {e}");
+    let mut sender = loop {
+        // Not held across the wait: the other requests take and give too.
+        let kept = idle.borrow_mut().pop();
+        match kept {
+            Some(mut sender) => {
+                if sender.ready().await.is_ok() {
+                    break sender;
+                }
+            }
+            None => break connect(addr).await.map_err(|e| transport(&e))?,
+        }
+    };
+    let response = sender
+        .send_request(request)
+        .await
+        .map_err(|e| transport(&e))?;
+    let status = response.status().as_u16();
+    let body = response
+        .into_body()
+        .collect()
+        .await
+        .map_err(|e| transport(&e))?
+        .to_bytes();
+    idle.borrow_mut().push(sender);
+    Ok((status, body.to_vec()))
+}
+
+/// A new HTTP/1.1 connection to `addr`, driven by a task on this thread.
+async fn connect(addr: SocketAddr) -> anyhow::Result<SendRequest<String>> {
+    let stream = tokio::net::TcpStream::connect(addr).await?;
+    stream.set_nodelay(true)?;
+    let (sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
+    tokio::task::spawn_local(connection);
+    Ok(sender)
+}
+
+/// A `timerfd` on the monotonic clock (`Instant`'s), read through the
+/// runtime: the thread sleeps in the runtime's one `epoll_wait` until the
+/// time or an answer comes, whichever is first.
+struct Timer(AsyncFd<OwnedFd>);
+
+impl Timer {
+    fn new() -> std::io::Result<Self> {
+        let fd = timerfd_create(
+            TimerfdClockId::Monotonic,
+            TimerfdFlags::NONBLOCK | TimerfdFlags::CLOEXEC,
+        )?;
+        // `new` is deprecated for `register`, which is `unsafe` (the
+        // workspace has none): its condition, a descriptor that stays open
+        // and the same while registered, holds for an `OwnedFd` that the
+        // `AsyncFd` owns.
+        #[allow(deprecated)]
+        Ok(Self(AsyncFd::new(fd)?))
+    }
+
+    /// Return at `at` (at once if it has passed).
+    async fn until(&self, at: Instant) {
+        let Some(wait) = at
+            .checked_duration_since(Instant::now())
+            .filter(|w| !w.is_zero())
+        else {
+            return;
+        };
+        let value = Timespec {
+            tv_sec: i64::try_from(wait.as_secs()).unwrap_or(i64::MAX),
+            tv_nsec: i64::from(wait.subsec_nanos()),
+        };
+        let zero = Timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
+        let spec = Itimerspec {
+            it_interval: zero,
+            it_value: value,
+        };
+        timerfd_settime(self.0.get_ref(), TimerfdTimerFlags::empty(), &spec)
+            .expect("the timerfd is armed");
+        let mut expirations = [0_u8; 8];
+        loop {
+            let mut ready = self.0.readable().await.expect("the timerfd is polled");
+            let read = ready.try_io(|fd| {
+                rustix::io::read(fd.get_ref(), &mut expirations).map_err(std::io::Error::from)
+            });
+            if let Ok(read) = read {
+                read.expect("the timerfd is read");
+                return;
+            }
+        }
     }
 }

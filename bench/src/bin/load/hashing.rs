@@ -31,8 +31,8 @@ use super::{Args, Backends, Gateway, Mode, ROW_HEADER, ms, percentile, push_row,
 /// Flows prepared at once.
 const PREPARERS: u64 = 16;
 
-async fn fixed_rate(args: &Args, http: &reqwest::Client, base: &str, offset: u64) -> Run {
-    super::ceiling::offered(args, http, base, args.hash_rate, offset).await
+async fn fixed_rate(args: &Args, base: &str, offset: u64) -> Run {
+    super::ceiling::offered(args, base, args.hash_rate, offset).await
 }
 
 type Token = (String, String, String);
@@ -91,7 +91,7 @@ pub async fn run(args: &Args, http: &reqwest::Client) -> anyhow::Result<(String,
         args.hash_rate
     );
     tokio::time::sleep(Duration::from_secs(1)).await;
-    let alone = fixed_rate(args, http, &gateway.base(), 0).await;
+    let alone = fixed_rate(args, &gateway.base(), 0).await;
 
     eprintln!(
         "hashing: {} concurrent completes + the open loop",
@@ -125,7 +125,7 @@ pub async fn run(args: &Args, http: &reqwest::Client) -> anyhow::Result<(String,
     // Let the completes fill the hashing queue first.
     tokio::time::sleep(Duration::from_secs(1)).await;
     let loaded_from = Instant::now();
-    let loaded = fixed_rate(args, http, &gateway.base(), 500_000_000).await;
+    let loaded = fixed_rate(args, &gateway.base(), 500_000_000).await;
     let loaded_to = Instant::now();
     stop.store(true, Ordering::Relaxed);
     let mut finished = Steps::default();

@@ -641,6 +641,18 @@ async fn start_reset(http: &reqwest::Client, base: &str, name: &str, addr: &str)
     .await
 }
 
+/// The `POST /v1/reset` of [`start_reset`], to the server at `authority`
+/// (`host:port`), for a client that sends its own requests (the open loop).
+fn reset_request(authority: &str, name: &str, addr: &str) -> hyper::Request<String> {
+    hyper::Request::post("/v1/reset")
+        .header(hyper::header::HOST, authority)
+        .header(hyper::header::CONTENT_TYPE, "application/json")
+        .header(hyper::header::USER_AGENT, USER_AGENT)
+        .header("x-forwarded-for", addr)
+        .body(format!(r#"{{"username":"{name}"}}"#))
+        .expect("the request's parts are valid")
+}
+
 /// `POST url` with a JSON `body`, from `xff` (as `X-Forwarded-For`) when given.
 async fn post_json(
     http: &reqwest::Client,

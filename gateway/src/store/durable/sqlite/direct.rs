@@ -469,6 +469,33 @@ mod tests {
         );
     }
 
+    /// `SQLite` is built without the two locks that every connection of the
+    /// process would share (`.cargo/config.toml`): `libsqlite3-sys` turns on
+    /// `SQLITE_ENABLE_MEMORY_MANAGEMENT`, which puts all connections' page
+    /// caches behind one mutex taken at every page fetched, and the memory
+    /// statistics take another at every allocation. Readers on the async
+    /// workers, the writer and the checkpointer met on them (`bench/RESULTS.md`,
+    /// ninth look). Read from the library linked, not from the build's
+    /// environment.
+    #[test]
+    fn sqlite_is_built_without_process_wide_locks() {
+        let conn = Connection::open_in_memory().unwrap();
+        let mut options = conn.prepare("PRAGMA compile_options").unwrap();
+        let options: Vec<String> = options
+            .query_map([], |row| row.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert!(
+            !options.iter().any(|o| o == "ENABLE_MEMORY_MANAGEMENT"),
+            "{options:?}"
+        );
+        assert!(
+            options.iter().any(|o| o == "DEFAULT_MEMSTATUS=0"),
+            "{options:?}"
+        );
+    }
+
     /// Under writes without a pause, a `PASSIVE` checkpoint never catches up
     /// and `SQLite` never starts the log again by itself; the checkpointer
     /// does, once the log is past [`RESTART_FRAMES`], so the file stays
