@@ -147,9 +147,9 @@ pub(super) struct Direct {
 }
 
 /// How often the checkpointer copies the write-ahead log into the database.
-/// Each checkpoint syncs the log and the file, and the appends' writes into
-/// the log's last page wait for the log's sync (`bench/RESULTS.md`, eighth
-/// look): the stall grows with what the checkpoint copied.
+/// Each checkpoint syncs the log and the file, and an append's write into
+/// the log's last page can wait for the log's sync (`bench/RESULTS.md`,
+/// eighth look; the ninth timed those waits: 9 ms in 4 s at 8,000 starts/s).
 /// Measured (with `fsync`, before the seventh look) with the
 /// open loop at 2,000 starts/s: p99 62.6 ms every 2 s, 14–32 ms every 500 ms,
 /// 1.9 ms every 100 ms (1.4 ms every 25 ms). An idle checkpoint costs
