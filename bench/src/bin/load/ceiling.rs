@@ -25,7 +25,7 @@ use anyhow::{Context as _, bail};
 use resetgate_services::redis::RedisServer;
 use serde_json::{Value, json};
 
-use super::drive::{Run, closed_loop, open_loop};
+use super::drive::{Offer, Run, closed_loop, open_loop};
 use super::{
     Args, Backends, Gateway, Mode, ROW_HEADER, Setup, load_request, ms, percentile, push_row,
     reset_request, start_reset, tally_json,
@@ -99,16 +99,15 @@ pub async fn offered(args: &Args, base: &str, rate: f64, offset: u64) -> Run {
         .parse()
         .expect("the servers measured listen on an IP address and port");
     let users = args.users;
-    open_loop(
-        addr,
+    let offer = Offer {
         rate,
-        Duration::from_secs(args.warmup),
-        Duration::from_secs(args.duration),
-        move |i| {
-            let (name, from) = load_request(offset + i, users);
-            reset_request(&authority, &name, &from)
-        },
-    )
+        warmup: Duration::from_secs(args.warmup),
+        duration: Duration::from_secs(args.duration),
+    };
+    open_loop(addr, offer, move |i| {
+        let (name, from) = load_request(offset + i, users);
+        reset_request(&authority, &name, &from)
+    })
     .await
 }
 

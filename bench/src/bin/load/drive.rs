@@ -130,9 +130,8 @@ where
     }
 }
 
-/// `request(i)` sent to `addr` at `rate` per second for `warmup` +
-/// `duration`; requests due within `duration` are recorded, latency from
-/// their intended send time.
+/// `request(i)` sent to `addr` as `offer` says; requests due within its
+/// `duration` are recorded, latency from their intended send time.
 ///
 /// The whole open loop runs on one OS thread of its own: a current-thread
 /// runtime whose dispatcher waits for each intended time on a `timerfd`
@@ -146,17 +145,11 @@ where
 /// the multi-threaded runtime, through reqwest's pool) used 0.83 of a core at
 /// 8,000 /s, most of it in the context switches between its threads
 /// (`bench/RESULTS.md`, ninth look).
-pub async fn open_loop<F>(
-    addr: SocketAddr,
-    rate: f64,
-    warmup: Duration,
-    duration: Duration,
-    request: F,
-) -> Run
+pub async fn open_loop<F>(addr: SocketAddr, offer: Offer, request: F) -> Run
 where
     F: Fn(u64) -> Request<String> + Send + 'static,
 {
-    assert!(rate > 0.0, "the rate is positive");
+    assert!(offer.rate > 0.0, "the rate is positive");
     let (done, run) = tokio::sync::oneshot::channel();
     std::thread::Builder::new()
         .name("open-loop".into())
@@ -166,11 +159,20 @@ where
                 .build()
                 .expect("the open loop's runtime starts");
             let local = tokio::task::LocalSet::new();
-            let run = local.block_on(&runtime, dispatch(addr, rate, warmup, duration, request));
+            let run = local.block_on(&runtime, dispatch(addr, offer, request));
             let _ = done.send(run);
         })
         .expect("the open-loop thread starts");
     run.await.expect("the open-loop thread answers")
+}
+
+/// How an open loop offers its load: `rate` requests a second for `warmup`
+/// (not recorded) and then `duration`.
+#[derive(Debug, Clone, Copy)]
+pub struct Offer {
+    pub rate: f64,
+    pub warmup: Duration,
+    pub duration: Duration,
 }
 
 /// What the requests of an open loop share on its thread.
@@ -182,16 +184,15 @@ struct Shared {
     timeline: RefCell<Vec<(u64, u64)>>,
 }
 
-async fn dispatch<F>(
-    addr: SocketAddr,
-    rate: f64,
-    warmup: Duration,
-    duration: Duration,
-    request: F,
-) -> Run
+async fn dispatch<F>(addr: SocketAddr, offer: Offer, request: F) -> Run
 where
     F: Fn(u64) -> Request<String>,
 {
+    let Offer {
+        rate,
+        warmup,
+        duration,
+    } = offer;
     let timer = Timer::new().expect("a timerfd");
     let start = Instant::now() + Duration::from_millis(10);
     let measure_from = start + warmup;
