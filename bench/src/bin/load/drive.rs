@@ -244,7 +244,8 @@ async fn send(
 ) -> Answer {
     let transport = |e: &dyn std::fmt::Display| format!("transport error: {e}");
     let mut sender = loop {
-        // Not held across the wait: the other requests take and give too.
+        // The borrow ends before the wait: the other requests on this
+        // thread take and give connections meanwhile.
         let kept = idle.borrow_mut().pop();
         match kept {
             Some(mut sender) => {
