@@ -706,6 +706,22 @@ impl LdapServer {
 
 impl Drop for LdapServer {
     fn drop(&mut self) {
+        // A failing test shows what the directory did (its directory goes
+        // with the watchdog, below): whether it was up, and what it answered.
+        if thread::panicking() {
+            let running = self.server.as_mut().map(|child| match child.try_wait() {
+                Ok(None) => "running".to_owned(),
+                Ok(Some(status)) => format!("exited: {status}"),
+                Err(e) => format!("unknown: {e}"),
+            });
+            eprintln!(
+                "--- slapd on port {} ({}), the end of {} ---\n{}",
+                self.port,
+                running.as_deref().unwrap_or("stopped"),
+                self.log_path().display(),
+                tail(&self.log_path(), 4000)
+            );
+        }
         if let Some(child) = self.server.take() {
             shut_down(child, "TERM");
         }
