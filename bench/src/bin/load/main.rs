@@ -629,9 +629,14 @@ fn outcome_of(body: &[u8]) -> String {
         .unwrap_or_else(|| "(no status)".into())
 }
 
+/// The body of a `POST /v1/reset` for `name`: the same for both clients.
+fn reset_body(name: &str) -> String {
+    format!(r#"{{"username":"{name}"}}"#)
+}
+
 /// `POST /v1/reset` for `name` from `addr` (as `X-Forwarded-For`).
 async fn start_reset(http: &reqwest::Client, base: &str, name: &str, addr: &str) -> drive::Answer {
-    let body = format!(r#"{{"username":"{name}"}}"#);
+    let body = reset_body(name);
     post_json(
         http,
         format!("{base}/v1/reset"),
@@ -649,7 +654,7 @@ fn reset_request(authority: &str, name: &str, addr: &str) -> hyper::Request<Stri
         .header(hyper::header::CONTENT_TYPE, "application/json")
         .header(hyper::header::USER_AGENT, USER_AGENT)
         .header("x-forwarded-for", addr)
-        .body(format!(r#"{{"username":"{name}"}}"#))
+        .body(reset_body(name))
         .expect("the request's parts are valid")
 }
 
