@@ -8,19 +8,27 @@
 #
 # Run from the repository root, with a release build of the load driver
 # (cargo build --release -p resetgate-bench), nothing else busy, and builds
-# alternating. Linux only.
+# alternating. Linux only. The CPU window needs an open loop of 7 s or more
+# (the --duration here, 8; a later --duration overrides it).
 set -euo pipefail
 name=$1 bin=$2 out=$3
 shift 3
 target/release/load --scenario ceiling --bin "$bin" --users 1000 --duration 8 --warmup 1 \
     --out "$out" "$@" > "$out.log" 2>&1 &
 load=$!
+trap 'kill "$load" 2> /dev/null || true' EXIT
 for _ in $(seq 1 600); do
     grep -q "gateway, open loop" "$out.log" 2>/dev/null && break
     sleep 0.2
 done
+if ! grep -q "gateway, open loop" "$out.log"; then
+    echo "ab.sh: no open loop within 120 s; see $out.log" >&2
+    exit 1
+fi
 sleep 2
-pid=$(pgrep -x -n resetgate)
+# The gateway the driver started: the newest process of the binary's name
+# (as the kernel keeps it, 15 characters at most).
+pid=$(pgrep -x -n "$(basename "$bin" | cut -c1-15)")
 ticks() { awk '{print $14 + $15}' "/proc/$pid/stat"; }
 before=$(ticks)
 sleep 4
