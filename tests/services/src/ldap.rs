@@ -149,6 +149,9 @@ const PORT_ATTEMPTS: usize = 5;
 const READY_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long a client command may wait for the network (`nettimeout`).
 const CLIENT_TIMEOUT_SECS: u32 = 10;
+/// How long the readiness probe waits for an answer: whatever holds the port
+/// may take connections and never answer.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Stops the server and removes its directory once the test process is gone
 /// (end of file on standard input). `$1` is the directory. The pid file is
@@ -207,33 +210,7 @@ impl LdapServer {
 
     /// Start a seeded directory, with TLS when `tls`.
     pub fn try_start(tls: bool) -> io::Result<Self> {
-        let tools = Tools::find()?;
-        let dir = tempfile::Builder::new()
-            .prefix("resetgate-ldap-")
-            .tempdir()?;
-        let watchdog = Command::new("sh")
-            .arg("-c")
-            .arg(WATCHDOG)
-            .arg("sh")
-            .arg(dir.path())
-            .stdin(Stdio::piped())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .process_group(0)
-            .spawn()?;
-        let mut server = Self {
-            tools,
-            dir,
-            port: 0,
-            tls_port: None,
-            server: None,
-            watchdog: Some(watchdog),
-        };
-        if tls {
-            server.make_certificates()?;
-        }
-        server.configure(tls)?;
-        server.seed()?;
+        let mut server = Self::prepare(tls)?;
         let mut last_error = None;
         for _ in 0..PORT_ATTEMPTS {
             server.port = crate::free_port();
@@ -250,6 +227,38 @@ impl LdapServer {
             Some(e) => Err(e),
             None => Ok(server),
         }
+    }
+
+    /// A configured and seeded directory, not running yet.
+    fn prepare(tls: bool) -> io::Result<Self> {
+        let tools = Tools::find()?;
+        let dir = tempfile::Builder::new()
+            .prefix("resetgate-ldap-")
+            .tempdir()?;
+        let watchdog = Command::new("sh")
+            .arg("-c")
+            .arg(WATCHDOG)
+            .arg("sh")
+            .arg(dir.path())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .process_group(0)
+            .spawn()?;
+        let server = Self {
+            tools,
+            dir,
+            port: 0,
+            tls_port: None,
+            server: None,
+            watchdog: Some(watchdog),
+        };
+        if tls {
+            server.make_certificates()?;
+        }
+        server.configure(tls)?;
+        server.seed()?;
+        Ok(server)
     }
 
     /// The loopback port of [`Self::url`] (kept across restarts).
@@ -553,7 +562,8 @@ impl LdapServer {
     fn seed(&self) -> io::Result<()> {
         let mut ldif = format!(
             "dn: {BASE_DN}\nobjectClass: dcObject\nobjectClass: organization\n\
-             dc: example\no: Example\n\n"
+             dc: example\no: Example\ndescription: {}\n\n",
+            self.instance_id()
         );
         for ou in ["people", "services", "policies"] {
             let _ = write!(
@@ -684,6 +694,8 @@ impl LdapServer {
                     )
                     .is_ok()
                 })
+                && self.answers_as_itself()
+                && child.try_wait()?.is_none()
             {
                 return Ok(());
             }
@@ -692,6 +704,39 @@ impl LdapServer {
             }
             thread::sleep(Duration::from_millis(20));
         }
+    }
+
+    /// What sets this instance apart from every other one running: its
+    /// directory, written into the base entry's `description` when seeded.
+    fn instance_id(&self) -> String {
+        self.dir.path().display().to_string()
+    }
+
+    /// Whether every URL is answered by this instance. A port that takes TCP
+    /// connections is not enough: `slapd` binds its listeners (with
+    /// `SO_REUSEADDR`) before it listens on them, so another process that
+    /// bound the same port in between may be the one listening, and this
+    /// `slapd` then stops ("listener initialization failed"). Reading the
+    /// base entry's [`Self::instance_id`] proves the answer came from here.
+    fn answers_as_itself(&self) -> bool {
+        let id = self.instance_id();
+        [Some(self.url()), self.ldaps_url()]
+            .into_iter()
+            .flatten()
+            .all(|url| {
+                let mut cmd = self.ldap_tool("ldapsearch", &url, false);
+                cmd.args(["-D", ADMIN_DN, "-w", ADMIN_PASSWORD])
+                    .args(["-LLL", "-o", "ldif_wrap=no", "-s", "base", "-b", BASE_DN])
+                    .arg("description")
+                    .stdout(Stdio::piped())
+                    .stderr(Stdio::null());
+                output_within(cmd, PROBE_TIMEOUT).is_some_and(|out| {
+                    out.status.success()
+                        && String::from_utf8_lossy(&out.stdout)
+                            .lines()
+                            .any(|line| line == format!("description: {id}"))
+                })
+            })
     }
 
     /// An error carrying `what` and the end of the log.
@@ -927,9 +972,38 @@ impl Tools {
     }
 }
 
+/// Run `cmd` and collect its output, or kill it and give `None` when it has
+/// not finished within `limit` (or could not start).
+fn output_within(mut cmd: Command, limit: Duration) -> Option<Output> {
+    let mut child = cmd.spawn().ok()?;
+    let deadline = Instant::now() + limit;
+    while child.try_wait().ok()?.is_none() {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            return None;
+        }
+        thread::sleep(Duration::from_millis(10));
+    }
+    child.wait_with_output().ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn readiness_needs_this_instance_to_answer_not_just_an_open_port() {
+        let running = LdapServer::start();
+        assert!(running.answers_as_itself());
+        // A second directory whose port is the running one's: the port takes
+        // connections and a bind as the root DN succeeds, but the answer is
+        // not this instance's, so it is not ready.
+        let mut other = LdapServer::prepare(false).expect("prepare a second directory");
+        other.port = running.port();
+        assert!(other.whoami(ADMIN_DN, ADMIN_PASSWORD));
+        assert!(!other.answers_as_itself());
+    }
 
     fn service_passwd(ldap: &LdapServer, user: &User, new: &str) -> io::Result<()> {
         ldap.password_modify(SERVICE_DN, SERVICE_PASSWORD, &user.dn(), new)
