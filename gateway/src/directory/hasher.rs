@@ -17,6 +17,7 @@
 //! that the workers keep busy, so completes slow down under a flood rather
 //! than stop. Measured with `load --scenario hashing` (bench/RESULTS.md).
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
 
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
@@ -29,6 +30,34 @@ use thread_priority::{
 /// The hashing threads' nice value (the request workers run at 0): a weight
 /// of 110 against 1,024, so about a tenth of a core the workers also want.
 pub const NICE: i32 = 10;
+
+/// Hashes and verifies queued or running, in every hasher of the process.
+static IN_FLIGHT: AtomicUsize = AtomicUsize::new(0);
+
+/// Whether any hash or verify is queued or running in this process: the
+/// cores are then shared with argon2, and work that may wait on the disk is
+/// better kept off the async workers (`store::durable::sqlite`'s audit
+/// commits read this).
+pub fn hashing() -> bool {
+    IN_FLIGHT.load(Ordering::Relaxed) > 0
+}
+
+/// Counts one job in [`IN_FLIGHT`] until dropped: when it has run, or when
+/// it was skipped or dropped unrun.
+struct InFlight;
+
+impl InFlight {
+    fn new() -> Self {
+        IN_FLIGHT.fetch_add(1, Ordering::Relaxed);
+        Self
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        IN_FLIGHT.fetch_sub(1, Ordering::Relaxed);
+    }
+}
 
 /// A hash or a verify, with where its answer goes.
 type Job = Box<dyn FnOnce() + Send>;
@@ -121,7 +150,9 @@ impl Hasher {
     /// When the job panicked.
     pub async fn run<T: Send + 'static>(&self, job: impl FnOnce() -> T + Send + 'static) -> T {
         let (answer, answered) = tokio::sync::oneshot::channel();
+        let counted = InFlight::new();
         let job: Job = Box::new(move || {
+            let _counted = counted;
             // Nobody waits for it any more (the client went away while it
             // queued): the core is better spent on the next one.
             if answer.is_closed() {
@@ -204,6 +235,41 @@ impl Default for Hasher {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// [`hashing`] counts a job from the call until it has run, and one
+    /// whose caller went away before its turn until it is skipped.
+    #[tokio::test]
+    async fn hashing_counts_queued_and_running_jobs() {
+        let hasher = Hasher::with_concurrency(1);
+        assert!(!hashing());
+        let (release, held) = mpsc::channel::<()>();
+        let running = tokio::spawn({
+            let hasher = hasher.clone();
+            async move { hasher.run(move || held.recv().is_ok()).await }
+        });
+        // Queued behind it, and given up before its turn.
+        let queued = tokio::spawn({
+            let hasher = hasher.clone();
+            async move { hasher.run(|| true).await }
+        });
+        while IN_FLIGHT.load(Ordering::Relaxed) < 2 {
+            tokio::task::yield_now().await;
+        }
+        assert!(hashing());
+        queued.abort();
+        assert!(queued.await.unwrap_err().is_cancelled());
+        assert!(hashing(), "the first job still runs");
+        release.send(()).unwrap();
+        assert!(running.await.unwrap());
+        // The skipped job is dropped by the thread that came to it.
+        for _ in 0..100 {
+            if !hashing() {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        assert!(!hashing());
+    }
 
     #[tokio::test]
     async fn hash_and_verify() {

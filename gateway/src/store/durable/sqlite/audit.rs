@@ -1,5 +1,6 @@
-//! [`AuditStore`] on `SQLite`: appends on the direct writer (one blocking
-//! task and one commit per batch, `direct.rs`), reads on the pool.
+//! [`AuditStore`] on `SQLite`: appends on the direct writer (one commit per
+//! batch, on the audit writer task's thread, or a blocking thread while
+//! passwords are being hashed, `direct.rs`), reads on the pool.
 
 use std::sync::Arc;
 

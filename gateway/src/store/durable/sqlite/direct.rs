@@ -8,9 +8,10 @@
 //! is inserted with the rest of its batch: under load those hand-offs, not the
 //! queries, were most of the gateway's CPU (`bench/RESULTS.md`). These
 //! connections (rusqlite, the same `SQLite` library sqlx links) run a whole
-//! group of statements in one transaction — for reads a single snapshot, on
-//! the calling thread ([`Direct::read`]); for writes one commit, in a
-//! blocking task — with statements prepared once per connection.
+//! group of statements in one transaction — for reads a single snapshot
+//! ([`Direct::read`]), for writes one commit ([`Direct::write`]) — on the
+//! calling thread unless `SQLite` would make it wait (or, for writes, a
+//! password is being hashed), with statements prepared once per connection.
 //!
 //! The sqlx pool keeps everything else, and its migrations own the schema. In
 //! WAL mode readers and the writer do not block each other. Writers take
@@ -31,6 +32,7 @@ use rusqlite::config::DbConfig;
 use rusqlite::{Connection, OpenFlags};
 use tokio::sync::{Semaphore, SemaphorePermit};
 
+use crate::directory::hasher;
 use crate::store::durable::DurableError;
 
 /// Reads running at once (and read connections kept open): enough to keep
@@ -219,14 +221,55 @@ impl Direct {
             .await
     }
 
-    /// Run `write` in one `IMMEDIATE` transaction, off the async workers: it
-    /// commits when `write` returns `Ok`, and rolls back otherwise.
+    /// Run `write` in one `IMMEDIATE` transaction: it commits when `write`
+    /// returns `Ok`, and rolls back otherwise. Once this process's turn is
+    /// taken (awaited, not waited for on the thread), it runs here on the
+    /// calling thread, and as in [`Self::read`], only if `SQLite` would make
+    /// it wait for the file's lock (another process writing), again on a
+    /// blocking thread that may wait; `write` is `Fn` for that. While
+    /// passwords are being hashed ([`hasher::hashing`]) it runs on a
+    /// blocking thread from the start.
+    ///
+    /// The writes here are the audit batches' commits: the pages they change
+    /// written into the log without a sync (`synchronous = NORMAL`), tens of
+    /// µs. Run on a blocking thread, each cost two thread wake-ups on top and
+    /// a third to resume the writer task; inline, the closed loop's peak
+    /// rose by a quarter and the CPU per start fell by 7 %
+    /// (`bench/RESULTS.md`, tenth look). The price: a write into the log
+    /// that waits for the disk (a page under writeback, at most 1.3 ms in
+    /// the ninth look's trace) holds an async worker, not a blocking thread.
+    /// Next to 50 completes, when argon2 has a core and the workers share
+    /// the other, that price was higher than the hand-offs: `POST /v1/reset`'s
+    /// p99 rose past twice its p99 alone in four runs of six, against none
+    /// with every commit on a blocking thread (same look); so the commit
+    /// leaves the workers while anything is hashing.
     pub(super) async fn write<T, F>(self: &Arc<Self>, write: F) -> Result<T, DurableError>
     where
         T: Send + 'static,
-        F: FnOnce(&Connection) -> Result<T, DurableError> + Send + 'static,
+        F: Fn(&Connection) -> Result<T, DurableError> + Send + 'static,
     {
         let _permit = self.writes.permits.acquire().await.map_err(|_| closed())?;
+        if hasher::hashing() {
+            return self.write_off_workers(write).await;
+        }
+        WOULD_WAIT.set(false);
+        let here = self.session(
+            &self.writes,
+            |conn| conn.busy_handler(Some(would_wait)),
+            &write,
+        );
+        if !WOULD_WAIT.replace(false) {
+            return here;
+        }
+        self.write_off_workers(write).await
+    }
+
+    /// [`Self::write`] on a blocking thread, where it may wait for the lock.
+    async fn write_off_workers<T, F>(self: &Arc<Self>, write: F) -> Result<T, DurableError>
+    where
+        T: Send + 'static,
+        F: Fn(&Connection) -> Result<T, DurableError> + Send + 'static,
+    {
         let this = Arc::clone(self);
         off_workers(move || {
             this.session(&this.writes, |conn| conn.busy_timeout(BUSY_TIMEOUT), write)
@@ -400,25 +443,78 @@ mod tests {
         Ok(conn.query_row("SELECT x FROM t", [], |row| row.get(0))?)
     }
 
-    /// A read runs on the thread that asked for it.
+    /// What a read or a write answers: `t`'s value, and the thread it ran on.
+    type Ran = Result<(i64, std::thread::ThreadId), DurableError>;
+
+    async fn read_here(direct: Arc<Direct>) -> Ran {
+        direct
+            .read(|conn| Ok((read_x(conn)?, std::thread::current().id())))
+            .await
+    }
+
+    /// Adds one to `t`'s value.
+    async fn write_here(direct: Arc<Direct>) -> Ran {
+        direct
+            .write(|conn| {
+                conn.execute("UPDATE t SET x = x + 1", [])?;
+                Ok((read_x(conn)?, std::thread::current().id()))
+            })
+            .await
+    }
+
+    /// Reads and writes run on the thread that asked for them: a write is
+    /// an audit batch's commit, tens of µs that a hand-off to a blocking
+    /// thread and back cost more than (`bench/RESULTS.md`, tenth look).
     #[tokio::test(flavor = "current_thread")]
-    async fn a_read_runs_on_the_calling_thread() {
+    async fn reads_and_writes_run_on_the_calling_thread() {
         let dir = tempfile::tempdir().unwrap();
         let direct = Direct::new(database(dir.path()));
         let here = std::thread::current().id();
-        let (x, there) = direct
-            .read(|conn| Ok((read_x(conn)?, std::thread::current().id())))
-            .await
-            .unwrap();
-        assert_eq!((x, there), (7, here));
+        assert_eq!(read_here(direct.clone()).await.unwrap(), (7, here));
+        assert_eq!(write_here(direct.clone()).await.unwrap(), (8, here));
+        assert_eq!(read_here(direct).await.unwrap(), (8, here));
     }
 
-    /// A read that meets a lock waits for it off the async threads. Another
-    /// connection holds the whole file (an exclusive lock, kept, as another
-    /// process could): on a one-thread runtime, timers still fire while the
-    /// read waits, and the read answers once the lock is gone.
+    /// While a password is being hashed, a write (an audit commit) runs on
+    /// a blocking thread: argon2 has a core then, and a commit that waits
+    /// for the disk must not hold a worker too (`bench/RESULTS.md`, tenth
+    /// and eleventh looks). Reads stay here; once the hash is done, writes
+    /// come back.
     #[tokio::test(flavor = "current_thread")]
-    async fn a_read_that_meets_a_lock_waits_off_the_async_thread() {
+    async fn writes_leave_the_workers_while_a_password_is_hashed() {
+        let dir = tempfile::tempdir().unwrap();
+        let direct = Direct::new(database(dir.path()));
+        let here = std::thread::current().id();
+        let hasher = hasher::Hasher::with_concurrency(1);
+        let (release, held) = std::sync::mpsc::channel::<()>();
+        let hashing = tokio::spawn({
+            let hasher = hasher.clone();
+            async move { hasher.run(move || held.recv().is_ok()).await }
+        });
+        while !hasher::hashing() {
+            tokio::task::yield_now().await;
+        }
+
+        let (x, there) = write_here(direct.clone()).await.unwrap();
+        assert_eq!(x, 8);
+        assert_ne!(there, here, "the write ran off the async thread");
+        assert_eq!(read_here(direct.clone()).await.unwrap(), (8, here));
+
+        release.send(()).unwrap();
+        assert!(hashing.await.unwrap());
+        assert!(!hasher::hashing());
+        assert_eq!(write_here(direct).await.unwrap(), (9, here));
+    }
+
+    /// A read or a write that meets a lock waits for it off the async
+    /// threads. Another connection holds the whole file (an exclusive lock,
+    /// kept, as another process could): on a one-thread runtime, timers
+    /// still fire while the operation waits, and it answers, from another
+    /// thread, once the lock is gone. The next one runs here again.
+    async fn meets_a_lock_and_waits_off_the_async_thread<F>(op: impl Fn(Arc<Direct>) -> F, x: i64)
+    where
+        F: Future<Output = Ran> + Send + 'static,
+    {
         let dir = tempfile::tempdir().unwrap();
         let path = database(dir.path());
         let holder = Connection::open(&path).unwrap();
@@ -427,32 +523,31 @@ mod tests {
             .unwrap();
         let direct = Direct::new(path);
         let here = std::thread::current().id();
-        let read = tokio::spawn({
-            let direct = Arc::clone(&direct);
-            async move {
-                direct
-                    .read(|conn| Ok((read_x(conn)?, std::thread::current().id())))
-                    .await
-            }
-        });
-        // This thread is free while the read waits: timers fire. (A read
+        let waiting = tokio::spawn(op(direct.clone()));
+        // This thread is free while the operation waits: timers fire. (One
         // that waited here would have blocked it until the busy timeout, 5 s,
         // and then failed: it would be finished.)
         for _ in 0..10 {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
-        assert!(!read.is_finished(), "the read waits for the lock");
+        assert!(!waiting.is_finished(), "it waits for the lock");
 
         drop(holder);
-        let (x, there) = read.await.unwrap().unwrap();
-        assert_eq!(x, 7);
-        assert_ne!(there, here, "the waiting read ran off the async thread");
-        // The next read runs here again.
-        let (_, again) = direct
-            .read(|conn| Ok((read_x(conn)?, std::thread::current().id())))
-            .await
-            .unwrap();
+        let (value, there) = waiting.await.unwrap().unwrap();
+        assert_eq!(value, x);
+        assert_ne!(there, here, "the waiting one ran off the async thread");
+        let (_, again) = op(direct).await.unwrap();
         assert_eq!(again, here);
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_read_that_meets_a_lock_waits_off_the_async_thread() {
+        meets_a_lock_and_waits_off_the_async_thread(read_here, 7).await;
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_write_that_meets_a_lock_waits_off_the_async_thread() {
+        meets_a_lock_and_waits_off_the_async_thread(write_here, 8).await;
     }
 
     /// `SQLite` is built to sync with `fdatasync` (`.cargo/config.toml`):
@@ -518,7 +613,7 @@ mod tests {
             let row = row.clone();
             direct
                 .write(move |conn| {
-                    conn.execute("INSERT INTO t VALUES (?1)", [row])?;
+                    conn.execute("INSERT INTO t VALUES (?1)", [&row])?;
                     Ok(())
                 })
                 .await
