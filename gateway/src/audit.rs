@@ -141,10 +141,10 @@ async fn writer(
 /// A commit costs about the same whatever its size: a lock, the pages it
 /// changes written to the database's log, and the writer task's wake-up
 /// (for `SQLite`, while passwords are being hashed, also a hand-off to a
-/// blocking thread and back). Committing as soon as anything had queued made batches of
-/// one to four: at 3,500 reset starts a second `SQLite` committed some 2,700
-/// times a second, a fifth of the gateway's CPU (`bench/RESULTS.md`, sixth
-/// look). So the writer first yields: the tasks already ready run (tokio
+/// blocking thread and back). Committing as soon as anything had queued
+/// made batches of one to four: at 3,500 reset starts a second `SQLite`
+/// committed some 2,700 times a second, a fifth of the gateway's CPU
+/// (`bench/RESULTS.md`, sixth look). So the writer first yields: the tasks already ready run (tokio
 /// resumes a yielded task after those and after polling for I/O), and the
 /// requests among them queue their records. While a yield brings more, it
 /// yields again, [`GATHER_YIELDS`] times at most; when one brings none, it
