@@ -206,19 +206,11 @@ impl Direct {
         F: Fn(&Connection) -> Result<T, DurableError> + Send + 'static,
     {
         let _permit = self.reads.permits.acquire().await.map_err(|_| closed())?;
-        WOULD_WAIT.set(false);
-        let here = self.session(
-            &self.reads,
-            |conn| conn.busy_handler(Some(would_wait)),
-            &read,
-        );
-        if !WOULD_WAIT.replace(false) {
+        if let Some(here) = self.here_unless_it_would_wait(&self.reads, &read) {
             return here;
         }
         tracing::debug!("a read found the database locked; trying again where it may wait");
-        let this = Arc::clone(self);
-        off_workers(move || this.session(&this.reads, |conn| conn.busy_timeout(BUSY_TIMEOUT), read))
-            .await
+        self.where_it_may_wait(|this| &this.reads, read).await
     }
 
     /// Run `write` in one `IMMEDIATE` transaction: it commits when `write`
@@ -249,32 +241,41 @@ impl Direct {
         F: Fn(&Connection) -> Result<T, DurableError> + Send + 'static,
     {
         let _permit = self.writes.permits.acquire().await.map_err(|_| closed())?;
-        if hasher::hashing() {
-            return self.write_off_workers(write).await;
-        }
-        WOULD_WAIT.set(false);
-        let here = self.session(
-            &self.writes,
-            |conn| conn.busy_handler(Some(would_wait)),
-            &write,
-        );
-        if !WOULD_WAIT.replace(false) {
+        if !hasher::hashing()
+            && let Some(here) = self.here_unless_it_would_wait(&self.writes, &write)
+        {
             return here;
         }
-        self.write_off_workers(write).await
+        self.where_it_may_wait(|this| &this.writes, write).await
     }
 
-    /// [`Self::write`] on a blocking thread, where it may wait for the lock.
-    async fn write_off_workers<T, F>(self: &Arc<Self>, write: F) -> Result<T, DurableError>
+    /// `work` in a session of `pool` on this thread, whose busy handler
+    /// never waits; `None` when `SQLite` asked it to wait (the transaction
+    /// then failed having done nothing).
+    fn here_unless_it_would_wait<T>(
+        &self,
+        pool: &Pool,
+        work: impl FnOnce(&Connection) -> Result<T, DurableError>,
+    ) -> Option<Result<T, DurableError>> {
+        WOULD_WAIT.set(false);
+        let here = self.session(pool, |conn| conn.busy_handler(Some(would_wait)), work);
+        (!WOULD_WAIT.replace(false)).then_some(here)
+    }
+
+    /// `work` in a session of the pool `pool` picks, on a blocking thread
+    /// where it may wait for a lock (the 5 s busy timeout).
+    async fn where_it_may_wait<T, F>(
+        self: &Arc<Self>,
+        pool: fn(&Self) -> &Pool,
+        work: F,
+    ) -> Result<T, DurableError>
     where
         T: Send + 'static,
-        F: Fn(&Connection) -> Result<T, DurableError> + Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, DurableError> + Send + 'static,
     {
         let this = Arc::clone(self);
-        off_workers(move || {
-            this.session(&this.writes, |conn| conn.busy_timeout(BUSY_TIMEOUT), write)
-        })
-        .await
+        off_workers(move || this.session(pool(&this), |conn| conn.busy_timeout(BUSY_TIMEOUT), work))
+            .await
     }
 
     /// `work` in one transaction on a connection of `pool` (an idle one, or
