@@ -152,13 +152,15 @@ impl Hasher {
         let (answer, answered) = tokio::sync::oneshot::channel();
         let counted = InFlight::new();
         let job: Job = Box::new(move || {
-            let _counted = counted;
             // Nobody waits for it any more (the client went away while it
             // queued): the core is better spent on the next one.
             if answer.is_closed() {
                 return;
             }
-            let _ = answer.send(job());
+            let done = job();
+            // No longer counted by the time its caller wakes.
+            drop(counted);
+            let _ = answer.send(done);
         });
         self.jobs
             .send(job)
