@@ -465,6 +465,7 @@ pub async fn serve(
         shutdown.await;
         let _ = stopping.send(true);
     };
+    let audit = state.audit.clone();
     let app = crate::http::router(state);
     let server = axum::serve(
         listener,
@@ -478,13 +479,17 @@ pub async fn serve(
         }
         tokio::time::sleep(grace).await;
     };
-    tokio::select! {
+    let result = tokio::select! {
         result = server => result,
         () = deadline => {
             tracing::warn!(grace = ?grace, "requests still in flight after server.shutdown_grace; stopping anyway");
             Ok(())
         }
-    }
+    };
+    // Reset starts' records that were answered before their commit
+    // (`AuditLog::submit`) are committed before the process ends.
+    audit.settled().await;
+    result
 }
 
 #[cfg(test)]

@@ -11,14 +11,23 @@
 //!
 //! Appends go through one writer task that commits whatever has queued up in one
 //! transaction (group commit), after letting the requests already under way
-//! queue theirs ([`gather`]): callers await the commit, so an acknowledged
-//! record is durable, and a burst of requests costs one commit, not one each.
+//! queue theirs ([`gather`]): a burst of requests costs one commit, not one
+//! each. Callers of [`AuditLog::record`] await the commit, so an acknowledged
+//! record is durable. [`AuditLog::submit`] only queues: the one caller is a
+//! reset start whose flow dies with the process (the in-memory store) and
+//! raises no alert, whose record then costs its answer no wait for the disk;
+//! the writer keeps such a record until it is committed (through failed
+//! commits too), and commits in order, so any later record of the same
+//! process that was awaited was committed after it ([`AuditLog::submit`]
+//! says what that guarantees).
 //! Several gateway processes sharing a database have a writer each: the store
 //! appends a batch only right after the head it was chained on, and a writer
 //! that lost the race re-chains its batch on the new head under the store's
 //! append lock, so the log stays one chain and every writer gets its turn.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 use serde::Serialize;
 use tokio::sync::{Notify, mpsc, oneshot};
@@ -34,6 +43,10 @@ const MAX_BATCH: usize = 256;
 
 /// Yields a batch waits at most for more records ([`gather`]).
 const GATHER_YIELDS: usize = 4;
+
+/// How long the writer waits before trying again to commit queued records
+/// ([`AuditLog::submit`]) after a failed commit, if nothing new comes first.
+const RETRY_AFTER: Duration = Duration::from_millis(250);
 
 /// What a caller wants recorded; the writer assigns `seq` and the hashes.
 #[derive(Debug, Clone)]
@@ -75,11 +88,36 @@ impl AuditEvent {
 
 type Reply = oneshot::Sender<Result<(), DurableError>>;
 
+/// What the writer is handed.
+#[derive(Debug)]
+enum Entry {
+    /// A record whose caller waits for its commit ([`AuditLog::record`]).
+    Awaited(AuditEvent, Reply),
+    /// A record already answered for ([`AuditLog::submit`]): kept until it
+    /// is committed.
+    Queued(AuditEvent),
+    /// Answered once everything handed over before it has been committed, or
+    /// has failed to ([`AuditLog::settled`]).
+    Barrier(oneshot::Sender<()>),
+}
+
+impl Entry {
+    fn event(&self) -> Option<&AuditEvent> {
+        match self {
+            Self::Awaited(event, _) | Self::Queued(event) => Some(event),
+            Self::Barrier(_) => None,
+        }
+    }
+}
+
 /// Handle to the writer task. Cheap to clone.
 #[derive(Debug, Clone)]
 pub struct AuditLog {
-    tx: mpsc::Sender<(AuditEvent, Reply)>,
+    tx: mpsc::Sender<Entry>,
     alerts: Arc<Notify>,
+    /// The last commit failed: [`AuditLog::submit`] then waits for its
+    /// record's commit, so that a store that is down refuses what needs it.
+    failing: Arc<AtomicBool>,
 }
 
 impl AuditLog {
@@ -87,8 +125,13 @@ impl AuditLog {
     pub fn spawn(store: Arc<dyn AuditStore>, key: ServerKey) -> Self {
         let (tx, rx) = mpsc::channel(4 * MAX_BATCH);
         let alerts = Arc::new(Notify::new());
-        tokio::spawn(writer(store, key, rx, alerts.clone()));
-        Self { tx, alerts }
+        let failing = Arc::new(AtomicBool::new(false));
+        tokio::spawn(writer(store, key, rx, alerts.clone(), failing.clone()));
+        Self {
+            tx,
+            alerts,
+            failing,
+        }
     }
 
     /// Notified after a commit that queued webhook messages: the dispatcher
@@ -101,38 +144,118 @@ impl AuditLog {
     pub async fn record(&self, event: AuditEvent) -> Result<(), DurableError> {
         let (reply, done) = oneshot::channel();
         self.tx
-            .send((event, reply))
+            .send(Entry::Awaited(event, reply))
             .await
-            .map_err(|_| DurableError("audit writer stopped".into()))?;
-        done.await
-            .map_err(|_| DurableError("audit writer stopped".into()))?
+            .map_err(|_| stopped())?;
+        done.await.map_err(|_| stopped())?
     }
+
+    /// Append one record without waiting for its commit; while commits fail,
+    /// the same as [`Self::record`] (the caller hears of the failure).
+    ///
+    /// For a record whose loss could matter only together with the process:
+    /// a reset start's, when its flow lives in this process's memory (the
+    /// in-memory store) and it raises no alert (`bench/RESULTS.md`, twelfth
+    /// look). The writer keeps it through failed commits until one succeeds,
+    /// and commits records in the order they came, so it is lost only if the
+    /// process ends first, and then the flow it started is gone as well. Any
+    /// record this process commits after it (the flow's next audited step,
+    /// awaited) is committed with it or after it. A graceful shutdown waits
+    /// for it ([`Self::settled`]).
+    pub async fn submit(&self, event: AuditEvent) -> Result<(), DurableError> {
+        if self.failing.load(Ordering::Relaxed) {
+            return self.record(event).await;
+        }
+        self.tx
+            .send(Entry::Queued(event))
+            .await
+            .map_err(|_| stopped())
+    }
+
+    /// Wait until every record handed over before this call has been
+    /// committed, or its commit has failed: readers of the log (the admin
+    /// API) see what this process has answered for, and a stopping node
+    /// leaves nothing queued.
+    pub async fn settled(&self) {
+        let (reply, done) = oneshot::channel();
+        if self.tx.send(Entry::Barrier(reply)).await.is_ok() {
+            let _ = done.await;
+        }
+    }
+}
+
+fn stopped() -> DurableError {
+    DurableError("audit writer stopped".into())
 }
 
 async fn writer(
     store: Arc<dyn AuditStore>,
     key: ServerKey,
-    mut rx: mpsc::Receiver<(AuditEvent, Reply)>,
+    mut rx: mpsc::Receiver<Entry>,
     alerts: Arc<Notify>,
+    failing: Arc<AtomicBool>,
 ) {
     let mut head: Option<(i64, String)> = None;
+    // Between turns, only queued records that a failed commit left.
     let mut batch = Vec::with_capacity(MAX_BATCH);
-    while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
+    loop {
+        if batch.is_empty() {
+            if rx.recv_many(&mut batch, MAX_BATCH).await == 0 {
+                return;
+            }
+        } else {
+            // Try again with whatever comes meanwhile, or alone after a pause.
+            let room = MAX_BATCH.saturating_sub(batch.len()).max(1);
+            let came = tokio::time::timeout(RETRY_AFTER, rx.recv_many(&mut batch, room)).await;
+            if came == Ok(0) {
+                // Every handle is gone: nothing will come, so only the pause.
+                tokio::time::sleep(RETRY_AFTER).await;
+            }
+        }
         gather(&mut rx, &mut batch).await;
-        let started = std::time::Instant::now();
-        let result = commit(store.as_ref(), &key, &mut head, &batch).await;
-        crate::metrics::store_call("durable", "audit_commit", started.elapsed());
-        if result.is_ok() && batch.iter().any(|(event, _)| event.alert.is_some()) {
+        let events: Vec<&AuditEvent> = batch.iter().filter_map(Entry::event).collect();
+        let result = if events.is_empty() {
+            Ok(())
+        } else {
+            let started = std::time::Instant::now();
+            let result = commit(store.as_ref(), &key, &mut head, &events).await;
+            crate::metrics::store_call("durable", "audit_commit", started.elapsed());
+            result
+        };
+        if !events.is_empty() {
+            failing.store(result.is_err(), Ordering::Relaxed);
+        }
+        if result.is_ok() && events.iter().any(|event| event.alert.is_some()) {
             alerts.notify_one();
         }
-        for (_, reply) in batch.drain(..) {
-            let _ = reply.send(
-                result
-                    .as_ref()
-                    .copied()
-                    .map_err(|e| DurableError(e.0.clone())),
-            );
+        drop(events);
+        let mut kept = Vec::new();
+        for entry in batch.drain(..) {
+            match entry {
+                Entry::Awaited(_, reply) => {
+                    let _ = reply.send(
+                        result
+                            .as_ref()
+                            .copied()
+                            .map_err(|e| DurableError(e.0.clone())),
+                    );
+                }
+                Entry::Queued(event) => {
+                    if result.is_err() {
+                        kept.push(Entry::Queued(event));
+                    }
+                }
+                Entry::Barrier(reply) => {
+                    let _ = reply.send(());
+                }
+            }
         }
+        if let Err(e) = &result
+            && !kept.is_empty()
+        {
+            tracing::error!(error = %e, queued = kept.len(), "audit records not committed yet; trying again");
+        }
+        batch = kept;
     }
 }
 
@@ -152,10 +275,7 @@ async fn writer(
 /// 20; at an open 3,500 a second, where requests come one at a time, only to
 /// about 2. There is no timer: a record that comes alone waits
 /// microseconds, not a tick.
-async fn gather(
-    rx: &mut mpsc::Receiver<(AuditEvent, Reply)>,
-    batch: &mut Vec<(AuditEvent, Reply)>,
-) {
+async fn gather(rx: &mut mpsc::Receiver<Entry>, batch: &mut Vec<Entry>) {
     for _ in 0..GATHER_YIELDS {
         if batch.len() >= MAX_BATCH {
             return;
@@ -188,21 +308,23 @@ async fn commit(
     store: &dyn AuditStore,
     key: &ServerKey,
     head: &mut Option<(i64, String)>,
-    batch: &[(AuditEvent, Reply)],
+    events: &[&AuditEvent],
 ) -> Result<(), DurableError> {
-    let events: Vec<&AuditEvent> = batch.iter().map(|(event, _)| event).collect();
     let known = match head.take() {
         Some(h) => Some(h),
         None => store.audit_head().await?,
     };
-    let records = chain_batch(key, known, &events);
+    let records = chain_batch(key, known, events);
     if store.audit_append(&records).await? {
         *head = records.last().map(|r| (r.seq, r.hash.clone()));
         return Ok(());
     }
     tracing::debug!("the audit chain moved on under this writer; re-chaining under the lock");
     // The store may run `chain` on another thread: it gets its own copies.
-    let (key, events) = (key.clone(), events.into_iter().cloned().collect::<Vec<_>>());
+    let (key, events) = (
+        key.clone(),
+        events.iter().copied().cloned().collect::<Vec<_>>(),
+    );
     *head = store
         .audit_append_exclusive(Arc::new(move |head| {
             chain_batch(&key, head, &events.iter().collect::<Vec<_>>())
@@ -561,12 +683,72 @@ mod tests {
         assert!(commits <= 2, "{commits} commits for 32 records");
     }
 
+    fn event(subject: &str) -> AuditEvent {
+        AuditEvent::new(SystemTime::UNIX_EPOCH, "test.event", subject, ())
+    }
+
+    /// The subjects in the log, in order.
+    async fn subjects(store: &dyn AuditStore) -> Vec<String> {
+        let mut subjects = Vec::new();
+        for_each(store, |r| {
+            subjects.push(r.subject);
+            Ok::<_, DurableError>(())
+        })
+        .await
+        .unwrap();
+        subjects
+    }
+
+    /// A submitted record is answered at once and committed in order with
+    /// the awaited ones: a record awaited after it finds it in the log.
+    #[tokio::test]
+    async fn submitted_records_are_committed_in_order_with_awaited_ones() {
+        let store = Arc::new(Watched::new(false));
+        let log = AuditLog::spawn(store.clone(), key());
+        log.submit(event("q1")).await.unwrap();
+        log.submit(event("q2")).await.unwrap();
+        log.record(event("r3")).await.unwrap();
+        assert_eq!(subjects(store.as_ref()).await, ["q1", "q2", "r3"]);
+        log.submit(event("q4")).await.unwrap();
+        log.settled().await;
+        assert_eq!(subjects(store.as_ref()).await, ["q1", "q2", "r3", "q4"]);
+        assert_eq!(intact(store.as_ref()).await, 4);
+    }
+
+    /// While the store is down, a submitted record that was answered for is
+    /// kept and committed, first, once the store is back; and once a commit
+    /// has failed, submitting waits for the commit and reports the failure,
+    /// so a store that is down refuses reset starts as before.
+    #[tokio::test]
+    async fn a_submitted_record_outlives_failed_commits_and_then_submit_waits() {
+        let store = Arc::new(Watched::new(false));
+        let log = AuditLog::spawn(store.clone(), key());
+        store.down.store(true, Ordering::Relaxed);
+        log.submit(event("answered")).await.unwrap();
+        log.settled().await;
+        let refused = log.submit(event("refused")).await;
+        assert!(refused.is_err(), "{refused:?}");
+        assert!(log.record(event("awaited")).await.is_err());
+        assert!(subjects(store.as_ref()).await.is_empty());
+
+        store.down.store(false, Ordering::Relaxed);
+        // Tried again alone after a pause, with nothing else coming.
+        tokio::time::sleep(RETRY_AFTER * 3).await;
+        assert_eq!(subjects(store.as_ref()).await, ["answered"]);
+        log.submit(event("after")).await.unwrap();
+        log.settled().await;
+        assert_eq!(subjects(store.as_ref()).await, ["answered", "after"]);
+        assert_eq!(intact(store.as_ref()).await, 2);
+    }
+
     /// The memory store, counting the optimistic appends; when `racing`,
-    /// another writer appends one record before each, which therefore loses.
+    /// another writer appends one record before each, which therefore loses;
+    /// while `down`, every call fails.
     struct Watched {
         inner: MemoryDurable,
         racing: bool,
         appends: std::sync::atomic::AtomicUsize,
+        down: AtomicBool,
     }
 
     impl Watched {
@@ -575,6 +757,15 @@ mod tests {
                 inner: MemoryDurable::new(),
                 racing,
                 appends: std::sync::atomic::AtomicUsize::new(0),
+                down: AtomicBool::new(false),
+            }
+        }
+
+        fn up(&self) -> Result<(), DurableError> {
+            if self.down.load(Ordering::Relaxed) {
+                Err(DurableError("the test store is down".into()))
+            } else {
+                Ok(())
             }
         }
     }
@@ -582,9 +773,11 @@ mod tests {
     #[async_trait::async_trait]
     impl AuditStore for Watched {
         async fn audit_head(&self) -> Result<Option<(i64, String)>, DurableError> {
+            self.up()?;
             self.inner.audit_head().await
         }
         async fn audit_append(&self, records: &[AuditRecord]) -> Result<bool, DurableError> {
+            self.up()?;
             self.appends
                 .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             if self.racing {
@@ -601,6 +794,7 @@ mod tests {
             &self,
             chain: std::sync::Arc<crate::store::durable::ChainFn<'static>>,
         ) -> Result<Option<(i64, String)>, DurableError> {
+            self.up()?;
             self.inner.audit_append_exclusive(chain).await
         }
         async fn audit_page(

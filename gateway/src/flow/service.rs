@@ -282,9 +282,15 @@ pub async fn start(s: &AppState, raw_name: &str, client: &Client) -> ApiResult<F
         signals: &signals,
         unknown_account: !known && !locked,
     };
-    s.audit
-        .record(AuditEvent::new(at, "reset.started", name.as_str(), started).with_alert(alert))
-        .await?;
+    let event = AuditEvent::new(at, "reset.started", name.as_str(), started).with_alert(alert);
+    // Answered without waiting for the disk only where a lost record could
+    // go only with the flow it started (`AuditLog::submit`); an alert is
+    // always waited for.
+    if event.alert.is_none() && s.ephemeral.dies_with_the_process() {
+        s.audit.submit(event).await?;
+    } else {
+        s.audit.record(event).await?;
+    }
     Ok(flow)
 }
 

@@ -485,6 +485,10 @@ impl Ephemeral for MemoryStore {
     fn crowded(&self) -> bool {
         self.crowded_now()
     }
+
+    fn dies_with_the_process(&self) -> bool {
+        true
+    }
 }
 
 // The behaviour shared with the Redis store is tested in `../conformance.rs`.

@@ -129,6 +129,12 @@ pub trait Ephemeral: Send + Sync + 'static {
     fn crowded(&self) -> bool {
         false
     }
+
+    /// Does what the store holds end with this process (the in-memory store),
+    /// rather than outlive it for the other nodes (Redis)?
+    fn dies_with_the_process(&self) -> bool {
+        false
+    }
 }
 
 /// Key prefixes, in one place so that no two features collide.
