@@ -107,6 +107,8 @@ async fn an_address_alone_resets_at_low_risk_by_an_emailed_code() {
         .await;
     assert_eq!(status, StatusCode::OK);
 
+    // Starts' records are committed just after their answers.
+    app.state.audit.settled().await;
     let audit = app.state.durable.audit_page(0, 1000).await.unwrap();
     let text: String = audit.iter().map(|r| r.data.as_str()).collect();
     assert!(
@@ -199,6 +201,8 @@ async fn start_scripted(app: &App, name: &str) -> (Value, Value) {
         .insert(header::USER_AGENT, "curl/8.5.0".parse().unwrap());
     let (status, flow) = app.send(req).await;
     assert_eq!(status, StatusCode::OK, "{flow}");
+    // Starts' records are committed just after their answers.
+    app.state.audit.settled().await;
     let audit = app.state.durable.audit_page(0, 1000).await.unwrap();
     let started: Value = audit
         .iter()

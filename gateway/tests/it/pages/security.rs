@@ -214,6 +214,8 @@ async fn over_https_cookies_are_host_prefixed_and_secure() {
 /// Audit records whose kind starts with `kind`, once at least one record is in.
 async fn audited(app: &App, kind: &str) -> usize {
     for _ in 0..100 {
+        // Starts' records are committed just after their answers.
+        app.state.audit.settled().await;
         let records = app.state.durable.audit_page(0, 1000).await.unwrap();
         if !records.is_empty() {
             return records.iter().filter(|r| r.kind.starts_with(kind)).count();
