@@ -116,12 +116,18 @@ impl Entry {
 pub struct AuditLog {
     tx: mpsc::Sender<Entry>,
     alerts: Arc<Notify>,
+    status: Arc<WriterStatus>,
+}
+
+/// What the writer tells [`AuditLog::submit`].
+#[derive(Debug, Default)]
+struct WriterStatus {
     /// The last commit failed: [`AuditLog::submit`] then waits for its
     /// record's commit, so that a store that is down refuses what needs it.
-    failing: Arc<AtomicBool>,
+    failing: AtomicBool,
     /// The writer has a batch in hand (gathering, waiting for the file's
     /// turn, committing): [`AuditLog::submit`] queues only then.
-    busy: Arc<AtomicBool>,
+    busy: AtomicBool,
 }
 
 impl AuditLog {
@@ -129,19 +135,9 @@ impl AuditLog {
     pub fn spawn(store: Arc<dyn AuditStore>, key: ServerKey) -> Self {
         let (tx, rx) = mpsc::channel(4 * MAX_BATCH);
         let alerts = Arc::new(Notify::new());
-        let failing = Arc::new(AtomicBool::new(false));
-        let busy = Arc::new(AtomicBool::new(false));
-        let flags = Flags {
-            failing: failing.clone(),
-            busy: busy.clone(),
-        };
-        tokio::spawn(writer(store, key, rx, alerts.clone(), flags));
-        Self {
-            tx,
-            alerts,
-            failing,
-            busy,
-        }
+        let status = Arc::new(WriterStatus::default());
+        tokio::spawn(writer(store, key, rx, alerts.clone(), status.clone()));
+        Self { tx, alerts, status }
     }
 
     /// Notified after a commit that queued webhook messages: the dispatcher
@@ -178,7 +174,8 @@ impl AuditLog {
     /// awaited) is committed with it or after it. A graceful shutdown waits
     /// for it ([`Self::settled`]).
     pub async fn submit(&self, event: AuditEvent) -> Result<(), DurableError> {
-        if self.failing.load(Ordering::Relaxed) || !self.busy.load(Ordering::Relaxed) {
+        if self.status.failing.load(Ordering::Relaxed) || !self.status.busy.load(Ordering::Relaxed)
+        {
             return self.record(event).await;
         }
         self.tx
@@ -203,18 +200,12 @@ fn stopped() -> DurableError {
     DurableError("audit writer stopped".into())
 }
 
-/// What the writer tells [`AuditLog::submit`].
-struct Flags {
-    failing: Arc<AtomicBool>,
-    busy: Arc<AtomicBool>,
-}
-
 async fn writer(
     store: Arc<dyn AuditStore>,
     key: ServerKey,
     mut rx: mpsc::Receiver<Entry>,
     alerts: Arc<Notify>,
-    Flags { failing, busy }: Flags,
+    status: Arc<WriterStatus>,
 ) {
     let mut head: Option<(i64, String)> = None;
     // Between turns, only queued records that a failed commit left.
@@ -233,7 +224,7 @@ async fn writer(
                 tokio::time::sleep(RETRY_AFTER).await;
             }
         }
-        busy.store(true, Ordering::Relaxed);
+        status.busy.store(true, Ordering::Relaxed);
         gather(&mut rx, &mut batch).await;
         let events: Vec<&AuditEvent> = batch.iter().filter_map(Entry::event).collect();
         let result = if events.is_empty() {
@@ -242,44 +233,45 @@ async fn writer(
             let started = std::time::Instant::now();
             let result = commit(store.as_ref(), &key, &mut head, &events).await;
             crate::metrics::store_call("durable", "audit_commit", started.elapsed());
+            status.failing.store(result.is_err(), Ordering::Relaxed);
             result
         };
-        if !events.is_empty() {
-            failing.store(result.is_err(), Ordering::Relaxed);
-        }
         if result.is_ok() && events.iter().any(|event| event.alert.is_some()) {
             alerts.notify_one();
         }
         drop(events);
-        let mut kept = Vec::new();
-        for entry in batch.drain(..) {
-            match entry {
-                Entry::Awaited(_, reply) => {
-                    let _ = reply.send(
-                        result
-                            .as_ref()
-                            .copied()
-                            .map_err(|e| DurableError(e.0.clone())),
-                    );
-                }
-                Entry::Queued(event) => {
-                    if result.is_err() {
-                        kept.push(Entry::Queued(event));
-                    }
-                }
-                Entry::Barrier(reply) => {
-                    let _ = reply.send(());
-                }
+        batch = answer(batch, &result);
+        status.busy.store(false, Ordering::Relaxed);
+    }
+}
+
+/// Tell the batch's callers how its commit went; what is left, the queued
+/// records of a failed commit, is tried again.
+fn answer(batch: Vec<Entry>, result: &Result<(), DurableError>) -> Vec<Entry> {
+    let mut kept = Vec::new();
+    for entry in batch {
+        match entry {
+            Entry::Awaited(_, reply) => {
+                let _ = reply.send(
+                    result
+                        .as_ref()
+                        .copied()
+                        .map_err(|e| DurableError(e.0.clone())),
+                );
+            }
+            Entry::Queued(_) if result.is_err() => kept.push(entry),
+            Entry::Queued(_) => {}
+            Entry::Barrier(reply) => {
+                let _ = reply.send(());
             }
         }
-        if let Err(e) = &result
-            && !kept.is_empty()
-        {
-            tracing::error!(error = %e, queued = kept.len(), "audit records not committed yet; trying again");
-        }
-        batch = kept;
-        busy.store(false, Ordering::Relaxed);
     }
+    if let Err(e) = result
+        && !kept.is_empty()
+    {
+        tracing::error!(error = %e, queued = kept.len(), "audit records not committed yet; trying again");
+    }
+    kept
 }
 
 /// Let the requests already under way reach the log before it commits.
@@ -629,13 +621,7 @@ mod tests {
             append_waves(b, 200, 5, "b")
         );
         assert_eq!(intact(a.as_ref()).await, 400);
-        let mut subjects = Vec::new();
-        for_each(a.as_ref(), |r| {
-            subjects.push(r.subject);
-            Ok::<_, DurableError>(())
-        })
-        .await
-        .unwrap();
+        let mut subjects = subjects(a.as_ref()).await;
         subjects.sort();
         subjects.dedup();
         assert_eq!(subjects.len(), 400, "every event once");
