@@ -10,13 +10,22 @@
 # (cargo build --release -p resetgate-bench), nothing else busy, and builds
 # alternating. Linux only. The CPU window needs an open loop of 7 s or more
 # (the --duration here, 8; a later --duration overrides it).
+#
+# With HEARTBEAT=1, bench/scripts/heartbeat.py runs beside it and writes
+# OUT_DIR.heartbeat.csv, for `open_loop_gaps.py --heartbeat` (was a stall
+# the machine's?).
 set -euo pipefail
 name=$1 bin=$2 out=$3
 shift 3
+beat=""
+if [ "${HEARTBEAT:-}" = 1 ]; then
+    python3 "$(dirname "$0")/heartbeat.py" "$out.heartbeat.csv" 2> /dev/null &
+    beat=$!
+fi
 target/release/load --scenario ceiling --bin "$bin" --users 1000 --duration 8 --warmup 1 \
     --out "$out" "$@" > "$out.log" 2>&1 &
 load=$!
-trap 'kill "$load" 2> /dev/null || true' EXIT
+trap 'kill "$load" $beat 2> /dev/null || true' EXIT
 for _ in $(seq 1 600); do
     grep -q "gateway, open loop" "$out.log" 2>/dev/null && break
     sleep 0.2
@@ -34,6 +43,7 @@ before=$(ticks)
 sleep 4
 after=$(ticks)
 wait "$load"
+[ -z "$beat" ] || kill "$beat"
 python3 - "$out" "$name" "$before" "$after" "$(getconf CLK_TCK)" <<'PY'
 import json, sys
 out, name, before, after, hz = sys.argv[1], sys.argv[2], *map(int, sys.argv[3:])

@@ -298,6 +298,7 @@ pub async fn run(args: &Args, http: &reqwest::Client) -> anyhow::Result<(String,
         "gateway_open_loop": {
             "offered_per_s": open_run.offered,
             "max_dispatch_lag_us": u64::try_from(open_run.max_dispatch_lag.as_micros()).unwrap_or(u64::MAX),
+            "window_start_monotonic_ns": open_run.window_start_monotonic_ns,
             "result": tally_json(&open_run.tally, open_run.seconds),
         },
         "redis_benchmark": redis_rows.iter().map(|r| json!({

@@ -74,6 +74,10 @@ pub struct Run {
     /// the measured window began, its latency), in µs, in intended order —
     /// whether a tail is a few stalls or spread over the run.
     pub timeline: Vec<(u64, u64)>,
+    /// Open loop only: when the measured window began on `CLOCK_MONOTONIC`
+    /// (`Instant`'s clock), in ns, to place the timeline beside other
+    /// processes' records (`bench/scripts/heartbeat.py`).
+    pub window_start_monotonic_ns: Option<u64>,
 }
 
 impl Run {
@@ -127,6 +131,7 @@ where
         offered: None,
         max_dispatch_lag: Duration::ZERO,
         timeline: Vec::new(),
+        window_start_monotonic_ns: None,
     }
 }
 
@@ -196,6 +201,7 @@ where
     let timer = Timer::new().expect("a timerfd");
     let start = Instant::now() + Duration::from_millis(10);
     let measure_from = start + warmup;
+    let window_start_monotonic_ns = monotonic_ns(measure_from);
     #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
     let total = ((warmup + duration).as_secs_f64() * rate).floor() as u64;
     let shared = Rc::new(Shared::default());
@@ -233,7 +239,17 @@ where
         offered: Some(rate),
         max_dispatch_lag: max_lag,
         timeline,
+        window_start_monotonic_ns: Some(window_start_monotonic_ns),
     }
+}
+
+/// `at` (not yet passed) on `CLOCK_MONOTONIC`, in ns.
+fn monotonic_ns(at: Instant) -> u64 {
+    let now = rustix::time::clock_gettime(rustix::time::ClockId::Monotonic);
+    let ahead = at.saturating_duration_since(Instant::now());
+    let now_ns = u64::try_from(now.tv_sec).unwrap_or(0) * 1_000_000_000
+        + u64::try_from(now.tv_nsec).unwrap_or(0);
+    now_ns + u64::try_from(ahead.as_nanos()).unwrap_or(u64::MAX)
 }
 
 /// `request` on an idle connection to `addr`, or on a new one.
