@@ -18,7 +18,8 @@
 //! (the in-memory store) and raises no alert, whose record then costs its
 //! answer no wait for the disk;
 //! the writer keeps such a record until it is committed (through failed
-//! commits too), and commits in order, so any later record of the same
+//! commits too, without appending again one that a commit reported as
+//! failed had written: [`drop_landed`]), and commits in order, so any later record of the same
 //! process that was awaited was committed after it ([`AuditLog::submit`]
 //! says what that guarantees).
 //! Several gateway processes sharing a database have a writer each: the store
@@ -210,6 +211,10 @@ async fn writer(
     let mut head: Option<(i64, String)> = None;
     // Between turns, only queued records that a failed commit left.
     let mut batch = Vec::with_capacity(MAX_BATCH);
+    // After a commit failed once its append had been sent: the head it was
+    // chained on (the lowest, over several such failures). Its records may
+    // be in the log all the same (the connection lost in `COMMIT`).
+    let mut unsure: Option<i64> = None;
     loop {
         if batch.is_empty() {
             if rx.recv_many(&mut batch, MAX_BATCH).await == 0 {
@@ -226,23 +231,51 @@ async fn writer(
         }
         status.busy.store(true, Ordering::Relaxed);
         gather(&mut rx, &mut batch).await;
-        let events: Vec<&AuditEvent> = batch.iter().filter_map(Entry::event).collect();
-        let result = if events.is_empty() {
-            Ok(())
-        } else {
-            let started = std::time::Instant::now();
-            let result = commit(store.as_ref(), &key, &mut head, &events).await;
-            crate::metrics::store_call("durable", "audit_commit", started.elapsed());
-            status.failing.store(result.is_err(), Ordering::Relaxed);
-            result
+        let result = match drop_landed(store.as_ref(), &mut unsure, &mut batch).await {
+            Ok(()) => commit_batch(&store, &key, &mut head, &mut unsure, &batch, &status).await,
+            Err(e) => {
+                status.failing.store(true, Ordering::Relaxed);
+                Err(e)
+            }
         };
-        if result.is_ok() && events.iter().any(|event| event.alert.is_some()) {
+        if result.is_ok()
+            && batch
+                .iter()
+                .filter_map(Entry::event)
+                .any(|event| event.alert.is_some())
+        {
             alerts.notify_one();
         }
-        drop(events);
         batch = answer(batch, &result);
         status.busy.store(false, Ordering::Relaxed);
     }
+}
+
+/// Commit the batch's records, if it has any; after a failure that may hide
+/// a commit, note the head it was chained on in `unsure` ([`drop_landed`]).
+async fn commit_batch(
+    store: &Arc<dyn AuditStore>,
+    key: &ServerKey,
+    head: &mut Option<(i64, String)>,
+    unsure: &mut Option<i64>,
+    batch: &[Entry],
+    status: &WriterStatus,
+) -> Result<(), DurableError> {
+    let events: Vec<&AuditEvent> = batch.iter().filter_map(Entry::event).collect();
+    if events.is_empty() {
+        return Ok(());
+    }
+    let started = std::time::Instant::now();
+    let mut sent_after = None;
+    let result = commit(store.as_ref(), key, head, &events, &mut sent_after).await;
+    crate::metrics::store_call("durable", "audit_commit", started.elapsed());
+    status.failing.store(result.is_err(), Ordering::Relaxed);
+    if result.is_err()
+        && let Some(after) = sent_after
+    {
+        *unsure = Some(unsure.map_or(after, |before| before.min(after)));
+    }
+    result
 }
 
 /// Tell the batch's callers how its commit went; what is left, the queued
@@ -272,6 +305,63 @@ fn answer(batch: Vec<Entry>, result: &Result<(), DurableError>) -> Vec<Entry> {
         tracing::error!(error = %e, queued = kept.len(), "audit records not committed yet; trying again");
     }
     kept
+}
+
+/// Before queued records that a failed commit left are tried again: drop
+/// those that are in the log already, because that commit's answer was lost
+/// after it had been written (`unsure`: the head it was chained on, or the
+/// lowest of several). Its records are then somewhere after that head, in one
+/// run (a commit is all or nothing), with other writers' records perhaps
+/// before or after them; a queued record is recognised by its time, kind,
+/// subject and data (a reset start's data carries its flow's id, so two are
+/// never alike). Awaited records were answered with the failure, so they are
+/// not tried again either way.
+async fn drop_landed(
+    store: &dyn AuditStore,
+    unsure: &mut Option<i64>,
+    batch: &mut Vec<Entry>,
+) -> Result<(), DurableError> {
+    let Some(after) = *unsure else {
+        return Ok(());
+    };
+    let mut landed = Vec::new();
+    {
+        let mut queued: Vec<(usize, &AuditEvent)> = batch
+            .iter()
+            .enumerate()
+            .filter_map(|(i, entry)| match entry {
+                Entry::Queued(e) => Some((i, e)),
+                _ => None,
+            })
+            .collect();
+        let mut from = after;
+        while !queued.is_empty() {
+            let page = store.audit_page(from, 1000).await?;
+            let Some(last) = page.last() else {
+                break;
+            };
+            from = last.seq;
+            for r in &page {
+                if let Some(k) = queued.iter().position(|(_, e)| {
+                    e.at == r.at && e.kind == r.kind && e.subject == r.subject && e.data == r.data
+                }) {
+                    landed.push(queued.swap_remove(k).0);
+                }
+            }
+        }
+    }
+    *unsure = None;
+    if !landed.is_empty() {
+        tracing::warn!(
+            records = landed.len(),
+            "queued audit records were committed by a commit that reported a failure; not appended again"
+        );
+        landed.sort_unstable();
+        for i in landed.into_iter().rev() {
+            batch.remove(i);
+        }
+    }
+    Ok(())
 }
 
 /// Let the requests already under way reach the log before it commits.
@@ -310,7 +400,7 @@ async fn gather(rx: &mut mpsc::Receiver<Entry>, batch: &mut Vec<Entry>) {
 }
 
 /// Chain `batch` onto the head and commit it. On failure the head is forgotten
-/// and re-read next time, since nothing of the batch was written.
+/// and re-read next time: the batch may or may not have been written.
 ///
 /// Several processes may append to one store (gateway nodes sharing a
 /// database), each with its own writer and cached head. The batch is first
@@ -319,16 +409,22 @@ async fn gather(rx: &mut mpsc::Receiver<Entry>, batch: &mut Vec<Entry>) {
 /// writer appended since (the store writes nothing and says so), the batch is
 /// chained again under the store's append lock on the head as it then is:
 /// that cannot lose, so a busy writer elsewhere cannot starve this one.
+///
+/// `sent_after` is set to the head's number once an append has been sent:
+/// from then on a failure may hide a commit that happened
+/// ([`drop_landed`]).
 async fn commit(
     store: &dyn AuditStore,
     key: &ServerKey,
     head: &mut Option<(i64, String)>,
     events: &[&AuditEvent],
+    sent_after: &mut Option<i64>,
 ) -> Result<(), DurableError> {
     let known = match head.take() {
         Some(h) => Some(h),
         None => store.audit_head().await?,
     };
+    *sent_after = Some(known.as_ref().map_or(0, |(seq, _)| *seq));
     let records = chain_batch(key, known, events);
     if store.audit_append(&records).await? {
         *head = records.last().map(|r| (r.seq, r.hash.clone()));
@@ -778,10 +874,47 @@ mod tests {
         assert_eq!(intact(store.as_ref()).await, 2);
     }
 
+    /// A commit that was written but answered with a failure (the
+    /// connection lost in `COMMIT`) leaves its queued records in the log
+    /// once: the writer finds them there before trying them again, and
+    /// appends only what is new, here behind another writer's record.
+    #[tokio::test]
+    async fn queued_records_of_a_commit_that_failed_after_writing_are_not_appended_twice() {
+        let store = Arc::new(Watched::new(false));
+        let log = AuditLog::spawn(store.clone(), key());
+        log.record(event("before")).await.unwrap();
+        let first = held_record(&log, &store, "r1").await;
+        for q in ["q2", "q3"] {
+            log.submit(event(q)).await.unwrap();
+        }
+        // Appends so far: "before", then "r1" (held); the next is q2 and q3.
+        let next = store.appends.load(Ordering::Relaxed) + 2;
+        store.lose_answer_of.store(next, Ordering::Relaxed);
+        store.gate.send_replace(true);
+        first.await.unwrap().unwrap();
+        while store.appends.load(Ordering::Relaxed) < next {
+            tokio::task::yield_now().await;
+        }
+        // Another writer appends meanwhile.
+        let other = event("other");
+        store
+            .inner
+            .audit_append_exclusive(Arc::new(move |head| chain_batch(&key(), head, &[&other])))
+            .await
+            .unwrap();
+        log.record(event("r4")).await.unwrap();
+        assert_eq!(
+            subjects(store.as_ref()).await,
+            ["before", "r1", "q2", "q3", "other", "r4"]
+        );
+        assert_eq!(intact(store.as_ref()).await, 6);
+    }
+
     /// The memory store, counting the optimistic appends; when `racing`,
     /// another writer appends one record before each, which therefore loses;
     /// while `down`, every call fails; while `gate` is closed, appends wait
-    /// (`held` says one is waiting).
+    /// (`held` says one is waiting); the append numbered `lose_answer_of`
+    /// (from 1) is written and then answered with a failure.
     struct Watched {
         inner: MemoryDurable,
         racing: bool,
@@ -789,6 +922,7 @@ mod tests {
         down: AtomicBool,
         gate: tokio::sync::watch::Sender<bool>,
         held: AtomicBool,
+        lose_answer_of: std::sync::atomic::AtomicUsize,
     }
 
     impl Watched {
@@ -800,6 +934,7 @@ mod tests {
                 down: AtomicBool::new(false),
                 gate: tokio::sync::watch::Sender::new(true),
                 held: AtomicBool::new(false),
+                lose_answer_of: std::sync::atomic::AtomicUsize::new(0),
             }
         }
 
@@ -824,8 +959,14 @@ mod tests {
             let _ = gate.wait_for(|open| *open).await;
             self.held.store(false, Ordering::Relaxed);
             self.up()?;
-            self.appends
-                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let number = self
+                .appends
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+                + 1;
+            if number == self.lose_answer_of.load(Ordering::Relaxed) {
+                self.inner.audit_append(records).await?;
+                return Err(DurableError("the answer to COMMIT was lost".into()));
+            }
             if self.racing {
                 let other = AuditEvent::new(SystemTime::UNIX_EPOCH, "other.writer", "x", ());
                 self.inner
