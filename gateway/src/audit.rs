@@ -19,9 +19,9 @@
 //! answer no wait for the disk;
 //! the writer keeps such a record until it is committed (through failed
 //! commits too, without appending again one that a commit reported as
-//! failed had written: [`drop_landed`]), and commits in order, so any later record of the same
-//! process that was awaited was committed after it ([`AuditLog::submit`]
-//! says what that guarantees).
+//! failed had written: [`drop_landed`]), and commits in order, so any later
+//! record of the same process that was awaited was committed after it
+//! ([`AuditLog::submit`] says what that guarantees).
 //! Several gateway processes sharing a database have a writer each: the store
 //! appends a batch only right after the head it was chained on, and a writer
 //! that lost the race re-chains its batch on the new head under the store's
