@@ -123,8 +123,10 @@ pub struct AuditLog {
 /// What the writer tells [`AuditLog::submit`].
 #[derive(Debug, Default)]
 struct WriterStatus {
-    /// The last commit failed: [`AuditLog::submit`] then waits for its
-    /// record's commit, so that a store that is down refuses what needs it.
+    /// The last commit failed (or, before one, looking in the log for what a
+    /// failed commit wrote after all): [`AuditLog::submit`] then waits for
+    /// its record's commit, so that a store that is down refuses what needs
+    /// it.
     failing: AtomicBool,
     /// The writer has a batch in hand (gathering, waiting for the file's
     /// turn, committing): [`AuditLog::submit`] queues only then.
@@ -211,9 +213,9 @@ async fn writer(
     let mut head: Option<(i64, String)> = None;
     // Between turns, only queued records that a failed commit left.
     let mut batch = Vec::with_capacity(MAX_BATCH);
-    // After a commit failed once its append had been sent: the head it was
-    // chained on (the lowest, over several such failures). Its records may
-    // be in the log all the same (the connection lost in `COMMIT`).
+    // After a commit failed once its append had been tried: the head it was
+    // chained on. Its records may be in the log all the same (the answer
+    // to `COMMIT` lost, or a call that timed out after sending it).
     let mut unsure: Option<i64> = None;
     loop {
         if batch.is_empty() {
@@ -232,7 +234,13 @@ async fn writer(
         status.busy.store(true, Ordering::Relaxed);
         gather(&mut rx, &mut batch).await;
         let result = match drop_landed(store.as_ref(), &mut unsure, &mut batch).await {
-            Ok(()) => commit_batch(&store, &key, &mut head, &mut unsure, &batch, &status).await,
+            Ok(checked) => {
+                if checked {
+                    // The store answered: what follows may be answered at once.
+                    status.failing.store(false, Ordering::Relaxed);
+                }
+                commit_batch(&store, &key, &mut head, &mut unsure, &batch, &status).await
+            }
             Err(e) => {
                 status.failing.store(true, Ordering::Relaxed);
                 Err(e)
@@ -270,10 +278,8 @@ async fn commit_batch(
     let result = commit(store.as_ref(), key, head, &events, &mut sent_after).await;
     crate::metrics::store_call("durable", "audit_commit", started.elapsed());
     status.failing.store(result.is_err(), Ordering::Relaxed);
-    if result.is_err()
-        && let Some(after) = sent_after
-    {
-        *unsure = Some(unsure.map_or(after, |before| before.min(after)));
+    if result.is_err() {
+        *unsure = sent_after;
     }
     result
 }
@@ -308,22 +314,34 @@ fn answer(batch: Vec<Entry>, result: &Result<(), DurableError>) -> Vec<Entry> {
 }
 
 /// Before queued records that a failed commit left are tried again: drop
-/// those that are in the log already, because that commit's answer was lost
-/// after it had been written (`unsure`: the head it was chained on, or the
-/// lowest of several). Its records are then somewhere after that head, in one
-/// run (a commit is all or nothing), with other writers' records perhaps
-/// before or after them; a queued record is recognised by its time, kind,
-/// subject and data (a reset start's data carries its flow's id, so two are
-/// never alike). Awaited records were answered with the failure, so they are
-/// not tried again either way.
+/// those that are in the log already, because that commit was written after
+/// all (`unsure`: the head it was chained on). First wait for it, should it
+/// still be under way in the database (a call that timed out after sending
+/// `COMMIT`): taking the store's append lock with nothing to append waits
+/// for every append in progress. Its records are then in the log after that
+/// head or not at all (a commit is all or nothing), with other writers'
+/// records perhaps before or after them; a queued record is recognised by its
+/// time, kind, subject and data (a reset start's data carries its flow's id,
+/// so two are never alike). Awaited records were answered with the failure,
+/// so they are not tried again either way.
+///
+/// `Ok(true)` when it looked (the store answered), `Ok(false)` when there was
+/// nothing to look for.
 async fn drop_landed(
     store: &dyn AuditStore,
     unsure: &mut Option<i64>,
     batch: &mut Vec<Entry>,
-) -> Result<(), DurableError> {
+) -> Result<bool, DurableError> {
     let Some(after) = *unsure else {
-        return Ok(());
+        return Ok(false);
     };
+    if !batch.iter().any(|entry| matches!(entry, Entry::Queued(_))) {
+        *unsure = None;
+        return Ok(false);
+    }
+    store
+        .audit_append_exclusive(Arc::new(|_| Vec::new()))
+        .await?;
     let mut landed = Vec::new();
     {
         let mut queued: Vec<(usize, &AuditEvent)> = batch
@@ -361,7 +379,7 @@ async fn drop_landed(
             batch.remove(i);
         }
     }
-    Ok(())
+    Ok(true)
 }
 
 /// Let the requests already under way reach the log before it commits.
@@ -410,9 +428,8 @@ async fn gather(rx: &mut mpsc::Receiver<Entry>, batch: &mut Vec<Entry>) {
 /// chained again under the store's append lock on the head as it then is:
 /// that cannot lose, so a busy writer elsewhere cannot starve this one.
 ///
-/// `sent_after` is set to the head's number once an append has been sent:
-/// from then on a failure may hide a commit that happened
-/// ([`drop_landed`]).
+/// `sent_after` is set to the head's number before an append is tried: from
+/// then on a failure may hide a commit that happened ([`drop_landed`]).
 async fn commit(
     store: &dyn AuditStore,
     key: &ServerKey,
@@ -908,6 +925,56 @@ mod tests {
             ["before", "r1", "q2", "q3", "other", "r4"]
         );
         assert_eq!(intact(store.as_ref()).await, 6);
+    }
+
+    /// A commit that failed on this side but is still under way in
+    /// `PostgreSQL` (a call that timed out after sending `COMMIT`): the writer
+    /// waits for it before looking, and then finds its record.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_commit_still_under_way_is_waited_for_before_looking_postgres() {
+        let url = crate::store::durable::postgres_test_database().await;
+        let store = Arc::new(PostgresStore::open(&url).await.unwrap());
+        let late = event("late");
+        let record = chain_batch(&key(), None, &[&late]).remove(0);
+        let mut tx = store.pool().begin().await.unwrap();
+        sqlx::query(
+            "INSERT INTO audit_log (seq, at, kind, subject, data, prev_hash, hash)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(record.seq)
+        .bind(&record.at)
+        .bind(&record.kind)
+        .bind(&record.subject)
+        .bind(&record.data)
+        .bind(&record.prev_hash)
+        .bind(&record.hash)
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+        let looking = {
+            let store = store.clone();
+            tokio::spawn(async move {
+                let mut batch = vec![Entry::Queued(late), Entry::Queued(event("new"))];
+                let mut unsure = Some(0);
+                let looked = drop_landed(store.as_ref(), &mut unsure, &mut batch).await;
+                (looked, unsure, batch)
+            })
+        };
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert!(
+            !looking.is_finished(),
+            "looked before the append under way had ended"
+        );
+        tx.commit().await.unwrap();
+        let (looked, unsure, batch) = looking.await.unwrap();
+        assert!(looked.unwrap());
+        assert_eq!(unsure, None);
+        let left: Vec<&str> = batch
+            .iter()
+            .filter_map(Entry::event)
+            .map(|e| e.subject.as_str())
+            .collect();
+        assert_eq!(left, ["new"]);
     }
 
     /// The memory store, counting the optimistic appends; when `racing`,
