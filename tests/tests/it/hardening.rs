@@ -362,10 +362,11 @@ fn the_ks_test_separates_shifted_samples_and_not_equal_ones() {
 /// disturbances (`.ci/run` on b7f8fb7 failed once this way; ten runs after,
 /// five of them beside other tests, gave p 0.23–0.99). A second, independent
 /// experiment (its own server key, so its own decoys) lowers those false
-/// alarms to about one in ten thousand, while a leak real enough to matter
-/// fails both: the 20–35 µs one of `bench/RESULTS.md` ("A timing leak the
-/// faster reads exposed") separated the kinds at p ≤ 0.004 in three runs of
-/// four.
+/// alarms to about one in ten thousand. The price is some power: the 20–35
+/// µs leak of `bench/RESULTS.md` ("A timing leak the faster reads exposed")
+/// separated the kinds at p ≤ 0.004 in three runs of four, so it would fail
+/// both experiments in about half of the runs, and one of every two or
+/// three runs of `.ci/run`.
 const TIMING_ATTEMPTS: usize = 2;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
