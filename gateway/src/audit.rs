@@ -239,7 +239,15 @@ async fn writer(
                     // The store answered: what follows may be answered at once.
                     status.failing.store(false, Ordering::Relaxed);
                 }
-                commit_batch(&store, &key, &mut head, &mut unsure, &batch, &status).await
+                commit_batch(
+                    store.as_ref(),
+                    &key,
+                    &mut head,
+                    &mut unsure,
+                    &batch,
+                    &status,
+                )
+                .await
             }
             Err(e) => {
                 status.failing.store(true, Ordering::Relaxed);
@@ -262,7 +270,7 @@ async fn writer(
 /// Commit the batch's records, if it has any; after a failure that may hide
 /// a commit, note the head it was chained on in `unsure` ([`drop_landed`]).
 async fn commit_batch(
-    store: &Arc<dyn AuditStore>,
+    store: &dyn AuditStore,
     key: &ServerKey,
     head: &mut Option<(i64, String)>,
     unsure: &mut Option<i64>,
@@ -275,7 +283,7 @@ async fn commit_batch(
     }
     let started = std::time::Instant::now();
     let mut sent_after = None;
-    let result = commit(store.as_ref(), key, head, &events, &mut sent_after).await;
+    let result = commit(store, key, head, &events, &mut sent_after).await;
     crate::metrics::store_call("durable", "audit_commit", started.elapsed());
     status.failing.store(result.is_err(), Ordering::Relaxed);
     if result.is_err() {
@@ -342,42 +350,40 @@ async fn drop_landed(
     store
         .audit_append_exclusive(Arc::new(|_| Vec::new()))
         .await?;
-    let mut landed = Vec::new();
-    {
-        let mut queued: Vec<(usize, &AuditEvent)> = batch
-            .iter()
-            .enumerate()
-            .filter_map(|(i, entry)| match entry {
-                Entry::Queued(e) => Some((i, e)),
-                _ => None,
-            })
-            .collect();
-        let mut from = after;
-        while !queued.is_empty() {
-            let page = store.audit_page(from, 1000).await?;
-            let Some(last) = page.last() else {
-                break;
-            };
-            from = last.seq;
-            for r in &page {
-                if let Some(k) = queued.iter().position(|(_, e)| {
-                    e.at == r.at && e.kind == r.kind && e.subject == r.subject && e.data == r.data
-                }) {
-                    landed.push(queued.swap_remove(k).0);
-                }
+    // Which entries of the batch are in the log; looked for until none is left.
+    let mut landed = vec![false; batch.len()];
+    let mut left = batch
+        .iter()
+        .filter(|entry| matches!(entry, Entry::Queued(_)))
+        .count();
+    let mut from = after;
+    while left > 0 {
+        let page = store.audit_page(from, 1000).await?;
+        let Some(last) = page.last() else {
+            break;
+        };
+        from = last.seq;
+        for r in &page {
+            let found = batch.iter().zip(&landed).position(|(entry, &done)| {
+                !done
+                    && matches!(entry, Entry::Queued(e)
+                        if e.at == r.at && e.kind == r.kind && e.subject == r.subject && e.data == r.data)
+            });
+            if let Some(i) = found {
+                landed[i] = true;
+                left -= 1;
             }
         }
     }
     *unsure = None;
-    if !landed.is_empty() {
+    let dropped = landed.iter().filter(|&&done| done).count();
+    if dropped > 0 {
         tracing::warn!(
-            records = landed.len(),
+            records = dropped,
             "queued audit records were committed by a commit that reported a failure; not appended again"
         );
-        landed.sort_unstable();
-        for i in landed.into_iter().rev() {
-            batch.remove(i);
-        }
+        let mut done = landed.into_iter();
+        batch.retain(|_| !done.next().unwrap_or(false));
     }
     Ok(true)
 }
