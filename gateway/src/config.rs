@@ -295,7 +295,12 @@ pub enum SmsProvider {
     Log,
     /// JSON `{"to", "message"}` `POSTed` to `sms.webhook_url`.
     Webhook,
+    /// Twilio's Programmable Messaging API (`sms.twilio_*`).
+    Twilio,
 }
+
+/// Where Twilio's API lives unless `sms.twilio_base_url` says otherwise.
+pub const TWILIO_API: &str = "https://api.twilio.com";
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -306,6 +311,106 @@ pub struct Sms {
     #[serde(skip_serializing)]
     pub webhook_token: Option<SecretString>,
     pub webhook_token_file: Option<PathBuf>,
+    /// Twilio's API origin (default [`TWILIO_API`]); messages go to
+    /// `{base}/2010-04-01/Accounts/{account}/Messages.json`.
+    pub twilio_base_url: Option<url::Url>,
+    /// The Account SID (`AC…`): the path's account and the Basic-auth user.
+    // (Aliased keys are left out of the serialised defaults, or the alias
+    // would meet the default's key as a duplicate.)
+    #[serde(alias = "twilio_account_sid", skip_serializing_if = "Option::is_none")]
+    pub twilio_account: Option<String>,
+    /// The Auth Token (or an API key's secret): the Basic-auth password.
+    #[serde(skip_serializing, alias = "twilio_auth_token")]
+    pub twilio_token: Option<SecretString>,
+    #[serde(
+        alias = "twilio_auth_token_file",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub twilio_token_file: Option<PathBuf>,
+    /// The sender (`From`): an E.164 number or an alphanumeric sender id.
+    pub twilio_from: Option<String>,
+    /// A Messaging Service (`MG…`) that picks the sender, instead of or
+    /// beside `twilio_from`.
+    pub twilio_messaging_service_sid: Option<String>,
+}
+
+impl Sms {
+    /// The Twilio API origin in use.
+    pub fn twilio_base(&self) -> url::Url {
+        self.twilio_base_url
+            .clone()
+            .unwrap_or_else(|| url::Url::parse(TWILIO_API).expect("a valid constant URL"))
+    }
+
+    fn validate_twilio(&self) -> Result<(), ConfigError> {
+        const NEEDED: &str = "is required when sms.provider = \"twilio\"";
+        let base = self.twilio_base();
+        let local = match base.host() {
+            Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+            Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+            Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+            None => false,
+        };
+        let secure = base.scheme() == "https" || (base.scheme() == "http" && local);
+        if !secure || base.cannot_be_a_base() {
+            return Err(invalid(
+                "sms.twilio_base_url",
+                "must be an https:// URL (plain http:// only to loopback, for a local test receiver): the account's token is sent with every message",
+            ));
+        }
+        if !base.username().is_empty() || base.password().is_some() || base.query().is_some() {
+            return Err(invalid(
+                "sms.twilio_base_url",
+                "must hold no user:password@ and no query (the account and token have keys of their own)",
+            ));
+        }
+        let account = self
+            .twilio_account
+            .as_deref()
+            .ok_or_else(|| invalid("sms.twilio_account", NEEDED))?;
+        if account.is_empty()
+            || account.len() > 64
+            || !account
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        {
+            return Err(invalid(
+                "sms.twilio_account",
+                "must be an Account SID (AC followed by 32 hex digits): letters, digits, - and _ only, at most 64",
+            ));
+        }
+        match &self.twilio_token {
+            None => return Err(invalid("sms.twilio_token", NEEDED)),
+            Some(token) if token.expose_secret().trim().is_empty() => {
+                return Err(invalid("sms.twilio_token", "must not be empty"));
+            }
+            Some(_) => {}
+        }
+        if let Some(from) = &self.twilio_from {
+            let alphanumeric = (1..=11).contains(&from.len())
+                && from.bytes().any(|b| b.is_ascii_alphabetic())
+                && from
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b' ' || b == b'-');
+            if !crate::factors::sms::is_e164(from) && !alphanumeric {
+                return Err(invalid(
+                    "sms.twilio_from",
+                    "must be an E.164 number (+ and 8 to 15 digits) or an alphanumeric sender id (at most 11 letters, digits, spaces or -, with a letter)",
+                ));
+            }
+        }
+        if self
+            .twilio_messaging_service_sid
+            .as_deref()
+            .is_some_and(|sid| sid.is_empty() || !sid.bytes().all(|b| b.is_ascii_alphanumeric()))
+        {
+            return Err(invalid(
+                "sms.twilio_messaging_service_sid",
+                "must be a Messaging Service SID (MG followed by 32 hex digits)",
+            ));
+        }
+        Ok(())
+    }
 }
 
 /// `[email]`: "was this you?" notices by e-mail, and reset codes (the `email`
@@ -578,6 +683,15 @@ impl Config {
         if let Some(path) = &self.sms.webhook_token_file {
             self.sms.webhook_token = Some(read_secret_file("sms.webhook_token_file", path)?);
         }
+        if let Some(path) = &self.sms.twilio_token_file {
+            if self.sms.twilio_token.is_some() {
+                return Err(invalid(
+                    "sms.twilio_token",
+                    "set twilio_token or twilio_token_file, not both",
+                ));
+            }
+            self.sms.twilio_token = Some(read_secret_file("sms.twilio_token_file", path)?);
+        }
         for (i, hook) in self.webhooks.iter_mut().enumerate() {
             for (name, file, slot) in [
                 ("secret", &hook.secret_file, &mut hook.secret),
@@ -667,6 +781,9 @@ impl Config {
                 "sms.webhook_url",
                 "is required when sms.provider = \"webhook\"",
             ));
+        }
+        if self.sms.provider == SmsProvider::Twilio {
+            self.sms.validate_twilio()?;
         }
         self.validate_email()?;
         self.validate_webhook_delivery()?;
@@ -971,6 +1088,59 @@ mod tests {
         let secret = config.sms.webhook_token.as_ref().unwrap();
         assert_eq!(secret.expose_secret(), "s3cr3t-token");
         assert!(!format!("{config:?}").contains("s3cr3t"));
+    }
+
+    const TWILIO: &str = "[sms]\nprovider = \"twilio\"\n";
+
+    #[test]
+    fn twilio_keys_are_read_under_both_names() {
+        let config = load_text(&format!(
+            "{TWILIO}twilio_account = \"AC0123\"\ntwilio_token = \"tok-1\"\ntwilio_from = \"+15005550006\"\n"
+        ))
+        .unwrap();
+        assert_eq!(config.sms.provider, SmsProvider::Twilio);
+        assert_eq!(config.sms.twilio_base().as_str(), "https://api.twilio.com/");
+        assert_eq!(config.sms.twilio_account.as_deref(), Some("AC0123"));
+        assert!(!format!("{config:?}").contains("tok-1"));
+        // Twilio's own names for the same keys.
+        let mut token = tempfile::NamedTempFile::new().unwrap();
+        writeln!(token, "tok-2").unwrap();
+        let config = load_text(&format!(
+            "{TWILIO}twilio_base_url = \"http://127.0.0.1:9\"\ntwilio_account_sid = \"AC0123\"\n\
+             twilio_auth_token_file = {:?}\ntwilio_messaging_service_sid = \"MG0123\"\n",
+            token.path()
+        ))
+        .unwrap();
+        assert_eq!(config.sms.twilio_account.as_deref(), Some("AC0123"));
+        assert_eq!(
+            config.sms.twilio_token.as_ref().unwrap().expose_secret(),
+            "tok-2"
+        );
+    }
+
+    #[test]
+    fn twilio_without_what_it_needs_is_refused_by_key() {
+        let refused = |extra: &str| {
+            load_text(&format!("{TWILIO}{extra}"))
+                .unwrap_err()
+                .to_string()
+        };
+        let text = refused("twilio_token = \"t\"\n");
+        assert!(text.contains("sms.twilio_account"), "{text}");
+        let text = refused("twilio_account = \"AC1\"\n");
+        assert!(text.contains("sms.twilio_token"), "{text}");
+        let text = refused("twilio_account = \"AC1/../x\"\ntwilio_token = \"t\"\n");
+        assert!(text.contains("sms.twilio_account"), "{text}");
+        // The token would cross the network in the clear.
+        let text = refused(
+            "twilio_base_url = \"http://sms.example.com\"\ntwilio_account = \"AC1\"\ntwilio_token = \"t\"\n",
+        );
+        assert!(text.contains("sms.twilio_base_url"), "{text}");
+        let text = refused(
+            "twilio_account = \"AC1\"\ntwilio_token = \"t\"\ntwilio_from = \"not a sender!\"\n",
+        );
+        assert!(text.contains("sms.twilio_from"), "{text}");
+        assert!(!text.contains("= \"t\""), "{text}");
     }
 
     #[test]

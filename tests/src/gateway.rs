@@ -64,6 +64,7 @@ pub struct GatewayBuilder {
     stores: Option<StoreUrls>,
     key_file: Option<PathBuf>,
     extra_config: String,
+    twilio_token: Option<String>,
 }
 
 /// Which stores a gateway of [`Gateway::builder`] runs on when the test does
@@ -193,6 +194,15 @@ impl GatewayBuilder {
         self
     }
 
+    /// SMS through `sms.provider = "twilio"` against the receiver's Twilio
+    /// API ([`SmsReceiver::base_url`]), with this token (the receiver takes
+    /// only [`crate::sms::TWILIO_TOKEN`]) and the sender `+15005550006`.
+    #[must_use]
+    pub fn sms_twilio(mut self, token: impl Into<String>) -> Self {
+        self.twilio_token = Some(token.into());
+        self
+    }
+
     /// TOML appended to the config file as is, e.g. `[[webhooks]]` tables
     /// and `[webhook_delivery]` (only keys the gateway documents).
     #[must_use]
@@ -261,6 +271,7 @@ impl GatewayBuilder {
             geo: self.geo,
             smtp_url: self.smtp_url,
             extra_config: self.extra_config,
+            twilio_token: self.twilio_token,
             sms: SmsReceiver::start().await,
             child: None,
             api: Api::new("http://127.0.0.1:0"),
@@ -287,6 +298,7 @@ pub struct Gateway {
     geo: Option<GeoDbs>,
     smtp_url: Option<String>,
     extra_config: String,
+    twilio_token: Option<String>,
     sms: SmsReceiver,
     child: Option<Child>,
     api: Api,
@@ -621,6 +633,19 @@ impl Gateway {
                 file(&geo.anonymous)
             )
         });
+        let sms = match &self.twilio_token {
+            None => format!(
+                "provider = \"webhook\"\nwebhook_url = {}\n",
+                quote(&self.sms.url())
+            ),
+            Some(token) => format!(
+                "provider = \"twilio\"\ntwilio_base_url = {}\ntwilio_account = {}\n\
+                 twilio_token = {}\ntwilio_from = \"+15005550006\"\n",
+                quote(&self.sms.base_url()),
+                quote(crate::sms::TWILIO_ACCOUNT),
+                quote(token)
+            ),
+        };
         let email = self.smtp_url.as_ref().map_or_else(String::new, |url| {
             format!("\n[email]\nsmtp_url = {}\n", quote(url))
         });
@@ -629,11 +654,10 @@ impl Gateway {
              [store]\nephemeral = {ephemeral}\ndurable = {durable}\n\n\
              [secrets]\nkey_file = {key}\n{risk}\n\
              [reset]\nfactor_cooloff = \"0s\"\n\n\
-             [sms]\nprovider = \"webhook\"\nwebhook_url = {sms}\n\n\
+             [sms]\n{sms}\n\
              [password]\nbreached_file = {pwned}\n{geo}{email}{extra}",
             extra = self.extra_config,
             key = quote(&self.key_path.to_string_lossy()),
-            sms = quote(&self.sms.url()),
             pwned = path("pwned.txt"),
         )
     }

@@ -82,6 +82,9 @@ pub struct Flow {
     pub passed: Vec<Factor>,
     pub failures: u8,
     pub sends: u8,
+    /// New passwords tried with this flow's reset token ([`MAX_PASSWORD_TRIES`]).
+    #[serde(default)]
+    pub password_tries: u8,
     pub codes: Vec<PendingCode>,
     pub token_mac: Option<String>,
     /// Where the attempt comes from; recorded as history when it succeeds.
@@ -151,6 +154,11 @@ pub enum Progress {
 /// Codes one flow may send (SMS pumping and annoyance bound).
 pub const MAX_SENDS: u8 = 3;
 
+/// New passwords one verified flow may try. Each refusal says why, and one
+/// reason (`reused`) tells that a guess is the current or a recent password:
+/// the bound keeps that from being an oracle for whoever passed the factors.
+pub const MAX_PASSWORD_TRIES: u8 = 10;
+
 impl Flow {
     /// Is the flow still usable at `now` for anything?
     pub fn check_live(&self, now: i64) -> Result<(), FlowError> {
@@ -202,6 +210,19 @@ impl Flow {
             .find(|c| c.factor == factor && now < c.expires_at)
     }
 
+    /// A code about to be checked is charged as a failure first, and stored
+    /// so by compare-and-swap before the check: of parallel guesses only the
+    /// one whose charge is stored is checked. The check's outcome gives it
+    /// back ([`Self::refund_try`]) before recording itself.
+    pub fn charge_try(&mut self) {
+        self.failures = self.failures.saturating_add(1);
+    }
+
+    /// Undo [`Self::charge_try`] once the code has been checked.
+    pub fn refund_try(&mut self) {
+        self.failures = self.failures.saturating_sub(1);
+    }
+
     /// A wrong code: returns the attempts left; at zero the flow is locked.
     pub fn record_failure(&mut self, max: u8) -> u8 {
         self.failures = self.failures.saturating_add(1);
@@ -244,6 +265,20 @@ impl Flow {
     fn strong_enough(&self) -> bool {
         self.require_one_of.is_empty()
             || self.passed.iter().any(|f| self.require_one_of.contains(f))
+    }
+
+    /// A new password is about to be checked with the reset token: counted
+    /// first (and stored by compare-and-swap before the check), so that tries
+    /// in parallel are each counted. Past [`MAX_PASSWORD_TRIES`] the flow
+    /// locks and its token is gone.
+    pub fn count_password_try(&mut self) -> Result<(), FlowError> {
+        if self.password_tries >= MAX_PASSWORD_TRIES {
+            self.state = State::Locked;
+            self.token_mac = None;
+            return Err(FlowError::Locked);
+        }
+        self.password_tries += 1;
+        Ok(())
     }
 
     /// Begin completing: only from `Verified`, only once.

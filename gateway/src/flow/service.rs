@@ -242,6 +242,7 @@ pub async fn start(s: &AppState, raw_name: &str, client: &Client) -> ApiResult<F
         passed: Vec::new(),
         failures: 0,
         sends: 0,
+        password_tries: 0,
         codes: Vec::new(),
         token_mac: None,
         context,
@@ -375,10 +376,16 @@ pub async fn challenge(s: &AppState, flow_id: &str, factor: Factor) -> ApiResult
     }
     // Per account across flows and addresses and across SMS and e-mail
     // (pumping, bombing); counted for decoys alike, since the key is the name.
-    let (hour, day) =
-        velocity::code_sent(s.ephemeral.as_ref(), &flow.account, s.clock.now()).await?;
-    if hour > MAX_SENDS_PER_HOUR || day > MAX_SENDS_PER_DAY {
-        let wait = if day > MAX_SENDS_PER_DAY {
+    // Read in the flow's lane and counted only when a code goes.
+    let (hour, day) = velocity::codes_sent(
+        s.ephemeral.as_ref(),
+        &flow.account,
+        flow.lane,
+        s.clock.now(),
+    )
+    .await?;
+    if hour >= MAX_SENDS_PER_HOUR || day >= MAX_SENDS_PER_DAY {
+        let wait = if day >= MAX_SENDS_PER_DAY {
             86_400
         } else {
             3600
@@ -397,6 +404,13 @@ pub async fn challenge(s: &AppState, flow_id: &str, factor: Factor) -> ApiResult
         expires_at: now + secs(ttl),
     })?;
     save(s, &raw, &flow).await?;
+    velocity::code_sent(
+        s.ephemeral.as_ref(),
+        &flow.account,
+        flow.lane,
+        s.clock.now(),
+    )
+    .await?;
     // Looked up for decoys too (it finds nothing to send to, or the decoy
     // sends nothing), so both paths cost the same; delivery is in the
     // background, so the answer's timing does not depend on it either.
@@ -443,6 +457,7 @@ pub async fn verify(
     let now = s.now();
     let option = flow.check_factor(factor, now)?.clone();
     count_attempt(s, &flow).await?;
+    let (mut flow, raw) = charge(s, flow, &raw).await?;
     let matched = match factor {
         Factor::Sms | Factor::Email => flow.pending_code(factor, now).is_some_and(|p| {
             crypto::ct_eq(
@@ -460,6 +475,7 @@ pub async fn verify(
     // A decoy's codes are real MACs of codes nobody received; a lucky guess
     // must still fail, or a decoy could be told apart by succeeding.
     let ok = matched && !flow.decoy;
+    flow.refund_try();
     if ok {
         pass(s, flow, &raw, factor, &option.factor_ids).await
     } else {
@@ -477,6 +493,7 @@ pub async fn verify_webauthn(
     let (flow, raw) = load(s, flow_id).await?;
     let option = flow.check_factor(Factor::Webauthn, s.now())?.clone();
     count_attempt(s, &flow).await?;
+    let (mut flow, raw) = charge(s, flow, &raw).await?;
     let outcome = webauthn::reset_verify(
         s,
         &flow.id,
@@ -486,12 +503,24 @@ pub async fn verify_webauthn(
         credential,
     )
     .await?;
+    flow.refund_try();
     match outcome {
         Assertion::Valid { factor_id } if !flow.decoy => {
             pass(s, flow, &raw, Factor::Webauthn, &[factor_id]).await
         }
         _ => fail(s, flow, &raw, Factor::Webauthn).await,
     }
+}
+
+/// Charge the flow a failure before a code is checked ([`Flow::charge_try`]):
+/// stored by compare-and-swap, so that of parallel guesses at one flow only
+/// one is checked (the others are answered 409 `flow_busy`, unchecked) and the
+/// flow's limit of wrong codes holds. Returns the charged flow and its bytes.
+async fn charge(s: &AppState, mut flow: Flow, raw: &[u8]) -> ApiResult<(Flow, Vec<u8>)> {
+    flow.charge_try();
+    save(s, raw, &flow).await?;
+    let raw = serde_json::to_vec(&flow).map_err(ApiError::internal)?;
+    Ok((flow, raw))
 }
 
 /// Count a verification attempt against the account (across flows and

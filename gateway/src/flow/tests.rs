@@ -29,6 +29,7 @@ fn flow(required: u8, factors: &[Factor]) -> Flow {
         passed: vec![],
         failures: 0,
         sends: 0,
+        password_tries: 0,
         codes: vec![],
         token_mac: None,
         context: crate::signals::context::Context::default(),

@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 
 use super::client::Client;
 use super::error::{ApiError, ApiResult};
-use super::json::{Body, Params, PathParam};
+use super::json::{Body, OptionalBody, Params, PathParam};
 use crate::account::AccountName;
 use crate::admin;
 use crate::api_keys::{self, Scope};
@@ -268,6 +268,32 @@ pub async fn delete_webhook(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// `DELETE /v1/admin/webhooks?id=…`: the contract's collection form of
+/// [`delete_webhook`].
+#[derive(Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct WebhookId {
+    /// The endpoint's id.
+    id: String,
+}
+
+#[utoipa::path(
+    delete,
+    path = "/v1/admin/webhooks",
+    operation_id = "deleteWebhookById",
+    tag = "admin",
+    params(WebhookId)
+)]
+pub async fn delete_webhook_by_query(
+    State(s): State<AppState>,
+    Admin(by): Admin,
+    Params(WebhookId { id }): Params<WebhookId>,
+) -> ApiResult<StatusCode> {
+    manage::delete(&s, &by, &id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
 #[utoipa::path(
     post,
     path = "/v1/admin/webhooks/{id}/enable",
@@ -325,7 +351,7 @@ pub async fn redeliver(
     State(s): State<AppState>,
     Admin(by): Admin,
     PathParam(id): PathParam<String>,
-    Body(req): Body<RedeliverRequest>,
+    OptionalBody(req): OptionalBody<RedeliverRequest>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     let queued = manage::redeliver(&s, &by, &id, req.delivery_ids).await?;
     Ok((StatusCode::ACCEPTED, Json(json!({"queued": queued}))))

@@ -1,7 +1,7 @@
 //! `/v1/login` and `/v1/me/factors…`: enrolment by a signed-in person.
 
 use axum::Json;
-use axum::extract::{FromRequestParts, Path, State};
+use axum::extract::{FromRequestParts, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode};
 use serde::Deserialize;
@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 
 use super::client::Client;
 use super::error::{ApiError, ApiResult};
-use super::json::Body;
+use super::json::{Body, PathParam};
 use crate::account::AccountName;
 use crate::app::AppState;
 use crate::factors::{enrol, webauthn};
@@ -68,7 +68,7 @@ pub async fn remove(
     State(s): State<AppState>,
     client: crate::http::client::Client,
     Session(who): Session,
-    Path(id): Path<String>,
+    PathParam(id): PathParam<String>,
 ) -> ApiResult<StatusCode> {
     enrol::remove(
         &s,

@@ -162,7 +162,7 @@ impl From<FlowError> for ApiError {
             FlowError::Locked => (
                 S::TOO_MANY_REQUESTS,
                 "too_many_attempts",
-                "too many wrong codes for this reset; start again later",
+                "too many wrong codes or refused passwords for this reset; start again later",
             ),
             FlowError::Denied => (
                 S::FORBIDDEN,

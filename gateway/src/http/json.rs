@@ -30,20 +30,53 @@ where
         if !json_content_type(req.headers()) {
             return Err(unsupported_media_type());
         }
-        let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
-            if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                payload_too_large()
-            } else {
-                ApiError::bad_request("invalid_request", rejection.body_text())
-            }
-        })?;
-        match axum::Json::<T>::from_bytes(&bytes) {
-            Ok(axum::Json(value)) => Ok(Body(value)),
-            Err(rejection @ JsonRejection::JsonDataError(_)) => {
-                with_integral_floats_as_integers(&bytes).ok_or_else(|| map(&rejection))
-            }
-            Err(rejection) => Err(map(&rejection)),
+        let bytes = read(req, state).await?;
+        parse(&bytes).map(Body)
+    }
+}
+
+/// [`Body`] for requests whose every field may be left out: an empty body
+/// (with or without a content type) reads as `T::default()`.
+pub struct OptionalBody<T>(pub T);
+
+impl<S, T> FromRequest<S> for OptionalBody<T>
+where
+    S: Send + Sync,
+    T: DeserializeOwned + Default,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        let json = json_content_type(req.headers());
+        let bytes = read(req, state).await?;
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Ok(OptionalBody(T::default()));
         }
+        if !json {
+            return Err(unsupported_media_type());
+        }
+        parse(&bytes).map(OptionalBody)
+    }
+}
+
+/// The body's bytes, within the route's size limit.
+async fn read<S: Send + Sync>(req: Request, state: &S) -> Result<Bytes, ApiError> {
+    Bytes::from_request(req, state).await.map_err(|rejection| {
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            payload_too_large()
+        } else {
+            ApiError::bad_request("invalid_request", rejection.body_text())
+        }
+    })
+}
+
+fn parse<T: DeserializeOwned>(bytes: &Bytes) -> Result<T, ApiError> {
+    match axum::Json::<T>::from_bytes(bytes) {
+        Ok(axum::Json(value)) => Ok(value),
+        Err(rejection @ JsonRejection::JsonDataError(_)) => with_integral_floats_as_integers(bytes)
+            .map(|Body(value)| value)
+            .ok_or_else(|| map(&rejection)),
+        Err(rejection) => Err(map(&rejection)),
     }
 }
 

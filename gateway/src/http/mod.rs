@@ -52,7 +52,11 @@ pub fn bearer(headers: &axum::http::HeaderMap) -> Option<&str> {
     headers
         .get(axum::http::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
+        .and_then(|v| {
+            // The scheme is case-insensitive (RFC 9110 §11.1).
+            let (scheme, token) = v.split_once(' ')?;
+            scheme.eq_ignore_ascii_case("bearer").then_some(token)
+        })
         .map(str::trim)
 }
 
@@ -64,7 +68,11 @@ fn admin_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(admin::login_passkey))
         .routes(routes!(admin::passkey_begin))
         .routes(routes!(admin::passkey_finish))
-        .routes(routes!(admin::list_webhooks, admin::create_webhook))
+        .routes(routes!(
+            admin::list_webhooks,
+            admin::create_webhook,
+            admin::delete_webhook_by_query
+        ))
         .routes(routes!(admin::delete_webhook))
         .routes(routes!(admin::deliveries))
         .routes(routes!(admin::redeliver))

@@ -1,7 +1,7 @@
 //! `/v1/reset…`: start, challenge, verify, complete, status. Extract, call, map.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use risk::Factor;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -10,7 +10,7 @@ use axum::http::HeaderMap;
 
 use super::client::Client;
 use super::error::{ApiError, ApiResult};
-use super::json::Body;
+use super::json::{Body, PathParam};
 use crate::app::AppState;
 use crate::flow::Flow;
 use crate::flow::service::{self, Challenged, Verified};
@@ -74,7 +74,7 @@ pub async fn start(
 )]
 pub async fn status(
     State(s): State<AppState>,
-    Path(flow_id): Path<String>,
+    PathParam(flow_id): PathParam<String>,
 ) -> ApiResult<Json<Value>> {
     let (flow, _) = service::load(&s, &flow_id).await?;
     let now = s.now();
@@ -103,7 +103,7 @@ pub struct ChallengeRequest {
 )]
 pub async fn challenge(
     State(s): State<AppState>,
-    Path(flow_id): Path<String>,
+    PathParam(flow_id): PathParam<String>,
     Body(req): Body<ChallengeRequest>,
 ) -> ApiResult<Json<Value>> {
     Ok(Json(
@@ -135,7 +135,7 @@ pub struct VerifyRequest {
 )]
 pub async fn verify(
     State(s): State<AppState>,
-    Path(flow_id): Path<String>,
+    PathParam(flow_id): PathParam<String>,
     Body(req): Body<VerifyRequest>,
 ) -> ApiResult<Json<Value>> {
     let verified = match (req.factor, req.code, req.credential) {
@@ -176,7 +176,7 @@ pub struct CompleteRequest {
 )]
 pub async fn complete(
     State(s): State<AppState>,
-    Path(flow_id): Path<String>,
+    PathParam(flow_id): PathParam<String>,
     Body(req): Body<CompleteRequest>,
 ) -> ApiResult<Json<Value>> {
     if req.reset_token.len() > 128 {

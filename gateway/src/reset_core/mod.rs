@@ -1,7 +1,10 @@
 //! The reset core: once the factors are passed, set the new password.
 //!
 //! Order matters and is the point of this module:
-//! 1. the flow is verified and the token matches (constant time);
+//! 1. the flow is verified and the token matches (constant time); the try is
+//!    counted in the flow by compare-and-swap before the password is looked
+//!    at (at most `MAX_PASSWORD_TRIES` per flow, then it locks: a refusal
+//!    that says `reused` must not become an oracle for the current password);
 //! 2. the password passes every rule (NIST SP 800-63B-4 §3.1.1.2: length,
 //!    common and breached lists, username and context words, history) — all
 //!    checked before anything is written, so a refusal changes nothing and the
@@ -11,6 +14,12 @@
 //! 4. the directory write; on failure the flow returns to `Verified`;
 //! 5. `Done`; the account's sessions are revoked, every channel of the account
 //!    hears of it, and the audit record is written.
+//!
+//! Steps 3 to 5 run in a task of their own, awaited by the request: a client
+//! that goes away, or a proxy that gives up, does not cut the reset between
+//! the directory write and its announcements. Once the directory has taken
+//! the password, nothing turns the answer into a failure: a flow that cannot
+//! be marked `Done` is logged, and the announcements go out all the same.
 
 pub mod password;
 
@@ -67,11 +76,29 @@ pub async fn complete(
                 .into());
         }
     }
+    // Counted before the password is looked at, by compare-and-swap, so that
+    // tries in parallel are each counted; past the limit the flow locks.
+    let mut tried = flow;
+    let counted = tried.count_password_try();
+    service::save(s, &raw, &tried).await.map_err(lost_race)?;
+    if let Err(locked) = counted {
+        let data = json!({"flow_id": tried.id, "reason": "password_tries"});
+        let event = AuditEvent::new(s.clock.now(), "reset.locked", &tried.account, data);
+        s.audit.record(event).await?;
+        return Err(locked.into());
+    }
+    let raw = serde_json::to_vec(&tried).map_err(ApiError::internal)?;
+    let flow = tried;
+
     let name = AccountName::parse(&flow.account).map_err(ApiError::internal)?;
     let password = password::normalize(new_password);
     if let Err(refusal) = check_password(s, &name, &password).await {
         if refusal.code == "password_rejected" {
-            let data = json!({"flow_id": flow.id, "reasons": refusal.reasons()});
+            let data = json!({
+                "flow_id": flow.id,
+                "reasons": refusal.reasons(),
+                "tries_left": crate::flow::MAX_PASSWORD_TRIES.saturating_sub(flow.password_tries),
+            });
             let event = AuditEvent::new(
                 s.clock.now(),
                 "reset.password_rejected",
@@ -88,17 +115,36 @@ pub async fn complete(
     if s.durable.account_lock(name.as_str()).await?.is_some() {
         return Err(FlowError::Denied.into());
     }
-    let mut completing = flow.clone();
-    completing.begin_complete(now)?;
-    // Lost the compare-and-swap: another complete got there first. A store
-    // that cannot answer is a 503 (the token still works), not a used token.
-    service::save(s, &raw, &completing).await.map_err(|e| {
-        if e.status == StatusCode::CONFLICT {
-            ApiError::from(FlowError::TokenUsed)
-        } else {
-            e
-        }
-    })?;
+    let task = tokio::spawn(change(s.clone(), name, flow, raw, password));
+    task.await.map_err(ApiError::internal)?
+}
+
+/// Another request changed the flow first: with one token, that is another
+/// complete (the token is being used). A store that cannot answer is a 503
+/// (the token still works), not a used token.
+fn lost_race(e: ApiError) -> ApiError {
+    if e.status == StatusCode::CONFLICT {
+        ApiError::from(FlowError::TokenUsed)
+    } else {
+        e
+    }
+}
+
+/// Steps 3 to 5 (see the module docs), in a task of their own.
+async fn change(
+    s: AppState,
+    name: AccountName,
+    flow: Flow,
+    raw: Vec<u8>,
+    password: String,
+) -> ApiResult<()> {
+    let s = &s;
+    let mut completing = flow;
+    completing.begin_complete(s.now())?;
+    // Lost the compare-and-swap: another complete got there first.
+    service::save(s, &raw, &completing)
+        .await
+        .map_err(lost_race)?;
     let raw_completing = serde_json::to_vec(&completing).map_err(ApiError::internal)?;
 
     // The audit log learns of the change before it happens: if this record
@@ -142,7 +188,15 @@ pub async fn complete(
     let mut done = completing;
     done.state = State::Done;
     done.token_mac = None;
-    service::save(s, &raw_completing, &done).await?;
+    // The password has changed: a flow left `Completing` answers `token_used`
+    // to a retry, which is right; the announcements must go out regardless.
+    if let Err(e) = service::save(s, &raw_completing, &done).await {
+        tracing::error!(
+            error = %e.code,
+            flow_id = %done.id,
+            "reset completed but its flow could not be marked done; announcing it all the same"
+        );
+    }
     announce(s, &name, &done).await
 }
 
@@ -184,7 +238,8 @@ async fn announce(s: &AppState, name: &AccountName, done: &Flow) -> ApiResult<()
     Ok(())
 }
 
-/// Every rule, all reasons at once; nothing is written.
+/// Every rule, all reasons at once (`reused` only when none other applies);
+/// nothing is written.
 async fn check_password(s: &AppState, name: &AccountName, password: &str) -> ApiResult<()> {
     let mut reasons: Vec<String> = s
         .passwords
@@ -192,9 +247,6 @@ async fn check_password(s: &AppState, name: &AccountName, password: &str) -> Api
         .iter()
         .map(|r| r.code().to_owned())
         .collect();
-    if s.directory.reused(name, password).await? {
-        reasons.push("reused".into());
-    }
     // The directory's own minimum (e.g. ppolicy's pwdMinLength), before
     // anything is written rather than as a refusal from the write.
     if let Some(min) = s.directory.min_password_length().await?
@@ -202,6 +254,12 @@ async fn check_password(s: &AppState, name: &AccountName, password: &str) -> Api
         && !reasons.iter().any(|r| r == "too_short")
     {
         reasons.push("too_short".into());
+    }
+    // Compared with the account's current and recent passwords only when
+    // every other rule passes: a guess that fails them learns nothing of the
+    // current password, and costs no password hashing.
+    if reasons.is_empty() && s.directory.reused(name, password).await? {
+        reasons.push("reused".into());
     }
     if reasons.is_empty() {
         Ok(())

@@ -215,20 +215,56 @@ pub async fn code_attempt(
     }
 }
 
-/// Count a code sent to `account`'s phone: (last hour, last day), including it.
-pub async fn code_sent(
+/// Codes sent to `account` (SMS and e-mail) as its `lane` counts them: (last
+/// hour, last day), not counting one now. Read before a send and counted
+/// only once one goes ([`code_sent`]), so that refused requests never extend
+/// a refusal; concurrent sends may pass one read together, so the limits can
+/// be passed by the requests in flight at once, each still bound by its
+/// flow's own sends.
+pub async fn codes_sent(
     store: &dyn Ephemeral,
     account: &str,
+    lane: Lane,
     now: SystemTime,
 ) -> Result<(u64, u64), StoreError> {
     let (hour, day) = (
-        keys::count("sms", account, "1h"),
-        keys::count("sms", account, "24h"),
+        account_key("sms", lane, account, "1h"),
+        account_key("sms", lane, account, "24h"),
     );
     let counts = store
-        .windows(&[op(&hour, HOUR, true), op(&day, DAY, true)], now)
+        .windows(&[op(&hour, HOUR, false), op(&day, DAY, false)], now)
         .await?;
     Ok((counts[0], counts[1]))
+}
+
+/// Count a code sent to `account`: in the open lane and, from a known
+/// device, in its lane too (strangers filling the open lane do not stop the
+/// owner's device).
+pub async fn code_sent(
+    store: &dyn Ephemeral,
+    account: &str,
+    lane: Lane,
+    now: SystemTime,
+) -> Result<(), StoreError> {
+    let keys = [
+        keys::count("sms", account, "1h"),
+        keys::count("sms", account, "24h"),
+        account_key("sms", Lane::KnownDevice, account, "1h"),
+        account_key("sms", Lane::KnownDevice, account, "24h"),
+    ];
+    let all = [
+        op(&keys[0], HOUR, true),
+        op(&keys[1], DAY, true),
+        op(&keys[2], HOUR, true),
+        op(&keys[3], DAY, true),
+    ];
+    let ops = if lane == Lane::KnownDevice {
+        &all[..]
+    } else {
+        &all[..2]
+    };
+    store.windows(ops, now).await?;
+    Ok(())
 }
 
 /// Count a sign-in attempt: (for the account, for the address) within

@@ -15,6 +15,8 @@ mod smtp;
 mod webauthn;
 
 use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
 
 use axum::Router;
 use axum::body::Body;
@@ -25,8 +27,29 @@ use resetgate::app::{self, AppState, BuildOptions};
 use resetgate::config::Config;
 use resetgate::factors::totp;
 use resetgate::store::durable::FactorRecord;
+use resetgate::time::Clock;
 use serde_json::Value;
 use tower::ServiceExt;
+
+/// A clock a test moves by hand.
+#[derive(Debug)]
+pub struct TestClock(Mutex<SystemTime>);
+
+impl TestClock {
+    pub fn new() -> Arc<Self> {
+        Arc::new(Self(Mutex::new(SystemTime::now())))
+    }
+
+    pub fn advance(&self, by: Duration) {
+        *self.0.lock().unwrap() += by;
+    }
+}
+
+impl Clock for TestClock {
+    fn now(&self) -> SystemTime {
+        *self.0.lock().unwrap()
+    }
+}
 
 pub struct App {
     pub router: Router,
@@ -56,7 +79,20 @@ impl App {
         Self::build(tweak, false).await
     }
 
+    /// An app whose time is `clock`'s (the test moves it).
+    pub async fn with_clock(clock: Arc<TestClock>, tweak: impl FnOnce(&mut Config)) -> App {
+        Self::build_with(tweak, false, Some(clock)).await
+    }
+
     async fn build(tweak: impl FnOnce(&mut Config), demo: bool) -> App {
+        Self::build_with(tweak, demo, None).await
+    }
+
+    async fn build_with(
+        tweak: impl FnOnce(&mut Config),
+        demo: bool,
+        clock: Option<Arc<TestClock>>,
+    ) -> App {
         let dir = tempfile::tempdir().unwrap();
         let mut config = Config::default();
         config.store.durable = format!("sqlite://{}", dir.path().join("db.sqlite").display());
@@ -74,6 +110,7 @@ impl App {
             config,
             BuildOptions {
                 demo,
+                clock: clock.map(|c| c as Arc<dyn Clock>),
                 ..BuildOptions::default()
             },
         )

@@ -2,6 +2,7 @@
 //! escalation, decoys, and the single-use token under concurrency.
 
 use std::collections::BTreeSet;
+use std::time::Duration;
 
 use axum::http::StatusCode;
 use serde_json::{Value, json};
@@ -9,6 +10,9 @@ use serde_json::{Value, json};
 use super::{App, CLIENT, request};
 
 const GOOD: &str = "quiet lantern harbour morning";
+/// A first password that every rule accepts (so that choosing it again is
+/// refused as `reused` alone).
+const INITIAL: &str = "violet harbour kettle initial";
 
 fn keys(v: &Value) -> BTreeSet<String> {
     v.as_object().unwrap().keys().cloned().collect()
@@ -25,7 +29,7 @@ async fn verify(app: &App, id: &str, factor: &str, code: &str) -> (StatusCode, V
 #[tokio::test]
 async fn totp_reset_then_new_password_signs_in() {
     let app = App::new().await;
-    app.user("ann", "ann-initial-passphrase", None).await;
+    app.user("ann", INITIAL, None).await;
     let seed = app.totp("ann", 0, false).await;
     let flow = app.start("ann").await;
     assert_eq!(flow["status"], "challenge");
@@ -47,10 +51,7 @@ async fn totp_reset_then_new_password_signs_in() {
     assert!(token.len() >= 22, "at least 128 bits");
     let complete = |pw: &str| json!({"reset_token": token, "new_password": pw});
     let (status, body) = app
-        .post(
-            &format!("/v1/reset/{id}/complete"),
-            complete("ann-initial-passphrase"),
-        )
+        .post(&format!("/v1/reset/{id}/complete"), complete(INITIAL))
         .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(
@@ -72,10 +73,7 @@ async fn totp_reset_then_new_password_signs_in() {
         (StatusCode::CONFLICT, Some("token_used"))
     );
     let (status, _) = app
-        .post(
-            "/v1/login",
-            json!({"username": "ann", "password": "ann-initial-passphrase"}),
-        )
+        .post("/v1/login", json!({"username": "ann", "password": INITIAL}))
         .await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     let (status, _) = app
@@ -388,4 +386,158 @@ async fn enrol_totp_after_sign_in() {
     assert_eq!(list["factors"][0]["status"], "active");
     let flow = app.start("ann").await;
     assert_eq!(flow["options"][0]["factor"], "totp");
+}
+
+/// A verified flow answers at most `MAX_PASSWORD_TRIES` new passwords: a
+/// refusal that says `reused` would otherwise let whoever passed the factors
+/// test guesses of the current password without end. `reused` is only said
+/// of a password every other rule accepts.
+#[tokio::test]
+async fn a_verified_flow_tries_ten_passwords_then_locks() {
+    let app = App::new().await;
+    app.user("ann", INITIAL, None).await;
+    let seed = app.totp("ann", 0, false).await;
+    let id = app.start("ann").await["flow_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let token = verify(&app, &id, "totp", &app.code(&seed, 0)).await.1["reset_token"].clone();
+    let path = format!("/v1/reset/{id}/complete");
+    let complete = |pw: &str| json!({"reset_token": token, "new_password": pw});
+
+    // Too short and the current password: only `too_short` is said.
+    let (status, body) = app.post(&path, complete("violet")).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert!(!body["reasons"].to_string().contains("reused"), "{body}");
+    let (status, body) = app.post(&path, complete(INITIAL)).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(body["reasons"], json!(["reused"]), "{body}");
+    for _ in 2..10 {
+        let (status, body) = app.post(&path, complete("short")).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    }
+    // The eleventh try, with a good password, finds the flow locked.
+    let (status, body) = app.post(&path, complete(GOOD)).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::TOO_MANY_REQUESTS, Some("too_many_attempts")),
+        "{body}"
+    );
+    assert_eq!(
+        app.get(&format!("/v1/reset/{id}")).await.1["status"],
+        "locked"
+    );
+    let (status, _) = app
+        .post("/v1/login", json!({"username": "ann", "password": INITIAL}))
+        .await;
+    assert_eq!(status, StatusCode::OK, "the password did not change");
+    app.state.audit.settled().await;
+    let audit = app.state.durable.audit_page(0, 1000).await.unwrap();
+    assert!(
+        audit
+            .iter()
+            .any(|r| r.kind == "reset.locked" && r.data.contains("password_tries")),
+        "the lock is audited"
+    );
+}
+
+/// Wrong codes sent in parallel to one flow: each is answered either
+/// `invalid_code` and counted in the flow's five tries, or 409 `flow_busy`
+/// and not checked (its charge lost the compare-and-swap); the tries left
+/// afterwards are exactly five less those answered. (In process the guesses
+/// mostly run one after another; what this holds is the accounting of the
+/// charge and its refund.)
+#[tokio::test]
+async fn parallel_wrong_codes_cannot_share_a_try() {
+    let app = App::new().await;
+    app.user("ann", "ann-initial-passphrase", None).await;
+    app.totp("ann", 0, false).await;
+    let id = app.start("ann").await["flow_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let guesses = ["000001", "000002", "000003"];
+    let answers =
+        futures::future::join_all(guesses.iter().map(|code| verify(&app, &id, "totp", code))).await;
+    let mut checked = 0;
+    for (status, body) in &answers {
+        match (*status, body["error"].as_str()) {
+            (StatusCode::BAD_REQUEST, Some("invalid_code")) => checked += 1,
+            (StatusCode::CONFLICT, Some("flow_busy")) => {}
+            other => panic!("unexpected answer {other:?}: {body}"),
+        }
+    }
+    assert!(checked >= 1, "{answers:?}");
+    // The next wrong code is told exactly what is left.
+    let (status, body) = verify(&app, &id, "totp", "000005").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(body["attempts_left"], 5 - checked - 1, "{answers:?}");
+}
+
+/// Refused code requests do not count against the account: its five codes
+/// an hour come back an hour after the codes that went, however often more
+/// were asked for meanwhile (else a stranger asking for codes could keep the
+/// owner's SMS and e-mail codes refused for good).
+#[tokio::test]
+async fn refused_code_requests_do_not_prolong_the_refusal() {
+    let clock = super::TestClock::new();
+    let app = App::with_clock(clock.clone(), |config| {
+        // Levels out of reach: every start here is offered SMS.
+        let policy = super::quiet_policy().replace(
+            "[levels]\nmedium = 30\nhigh = 60\ndeny = 90",
+            "[levels]\nmedium = 97\nhigh = 98\ndeny = 99",
+        );
+        let path = config.risk.policy.clone().unwrap();
+        std::fs::write(path, policy).unwrap();
+    })
+    .await;
+    app.user("ann", "ann-initial-passphrase", Some("+15550100042"))
+        .await;
+    let challenge = |id: String| {
+        let app = &app;
+        async move {
+            let (status, body) = app
+                .post(
+                    &format!("/v1/reset/{id}/challenge"),
+                    json!({"factor": "sms"}),
+                )
+                .await;
+            (status, body["error"].as_str().map(str::to_owned))
+        }
+    };
+    let start = || async {
+        app.start("ann").await["flow_id"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    let sent = (StatusCode::OK, None);
+    let refused = (
+        StatusCode::TOO_MANY_REQUESTS,
+        Some("too_many_sends".to_owned()),
+    );
+
+    let a = start().await;
+    for _ in 0..3 {
+        assert_eq!(challenge(a.clone()).await, sent);
+    }
+    let b = start().await;
+    for _ in 0..2 {
+        assert_eq!(challenge(b.clone()).await, sent);
+    }
+    assert_eq!(challenge(b).await, refused, "five an hour");
+
+    clock.advance(Duration::from_mins(30));
+    let c = start().await;
+    for _ in 0..6 {
+        assert_eq!(challenge(c.clone()).await, refused);
+    }
+
+    clock.advance(Duration::from_mins(31));
+    let d = start().await;
+    assert_eq!(
+        challenge(d).await,
+        sent,
+        "an hour after the codes that went, the refused requests do not count"
+    );
 }

@@ -45,6 +45,10 @@
 //!   kept across a restart), the replay of a candidate over recorded
 //!   attempts matching what the shadow policy decided live, analysts' labels
 //!   in the export.
+//! - `sms`: reset codes through Twilio's Messages API (`sms.provider =
+//!   "twilio"`) to a local receiver that speaks it: Basic auth, the form's
+//!   `To`/`From`/`Body`, 503s waited out, a refused token not retried and
+//!   kept out of the log.
 //! - `webhooks`: SOC webhooks to a local receiver that refuses, fails and
 //!   throttles before it recovers, and a gateway killed meanwhile: every event
 //!   arrives once by `webhook-id`, signed (two signatures while a secret
@@ -65,4 +69,5 @@ mod nodes;
 mod reset;
 mod schemathesis;
 mod security;
+mod sms;
 mod webhooks;
