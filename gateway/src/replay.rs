@@ -84,8 +84,26 @@ impl Replay {
         policy: Option<std::path::PathBuf>,
         model: Option<std::path::PathBuf>,
     ) -> anyhow::Result<Self> {
+        Self::from_config(&Config::default(), policy, model).await
+    }
+
+    /// Services deciding as a gateway of `operator`'s config would: its
+    /// GeoIP databases, its risk policy unless `policy` names another, its
+    /// anomaly model unless `model` does. Nothing else of it is used: the
+    /// stores, the directory, the providers and the webhooks stay the
+    /// replay's own (in process), so a replay never touches production.
+    pub async fn from_config(
+        operator: &Config,
+        policy: Option<std::path::PathBuf>,
+        model: Option<std::path::PathBuf>,
+    ) -> anyhow::Result<Self> {
         let dir = tempfile::tempdir().context("a temporary directory for the replay")?;
-        let mut config = Config::default();
+        let mut config = Config {
+            geo: operator.geo.clone(),
+            ..Config::default()
+        };
+        let policy = policy.or_else(|| operator.risk.policy.clone());
+        let model = model.or_else(|| operator.models.anomaly.clone());
         config.secrets.key_file = dir.path().join("key");
         config.reset.factor_cooloff = std::time::Duration::ZERO;
         // A replay's clock runs far ahead of the minute purge: no budget, so

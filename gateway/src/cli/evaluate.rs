@@ -42,14 +42,14 @@ pub struct EvaluateArgs {
     policy: Option<PathBuf>,
 }
 
-pub async fn run(args: &EvaluateArgs) -> anyhow::Result<ExitCode> {
+pub async fn run(config: &crate::config::Config, args: &EvaluateArgs) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
     // Read the model here too, for an error that names the option.
     let model =
         std::fs::read(&args.model).with_context(|| format!("--model {}", args.model.display()))?;
     let model = models::model::load(&model)
         .map_err(|e| anyhow::anyhow!("--model {}: {e}", args.model.display()))?;
-    let replay = Replay::new(args.policy.clone(), Some(args.model.clone())).await?;
+    let replay = Replay::from_config(config, args.policy.clone(), Some(args.model.clone())).await?;
     let progress = ProgressBar::new_spinner().with_style(
         ProgressStyle::with_template("{spinner} {prefix} {human_pos} attempts ({per_sec})")
             .unwrap_or_else(|_| ProgressStyle::default_spinner()),

@@ -153,12 +153,13 @@ pub async fn run(cli: Cli) -> ExitCode {
             verb: PolicyVerb::Validate { file },
         } => policy_validate(&file),
         Verb::Geo { verb } => geo::run(verb, cli.config.as_deref()),
-        Verb::Generate(args) => generate::run(&args),
-        Verb::Train(args) => train::run(&args).await,
-        Verb::Evaluate(args) => evaluate::run(&args).await,
         verb => match Config::load(cli.config.as_deref()) {
             Err(e) => Err(anyhow::anyhow!("configuration: {e}")),
             Ok(config) => match verb {
+                // The generator reads no setting; the config is still checked.
+                Verb::Generate(args) => generate::run(&args),
+                Verb::Train(args) => train::run(&config, &args).await,
+                Verb::Evaluate(args) => evaluate::run(&config, &args).await,
                 Verb::Serve { demo } => serve::run(config, demo).await,
                 Verb::CheckConfig => check_config(&config),
                 Verb::Simulate {
@@ -194,11 +195,7 @@ pub async fn run(cli: Cli) -> ExitCode {
                 Verb::Admin {
                     verb: AdminVerb::RemovePasskeys { name },
                 } => admin::remove_passkeys(&config, &name).await,
-                Verb::Policy { .. }
-                | Verb::Geo { .. }
-                | Verb::Generate(_)
-                | Verb::Train(_)
-                | Verb::Evaluate(_) => {
+                Verb::Policy { .. } | Verb::Geo { .. } => {
                     unreachable!("handled above")
                 }
             },

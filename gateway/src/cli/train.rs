@@ -27,14 +27,15 @@ pub struct TrainArgs {
     /// Seed of the training (same data and seed: the same model, byte for byte).
     #[arg(long, default_value_t = 42)]
     seed: u64,
-    /// The risk policy the replay decides under (default: the bundled one).
+    /// The risk policy the replay decides under (default: `risk.policy` of
+    /// `--config`, else the bundled one).
     #[arg(long, value_name = "FILE")]
     policy: Option<PathBuf>,
 }
 
-pub async fn run(args: &TrainArgs) -> anyhow::Result<ExitCode> {
+pub async fn run(config: &crate::config::Config, args: &TrainArgs) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
-    let replay = Replay::new(args.policy.clone(), None).await?;
+    let replay = Replay::from_config(config, args.policy.clone(), None).await?;
     let reader = read_any(&args.input)?;
     let progress = ProgressBar::new_spinner().with_style(
         ProgressStyle::with_template("{spinner} replaying {human_pos} attempts ({per_sec}) {msg}")

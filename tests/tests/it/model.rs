@@ -280,3 +280,81 @@ fn check_config_loads_the_configured_model_and_names_a_bad_one() {
         "{err}"
     );
 }
+
+/// `--config` is read by the model's verbs too: `evaluate` decides under the
+/// config's `risk.policy` (here one that refuses everything), and a config
+/// that cannot be read stops every verb, `generate` included.
+#[test]
+fn the_model_verbs_read_the_config() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = fails(
+        dir.path(),
+        &[
+            "--config",
+            "nowhere.toml",
+            "generate",
+            "--accounts",
+            "5",
+            "--days",
+            "2",
+            "--out",
+            "x.csv",
+        ],
+    );
+    assert!(missing.contains("nowhere.toml"), "{missing}");
+    run(
+        dir.path(),
+        &[
+            "generate",
+            "--seed",
+            "5",
+            "--accounts",
+            "40",
+            "--days",
+            "7",
+            "--out",
+            "traffic.csv",
+        ],
+    );
+    run(
+        dir.path(),
+        &["train", "--input", "traffic.csv", "--out", "model.json"],
+    );
+    let levels = |config: Option<&str>| {
+        let mut args = vec![
+            "evaluate",
+            "--model",
+            "model.json",
+            "--input",
+            "traffic.csv",
+            "--scores",
+            "scores.csv",
+        ];
+        if let Some(config) = config {
+            args.extend(["--config", config]);
+        }
+        run(dir.path(), &args);
+        let scores = std::fs::read_to_string(dir.path().join("scores.csv")).unwrap();
+        scores
+            .lines()
+            .skip(1)
+            .map(|row| row.rsplit(',').next().unwrap().to_owned())
+            .collect::<Vec<_>>()
+    };
+    let bundled = levels(None);
+    assert!(bundled.iter().any(|l| l != "deny"), "{bundled:?}");
+
+    std::fs::write(
+        dir.path().join("deny.toml"),
+        resetgate_tests::fixtures::deny_all_policy(),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("config.toml"),
+        "[risk]\npolicy = \"deny.toml\"\n",
+    )
+    .unwrap();
+    let configured = levels(Some("config.toml"));
+    assert_eq!(configured.len(), bundled.len());
+    assert!(configured.iter().all(|l| l == "deny"), "{configured:?}");
+}
