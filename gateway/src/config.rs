@@ -656,6 +656,7 @@ impl Config {
     }
 
     fn load_with_env(file: Option<&Path>, env: Env) -> Result<Config, ConfigError> {
+        let env = Environment(env);
         let mut figment = Figment::from(Serialized::defaults(Config::default()));
         if let Some(path) = file {
             if !path.exists() {
@@ -976,6 +977,65 @@ fn read_secret_file(
     Ok(SecretString::from(text.trim_end_matches(['\r', '\n'])))
 }
 
+/// Keys whose values are free text: read from the environment as written.
+/// (figment reads a variable as TOML-ish data, so a token `0123` would be the
+/// number 123 and a sender `+15550100042` an integer, which these keys then
+/// refuse, quoting the value; a secret of digits would be quoted in the
+/// error.) Every other key is read as figment reads it: numbers, booleans,
+/// lists and tables.
+const TEXT_KEYS: &[&str] = &[
+    "secrets.key",
+    "risk.api_key",
+    "reset.help_desk",
+    "sms.webhook_token",
+    "sms.twilio_account",
+    "sms.twilio_account_sid",
+    "sms.twilio_token",
+    "sms.twilio_auth_token",
+    "sms.twilio_from",
+    "sms.twilio_messaging_service_sid",
+    "email.from",
+    "ldap.bind_dn",
+    "ldap.bind_password",
+    "ldap.base_dn",
+    "ldap.user_filter",
+    "ldap.email_attribute",
+    "ldap.mobile_attribute",
+    "ldap.name_attribute",
+    "ldap.password_policy_dn",
+];
+
+/// figment's `Env` provider, except for [`TEXT_KEYS`], whose variables are
+/// taken as the text they hold.
+struct Environment(Env);
+
+impl figment::Provider for Environment {
+    fn metadata(&self) -> figment::Metadata {
+        self.0.metadata()
+    }
+
+    fn data(
+        &self,
+    ) -> Result<figment::value::Map<figment::Profile, figment::value::Dict>, figment::Error> {
+        let mut data = self.0.data()?;
+        for (key, text) in self.0.iter() {
+            let Some((section, name)) = key
+                .as_str()
+                .split_once('.')
+                .filter(|_| TEXT_KEYS.contains(&key.as_str()))
+            else {
+                continue;
+            };
+            for dict in data.values_mut() {
+                if let Some(figment::value::Value::Dict(_, table)) = dict.get_mut(section) {
+                    table.insert(name.to_owned(), text.clone().into());
+                }
+            }
+        }
+        Ok(data)
+    }
+}
+
 /// figment's message plus the key path it failed on, without the profile prefix.
 fn describe_figment_error(error: &figment::Error) -> String {
     error
@@ -1153,6 +1213,35 @@ mod tests {
             jail.set_env("RESETGATE__RESET__FLOW_TTL", "15m");
             let config = Config::load(Some(file.path())).expect("loads");
             assert_eq!(config.reset.flow_ttl, Duration::from_mins(15));
+            Ok(())
+        });
+    }
+
+    /// Free-text keys take the variable's text as written, digits, `+` and
+    /// leading zeros included; other keys still read numbers and booleans.
+    #[test]
+    fn text_keys_keep_the_environment_s_text() {
+        #[allow(clippy::result_large_err)]
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("RESETGATE__SMS__PROVIDER", "twilio");
+            jail.set_env("RESETGATE__SMS__TWILIO_ACCOUNT_SID", "AC0123");
+            jail.set_env("RESETGATE__SMS__TWILIO_TOKEN", "0123");
+            jail.set_env("RESETGATE__SMS__TWILIO_FROM", "+15005550006");
+            jail.set_env("RESETGATE__RISK__API_KEY", "20250101");
+            jail.set_env("RESETGATE__RESET__HELP_DESK", "5550100");
+            jail.set_env("RESETGATE__SERVER__RATE_LIMIT_PER_SECOND", "7");
+            let config = Config::load(None).expect("loads");
+            assert_eq!(
+                config.sms.twilio_token.as_ref().unwrap().expose_secret(),
+                "0123"
+            );
+            assert_eq!(config.sms.twilio_from.as_deref(), Some("+15005550006"));
+            assert_eq!(
+                config.risk.api_key.as_ref().unwrap().expose_secret(),
+                "20250101"
+            );
+            assert_eq!(config.reset.help_desk, "5550100");
+            assert_eq!(config.server.rate_limit_per_second, 7);
             Ok(())
         });
     }
