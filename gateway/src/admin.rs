@@ -385,6 +385,22 @@ pub async fn logout(s: &AppState, admin: &AccountName, token: &str) -> ApiResult
 }
 
 /// Audit an administrative action by `admin` (the record's subject).
+/// [`audit`] for a change already made that the answer must report (a
+/// secret shown once): the record is kept through failed commits
+/// ([`crate::audit::AuditLog::keep`]) and a failure is logged, not answered.
+pub async fn audit_kept(
+    s: &AppState,
+    at: SystemTime,
+    kind: &'static str,
+    admin: &AccountName,
+    data: serde_json::Value,
+) {
+    let event = AuditEvent::new(at, kind, admin.as_str(), data);
+    if let Err(e) = s.audit.keep(event).await {
+        tracing::error!(error = %e, kind, "admin change made; its audit record is not committed yet, the writer keeps trying");
+    }
+}
+
 pub async fn audit(
     s: &AppState,
     at: SystemTime,

@@ -98,6 +98,9 @@ enum Entry {
     /// A record already answered for ([`AuditLog::submit`]): kept until it
     /// is committed.
     Queued(AuditEvent),
+    /// A record whose caller waits for its commit and which, should that
+    /// commit fail, is kept as [`Entry::Queued`] ([`AuditLog::keep`]).
+    Kept(AuditEvent, Reply),
     /// Answered once everything handed over before it has been committed, or
     /// has failed to ([`AuditLog::settled`]).
     Barrier(oneshot::Sender<()>),
@@ -106,7 +109,7 @@ enum Entry {
 impl Entry {
     fn event(&self) -> Option<&AuditEvent> {
         match self {
-            Self::Awaited(event, _) | Self::Queued(event) => Some(event),
+            Self::Awaited(event, _) | Self::Queued(event) | Self::Kept(event, _) => Some(event),
             Self::Barrier(_) => None,
         }
     }
@@ -154,6 +157,21 @@ impl AuditLog {
         let (reply, done) = oneshot::channel();
         self.tx
             .send(Entry::Awaited(event, reply))
+            .await
+            .map_err(|_| stopped())?;
+        done.await.map_err(|_| stopped())?
+    }
+
+    /// Append one record that must not be lost, about something that cannot
+    /// be undone (a password already changed): waits for the commit like
+    /// [`Self::record`], and when that fails the record stays with the
+    /// writer, which commits it once the store is back (while this process
+    /// lives; never twice: [`drop_landed`]). An error therefore says the
+    /// record is not committed *yet*.
+    pub async fn keep(&self, event: AuditEvent) -> Result<(), DurableError> {
+        let (reply, done) = oneshot::channel();
+        self.tx
+            .send(Entry::Kept(event, reply))
             .await
             .map_err(|_| stopped())?;
         done.await.map_err(|_| stopped())?
@@ -305,6 +323,17 @@ fn answer(batch: Vec<Entry>, result: &Result<(), DurableError>) -> Vec<Entry> {
                         .copied()
                         .map_err(|e| DurableError(e.0.clone())),
                 );
+            }
+            Entry::Kept(event, reply) => {
+                let _ = reply.send(
+                    result
+                        .as_ref()
+                        .copied()
+                        .map_err(|e| DurableError(e.0.clone())),
+                );
+                if result.is_err() {
+                    kept.push(Entry::Queued(event));
+                }
             }
             Entry::Queued(_) if result.is_err() => kept.push(entry),
             Entry::Queued(_) => {}
@@ -869,6 +898,24 @@ mod tests {
             ["idle", "r1", "q2", "q3", "r4"]
         );
         assert_eq!(intact(store.as_ref()).await, 5);
+    }
+
+    /// A kept record whose commit failed is committed once the store is
+    /// back, once, and its caller heard of the failure.
+    #[tokio::test]
+    async fn a_kept_record_outlives_its_failed_commit() {
+        let store = Arc::new(Watched::new(false));
+        let log = AuditLog::spawn(store.clone(), key());
+        store.down.store(true, Ordering::Relaxed);
+        assert!(log.keep(event("changed")).await.is_err());
+        assert!(log.record(event("awaited")).await.is_err());
+        assert!(subjects(store.as_ref()).await.is_empty());
+        store.down.store(false, Ordering::Relaxed);
+        tokio::time::sleep(RETRY_AFTER * 3).await;
+        assert_eq!(subjects(store.as_ref()).await, ["changed"]);
+        log.record(event("after")).await.unwrap();
+        assert_eq!(subjects(store.as_ref()).await, ["changed", "after"]);
+        assert_eq!(intact(store.as_ref()).await, 2);
     }
 
     /// While the store is down, a submitted record that was answered for is

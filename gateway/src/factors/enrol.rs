@@ -295,7 +295,8 @@ fn record(s: &AppState, who: &AccountName, id: &str, kind: Factor, label: &str) 
     }
 }
 
-/// Audit a factor added or removed (and tell the SOC, in the same commit).
+/// Audit a factor added or removed (and tell the SOC, in the same commit),
+/// once the change is made; the record is kept through failed commits.
 pub(crate) async fn changed(
     s: &AppState,
     who: &AccountName,
@@ -315,9 +316,14 @@ pub(crate) async fn changed(
             time: at,
         }))
     });
-    Ok(s.audit
-        .record(AuditEvent::new(at, "factor.changed", who.as_str(), data).with_alert(alert))
-        .await?)
+    // Called once the change is made: it cannot be undone, so its record and
+    // the SOC's event are kept by the writer through failed commits, and a
+    // failure here is not the person's (a retry would find nothing to do).
+    let event = AuditEvent::new(at, "factor.changed", who.as_str(), data).with_alert(alert);
+    if let Err(e) = s.audit.keep(event).await {
+        tracing::error!(error = %e, change, "factor changed but its audit record is not committed yet; the writer keeps trying");
+    }
+    Ok(())
 }
 
 fn check_code_format(code: &str) -> ApiResult<()> {

@@ -549,14 +549,15 @@ pub async fn create_key(
     let scopes = api_keys::scopes_from(&req.scopes)?;
     let (view, key) =
         api_keys::create(s.durable.as_ref(), &req.name, &scopes, by.as_str(), s.now()).await?;
-    audit(
+    // The key exists from here and is shown only in this answer.
+    crate::admin::audit_kept(
         &s,
         s.clock.now(),
         "api_key.created",
         &by,
         json!({"id": view.id, "name": view.name, "scopes": view.scopes}),
     )
-    .await?;
+    .await;
     let mut body = serde_json::to_value(view).map_err(ApiError::internal)?;
     body["key"] = Value::String(key);
     Ok((StatusCode::CREATED, Json(body)))

@@ -232,8 +232,10 @@ async fn announce(s: &AppState, name: &AccountName, done: &Flow) -> ApiResult<()
         }),
     )
     .with_alert(alert);
-    if let Err(e) = s.audit.record(event).await {
-        tracing::error!(error = %e, flow_id = %done.id, "reset completed but its audit record was not written");
+    // Kept by the writer through failed commits: the change cannot be undone,
+    // so its record and the SOC's event must land, later if not now.
+    if let Err(e) = s.audit.keep(event).await {
+        tracing::error!(error = %e, flow_id = %done.id, "reset completed but its audit record is not committed yet; the writer keeps trying");
     }
     Ok(())
 }

@@ -202,12 +202,15 @@ pub async fn create(
         .unwrap_or("low")
         .parse()
         .map_err(|e| ApiError::invalid(format!("min_level: {e}")))?;
-    if s.durable.endpoints().await?.iter().any(|e| e.id == id) {
-        return Err(ApiError::new(
+    let exists = || {
+        ApiError::new(
             StatusCode::CONFLICT,
             "webhook_exists",
             "an endpoint with this id exists",
-        ));
+        )
+    };
+    if s.durable.endpoints().await?.iter().any(|e| e.id == id) {
+        return Err(exists());
     }
     let now = s.clock.now();
     let record = EndpointRecord {
@@ -222,16 +225,24 @@ pub async fn create(
         disabled_at: None,
         created_at: unix_millis(now),
     };
-    s.durable.put_endpoint(&record).await?;
-    s.webhooks.refresh(s.durable.as_ref()).await?;
-    admin::audit(
+    // One insert decides between two admins adding the same id at once.
+    if !s.durable.insert_endpoint(&record).await? {
+        return Err(exists());
+    }
+    // The endpoint exists from here and its secret is shown only in this
+    // answer: the answer must not turn into a failure (the record is kept
+    // through failed commits), nor wait on the cache's refresh failing.
+    admin::audit_kept(
         s,
         now,
         "admin.webhook_created",
         by,
         json!({"id": id, "url": shown(&record.url), "events": events, "min_level": min_level}),
     )
-    .await?;
+    .await;
+    if let Err(e) = s.webhooks.refresh(s.durable.as_ref()).await {
+        tracing::warn!(error = %e, "endpoint added; the endpoint cache is refreshed at its next poll");
+    }
     Ok((EndpointView::from(&record), secret.expose()))
 }
 

@@ -148,6 +148,9 @@ pub trait OutboxStore: Send + Sync {
     /// is kept when the URL is unchanged (a receiver that said it is gone
     /// stays off across restarts) and cleared when the URL changes.
     async fn put_endpoint(&self, endpoint: &EndpointRecord) -> Result<(), DurableError>;
+    /// Add an endpoint under an id not in use: `Ok(false)`, and nothing
+    /// changed, when one exists (two admins adding one id at once: one wins).
+    async fn insert_endpoint(&self, endpoint: &EndpointRecord) -> Result<bool, DurableError>;
     /// Mark every [`SOURCE_CONFIG`] endpoint not in `ids` as not enabled (it
     /// left the configuration); its deliveries stay visible.
     async fn retire_config_endpoints(&self, ids: &[String]) -> Result<(), DurableError>;

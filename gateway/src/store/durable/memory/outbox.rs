@@ -131,6 +131,15 @@ impl OutboxStore for MemoryDurable {
         Ok(lock(&self.outbox).endpoints.values().cloned().collect())
     }
 
+    async fn insert_endpoint(&self, e: &EndpointRecord) -> Result<bool, DurableError> {
+        let mut outbox = lock(&self.outbox);
+        if outbox.endpoints.contains_key(&e.id) {
+            return Ok(false);
+        }
+        outbox.endpoints.insert(e.id.clone(), e.clone());
+        Ok(true)
+    }
+
     async fn put_endpoint(&self, e: &EndpointRecord) -> Result<(), DurableError> {
         let mut outbox = lock(&self.outbox);
         match outbox.endpoints.get_mut(&e.id) {

@@ -21,6 +21,7 @@ on_every_store!(
     finish_needs_the_lease,
     finish_applies_the_outcome,
     put_endpoint_keeps_gone_with_the_url,
+    insert_endpoint_never_replaces_one,
     retire_config_endpoints_leaves_api_ones,
     redeliver_requeues_dead_or_listed,
     deliveries_are_filtered_and_limited,
@@ -572,6 +573,17 @@ async fn finish_applies_the_outcome(s: &dyn Durable) {
     let d = delivery(s, "a", 2).await;
     assert_eq!((d.state.as_str(), d.attempts, d.next_at), (DEAD, 2, 3100));
     assert_eq!(s.attempts(99).await.unwrap(), []);
+}
+
+async fn insert_endpoint_never_replaces_one(s: &dyn Durable) {
+    let first = endpoint("a", "https://one.example/hook", SOURCE_API);
+    assert!(s.insert_endpoint(&first).await.unwrap());
+    let second = endpoint("a", "https://two.example/hook", SOURCE_API);
+    assert!(
+        !s.insert_endpoint(&second).await.unwrap(),
+        "the id is taken"
+    );
+    assert_eq!(s.endpoints().await.unwrap(), std::slice::from_ref(&first));
 }
 
 async fn put_endpoint_keeps_gone_with_the_url(s: &dyn Durable) {

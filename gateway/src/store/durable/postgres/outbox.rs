@@ -51,6 +51,31 @@ impl OutboxStore for PostgresStore {
         .await
     }
 
+    async fn insert_endpoint(&self, e: &EndpointRecord) -> Result<bool, DurableError> {
+        bounded(async {
+            let done = sqlx::query(
+                "INSERT INTO webhook_endpoints (id, url, events, min_level, source, secrets,
+                                                enabled, disabled_reason, disabled_at, created_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+                 ON CONFLICT (id) DO NOTHING",
+            )
+            .bind(&e.id)
+            .bind(&e.url)
+            .bind(&e.events)
+            .bind(&e.min_level)
+            .bind(&e.source)
+            .bind(&e.secrets)
+            .bind(e.enabled)
+            .bind(&e.disabled_reason)
+            .bind(e.disabled_at)
+            .bind(e.created_at)
+            .execute(&self.pool)
+            .await?;
+            Ok(done.rows_affected() == 1)
+        })
+        .await
+    }
+
     async fn put_endpoint(&self, e: &EndpointRecord) -> Result<(), DurableError> {
         bounded(async {
             sqlx::query(

@@ -23,6 +23,29 @@ impl OutboxStore for SqliteStore {
         .await?)
     }
 
+    async fn insert_endpoint(&self, e: &EndpointRecord) -> Result<bool, DurableError> {
+        let _turn = self.turn().await?;
+        let done = sqlx::query(
+            "INSERT INTO webhook_endpoints (id, url, events, min_level, source, secrets, enabled,
+                                            disabled_reason, disabled_at, created_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+             ON CONFLICT (id) DO NOTHING",
+        )
+        .bind(&e.id)
+        .bind(&e.url)
+        .bind(&e.events)
+        .bind(&e.min_level)
+        .bind(&e.source)
+        .bind(&e.secrets)
+        .bind(e.enabled)
+        .bind(&e.disabled_reason)
+        .bind(e.disabled_at)
+        .bind(e.created_at)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
     async fn put_endpoint(&self, e: &EndpointRecord) -> Result<(), DurableError> {
         let _turn = self.turn().await?;
         sqlx::query(
