@@ -154,17 +154,33 @@ pub async fn authenticate(s: &AppState, token: &str) -> ApiResult<AccountName> {
     AccountName::parse(&stored.account).map_err(ApiError::internal)
 }
 
-/// Revoke every session of `account` issued up to now (after a reset).
+/// Revoke every session of `account` issued up to now (after a reset). The
+/// same mark ends the account's reset flows started before it
+/// ([`password_changed_since`]), so it lasts as long as either can.
 pub async fn revoke_all(s: &AppState, account: &AccountName) -> ApiResult<()> {
     let now = crate::time::unix_millis(s.clock.now()).to_string();
+    let lasts = SESSION_TTL.max(s.config.reset.flow_ttl + Duration::from_mins(1));
     s.ephemeral
         .put(
             &keys::password_changed(account.as_str()),
             now.as_bytes(),
-            SESSION_TTL,
+            lasts,
         )
         .await?;
     Ok(())
+}
+
+/// Was `account`'s password reset after the second `since` (unix seconds)
+/// ended? A flow started then cannot complete: the owner's new password
+/// must not be overwritten by an older flow verified meanwhile.
+pub async fn password_changed_since(s: &AppState, account: &str, since: i64) -> ApiResult<bool> {
+    let changed_at = s
+        .ephemeral
+        .get(&keys::password_changed(account))
+        .await?
+        .and_then(|b| String::from_utf8(b).ok())
+        .and_then(|t| t.parse::<i64>().ok());
+    Ok(changed_at.is_some_and(|at_ms| at_ms >= (since + 1) * 1000))
 }
 
 /// End one session (sign-out): the token stops working at once, not when it

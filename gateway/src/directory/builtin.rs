@@ -79,6 +79,16 @@ impl Directory for Builtin {
     }
 
     async fn set_password(&self, name: &AccountName, password: &str) -> Result<(), DirectoryError> {
+        // An account disabled after its reset was verified is not reset (as
+        // the LDAP directory refuses a locked entry).
+        if self
+            .store
+            .user(name.as_str())
+            .await?
+            .is_none_or(|user| user.disabled)
+        {
+            return Err(DirectoryError::Disabled);
+        }
         let hash = self.hasher.hash(password).await;
         let now = crate::time::unix(self.clock.now());
         self.store

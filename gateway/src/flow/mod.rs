@@ -138,6 +138,8 @@ pub enum FlowError {
     NotVerified,
     /// The reset token was already used (or is being used).
     TokenUsed,
+    /// Another reset of the account completed after this flow started.
+    Superseded,
     /// Too many codes sent in this flow.
     TooManySends,
     /// The last factor to pass must be a stronger one (`require_one_of`).

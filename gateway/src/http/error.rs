@@ -194,6 +194,11 @@ impl From<FlowError> for ApiError {
                 "token_used",
                 "this reset token was already used",
             ),
+            FlowError::Superseded => (
+                S::CONFLICT,
+                "flow_superseded",
+                "the password was reset by another reset since this one started; start again",
+            ),
             FlowError::NotStrongEnough => (
                 S::BAD_REQUEST,
                 "factor_not_sufficient",

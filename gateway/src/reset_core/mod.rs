@@ -76,6 +76,11 @@ pub async fn complete(
                 .into());
         }
     }
+    // Another reset of the account completed since this one started: its
+    // new password stands (OWASP: a reset invalidates the others' tokens).
+    if crate::session::password_changed_since(s, &flow.account, flow.created_at).await? {
+        return Err(FlowError::Superseded.into());
+    }
     // Counted before the password is looked at, by compare-and-swap, so that
     // tries in parallel are each counted; past the limit the flow locks.
     let mut tried = flow;

@@ -541,3 +541,97 @@ async fn refused_code_requests_do_not_prolong_the_refusal() {
         "an hour after the codes that went, the refused requests do not count"
     );
 }
+
+/// Once a reset completes, a flow of the same account started before it
+/// cannot complete, even verified: the owner's new password is not
+/// overwritten by an older flow (OWASP: a reset invalidates the others).
+#[tokio::test]
+async fn a_completed_reset_ends_the_account_s_older_flows() {
+    let app = App::new().await;
+    app.user("ann", INITIAL, None).await;
+    let seed = app.totp("ann", 0, false).await;
+    let older = app.start("ann").await["flow_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (_, body) = verify(&app, &older, "totp", &app.code(&seed, 0)).await;
+    let older_token = body["reset_token"].clone();
+    // A second start, a second later, verified with the next step.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let newer = app.start("ann").await["flow_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (status, body) = verify(&app, &newer, "totp", &app.code(&seed, 1)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let newer_token = body["reset_token"].clone();
+    let (status, body) = app
+        .post(
+            &format!("/v1/reset/{newer}/complete"),
+            json!({"reset_token": newer_token, "new_password": GOOD}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+
+    let (status, body) = app
+        .post(
+            &format!("/v1/reset/{older}/complete"),
+            json!({"reset_token": older_token, "new_password": "another quiet harbour morning"}),
+        )
+        .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::CONFLICT, Some("flow_superseded")),
+        "{body}"
+    );
+    let (status, _) = app
+        .post("/v1/login", json!({"username": "ann", "password": GOOD}))
+        .await;
+    assert_eq!(status, StatusCode::OK, "the newer reset's password stands");
+}
+
+/// An account disabled after its reset was verified is not reset (403
+/// `reset_denied`), and its password stays.
+#[tokio::test]
+async fn a_user_disabled_meanwhile_is_not_reset() {
+    let app = App::new().await;
+    app.user("ann", INITIAL, None).await;
+    let seed = app.totp("ann", 0, false).await;
+    let id = app.start("ann").await["flow_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (_, body) = verify(&app, &id, "totp", &app.code(&seed, 0)).await;
+    let token = body["reset_token"].clone();
+    let file = app
+        .state
+        .config
+        .store
+        .durable
+        .strip_prefix("sqlite://")
+        .unwrap()
+        .to_owned();
+    rusqlite::Connection::open(file)
+        .unwrap()
+        .execute("UPDATE users SET disabled = 1 WHERE username = 'ann'", [])
+        .unwrap();
+    let (status, body) = app
+        .post(
+            &format!("/v1/reset/{id}/complete"),
+            json!({"reset_token": token, "new_password": GOOD}),
+        )
+        .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::FORBIDDEN, Some("reset_denied")),
+        "{body}"
+    );
+    let user = app.state.durable.user("ann").await.unwrap().unwrap();
+    assert!(
+        app.state
+            .hasher
+            .verify(INITIAL, Some(user.password_hash))
+            .await,
+        "the password stays"
+    );
+}
