@@ -37,6 +37,18 @@ impl Notice {
         )
     }
 
+    /// The SMS to a phone just added: what happened, without the lock link
+    /// (whoever added the phone holds it; the link is for the owner's
+    /// channels from before the change).
+    fn text_without_link(self) -> String {
+        let what = match self {
+            Notice::PasswordReset => "your password was just reset",
+            Notice::FactorAdded => "this number was added as a sign-in factor",
+            Notice::FactorRemoved => "a sign-in factor was removed from your account",
+        };
+        format!("resetgate: {what}. If this was not you, contact the help desk now.")
+    }
+
     /// The e-mail's subject.
     pub fn subject(self) -> &'static str {
         match self {
@@ -101,13 +113,16 @@ pub fn email_body(
 }
 
 /// Send `notice` to every phone of `account` and to its e-mail address; extra
-/// numbers (a phone just removed) are told too. `origin` is the context of the
-/// request that caused the notice.
+/// numbers (a phone just removed) are told too. `added`, a phone the change
+/// itself added, is told without the lock link: a "this wasn't me" link on
+/// the newcomer's phone would let whoever added it lock the owner's resets.
+/// `origin` is the context of the request that caused the notice.
 pub async fn send(
     s: &AppState,
     account: &AccountName,
     notice: Notice,
     extra: &[String],
+    added: Option<&str>,
     origin: &Context,
 ) {
     let found = match s.directory.lookup(account).await {
@@ -132,7 +147,11 @@ pub async fn send(
     // One single-use link for every channel of this notice.
     let lock_link = crate::lock::new_link(s, account);
     for phone in phones {
-        s.sms.send(phone, notice.text(&lock_link));
+        if Some(phone.as_str()) == added {
+            s.sms.send(phone, notice.text_without_link());
+        } else {
+            s.sms.send(phone, notice.text(&lock_link));
+        }
     }
     if let Some(address) = found.and_then(|a| a.email).filter(|e| !e.trim().is_empty()) {
         let body = email_body(

@@ -109,10 +109,16 @@ pub async fn add(s: &AppState, by: &AccountName, user: NewUser) -> ApiResult<()>
                "phone": user.phone.as_deref().map(sms::mask)}),
     )
     .await?;
-    if create(s.durable.as_ref(), &user, s.now())
+    // A store that fails is 503 `store_unavailable`, as everywhere.
+    let created = create(s.durable.as_ref(), &user, s.now())
         .await
-        .map_err(ApiError::internal)?
-    {
+        .map_err(
+            |e| match e.downcast::<crate::store::durable::DurableError>() {
+                Ok(store) => ApiError::from(store),
+                Err(other) => ApiError::internal(other),
+            },
+        )?;
+    if created {
         Ok(())
     } else {
         // Created by someone else between the check and the write.

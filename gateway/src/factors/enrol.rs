@@ -112,7 +112,7 @@ pub async fn remove(s: &AppState, who: &AccountName, id: &str, origin: &Context)
         return Err(not_found());
     }
     let removed_phone: Vec<String> = record.phone.iter().cloned().collect();
-    notify::send(s, who, Notice::FactorRemoved, &removed_phone, origin).await;
+    notify::send(s, who, Notice::FactorRemoved, &removed_phone, None, origin).await;
     changed(
         s,
         who,
@@ -174,7 +174,7 @@ pub async fn totp_finish(
         ..record(s, who, &id, Factor::Totp, "Authenticator app")
     };
     s.durable.add_factor(&record).await?;
-    notify::send(s, who, Notice::FactorAdded, &[], origin).await;
+    notify::send(s, who, Notice::FactorAdded, &[], None, origin).await;
     changed(s, who, "added", &id, Some(Factor::Totp), origin).await?;
     Ok(id)
 }
@@ -276,7 +276,8 @@ pub async fn sms_finish(
         ..record(s, who, &id, Factor::Sms, &label)
     };
     s.durable.add_factor(&record).await?;
-    notify::send(s, who, Notice::FactorAdded, &[], origin).await;
+    let added = record.phone.as_deref();
+    notify::send(s, who, Notice::FactorAdded, &[], added, origin).await;
     changed(s, who, "added", &id, Some(Factor::Sms), origin).await?;
     Ok(id)
 }

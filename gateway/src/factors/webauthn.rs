@@ -219,7 +219,7 @@ pub async fn enrol_finish(
         last_used_at: None,
     };
     s.durable.add_factor(&record).await?;
-    notify::send(s, who, Notice::FactorAdded, &[], origin).await;
+    notify::send(s, who, Notice::FactorAdded, &[], None, origin).await;
     enrol::changed(s, who, "added", &id, Some(Factor::Webauthn), origin).await?;
     Ok(id)
 }

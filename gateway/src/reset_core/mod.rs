@@ -220,7 +220,7 @@ async fn announce(s: &AppState, name: &AccountName, done: &Flow) -> ApiResult<()
         tracing::error!(error = %e, "reset completed but its history record was not written");
     }
     crate::metrics::reset_completed();
-    notify::send(s, name, Notice::PasswordReset, &[], &done.context).await;
+    notify::send(s, name, Notice::PasswordReset, &[], None, &done.context).await;
     let at = s.clock.now();
     let alert = s.webhooks.message(&Event::ResetCompleted(ocsf::Attempt {
         user: name.clone(),

@@ -126,3 +126,71 @@ async fn parallel_password_guesses_cannot_pass_the_limit_together() {
         .count();
     assert_eq!((checked, limited), (10, 4), "{statuses:?}");
 }
+
+/// The "factor added" notice goes to the account's phones with the "this
+/// wasn't me" link, and to the phone just added without it: whoever added
+/// that phone must not be handed the power to lock the owner's resets.
+#[tokio::test]
+async fn the_phone_just_added_is_not_sent_the_lock_link() {
+    let app = App::demo().await; // the log provider's outbox is served in demo mode
+    app.user("ann", "ann-initial-passphrase", Some("+15550100042"))
+        .await;
+    let (_, login) = app
+        .post(
+            "/v1/login",
+            json!({"username": "ann", "password": "ann-initial-passphrase"}),
+        )
+        .await;
+    let token = login["token"].as_str().unwrap().to_owned();
+    let post = |path: &'static str, body: serde_json::Value| {
+        let token = token.clone();
+        let app = &app;
+        async move {
+            app.send(request("POST", path, CLIENT, Some(body), Some(&token)))
+                .await
+        }
+    };
+    let (status, body) = post("/v1/me/factors/sms", json!({"phone": "+15550100077"})).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let messages = |to: &'static str| {
+        let app = &app;
+        async move {
+            for _ in 0..100 {
+                let list: Vec<String> = app.get("/dev/outbox.json").await.1["messages"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .filter(|m| m["to"] == to)
+                    .map(|m| m["message"].as_str().unwrap().to_owned())
+                    .collect();
+                if !list.is_empty() {
+                    return list;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            }
+            panic!("no SMS to {to}");
+        }
+    };
+    let code = messages("+15550100077").await[0]
+        .split_whitespace()
+        .find(|w| w.len() == 6 && w.bytes().all(|b| b.is_ascii_digit()))
+        .unwrap()
+        .to_owned();
+    let (status, body) = post("/v1/me/factors/sms/verify", json!({"code": code})).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+
+    let notice = |list: Vec<String>| list.into_iter().find(|m| m.contains("added"));
+    let mut to_old = None;
+    let mut to_new = None;
+    for _ in 0..100 {
+        to_old = notice(messages("+15550100042").await);
+        to_new = notice(messages("+15550100077").await);
+        if to_old.is_some() && to_new.is_some() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let (to_old, to_new) = (to_old.unwrap(), to_new.unwrap());
+    assert!(to_old.contains("/lock?t="), "{to_old}");
+    assert!(!to_new.contains("/lock?t="), "{to_new}");
+}
