@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 
 use super::client::Client;
 use super::error::{ApiError, ApiResult};
-use super::json::{Body, PathParam};
+use super::json::{Body, OptionalBody, PathParam};
 use crate::account::AccountName;
 use crate::app::AppState;
 use crate::factors::{enrol, webauthn};
@@ -186,20 +186,8 @@ pub struct WebauthnBeginRequest {
 pub async fn webauthn_begin(
     State(s): State<AppState>,
     Session(who): Session,
-    body: Result<axum::body::Bytes, axum::extract::rejection::BytesRejection>,
+    OptionalBody(req): OptionalBody<WebauthnBeginRequest>,
 ) -> ApiResult<Json<Value>> {
-    let body = body.map_err(|_| {
-        ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "payload_too_large",
-            "the body is too large",
-        )
-    })?;
-    let req: WebauthnBeginRequest = if body.iter().all(u8::is_ascii_whitespace) {
-        WebauthnBeginRequest::default()
-    } else {
-        serde_json::from_slice(&body).map_err(|e| ApiError::invalid(e.to_string()))?
-    };
     let public_key = webauthn::enrol_begin(&s, &who, req.name).await?;
     Ok(Json(json!({"public_key": public_key})))
 }

@@ -25,6 +25,9 @@ use crate::store::ephemeral::keys;
 pub const SPRAY_RULE: &str = "address_accounts_1h";
 /// How long one burst lasts: the window `address_accounts_1h` counts over.
 pub const SPRAY_WINDOW: Duration = Duration::from_hours(1);
+/// How long a burst is claimed by the node reporting it before its record
+/// is committed (then [`SPRAY_WINDOW`]).
+const SPRAY_CLAIM: Duration = Duration::from_secs(30);
 
 /// `src_endpoint` of an attempt's context (an unparsable address, which the
 /// context never holds, reads as `0.0.0.0`).
@@ -78,9 +81,12 @@ async fn report(
 ) {
     let finding = ulid::Ulid::new();
     let marker = keys::spray(bucket);
+    // Claimed for a moment only until the record is committed, then for the
+    // window: a node that dies in between (its task dropped) leaves a claim
+    // that soon lapses, not an hour in which the burst goes unreported.
     let first = match s
         .ephemeral
-        .put_new(&marker, finding.to_string().as_bytes(), SPRAY_WINDOW)
+        .put_new(&marker, finding.to_string().as_bytes(), SPRAY_CLAIM)
         .await
     {
         Ok(first) => first,
@@ -119,5 +125,12 @@ async fn report(
         tracing::error!(error = %e, "spray detected but its audit record was not written");
         // The next attempt of the burst reports it instead.
         let _ = s.ephemeral.delete(&marker).await;
+    } else if let Err(e) = s
+        .ephemeral
+        .put(&marker, finding.to_string().as_bytes(), SPRAY_WINDOW)
+        .await
+    {
+        // Reported; the burst may be reported again once the claim lapses.
+        tracing::warn!(error = %e, "spray reported; its marker was not extended");
     }
 }
