@@ -456,21 +456,24 @@ pub async fn verify(
     let (flow, raw) = load(s, flow_id).await?;
     let now = s.now();
     let option = flow.check_factor(factor, now)?.clone();
+    if factor == Factor::Webauthn {
+        return Err(ApiError::invalid(
+            "send {\"factor\": \"webauthn\", \"credential\"}",
+        ));
+    }
     count_attempt(s, &flow).await?;
     let (mut flow, raw) = charge(s, flow, &raw).await?;
     let matched = match factor {
-        Factor::Sms | Factor::Email => flow.pending_code(factor, now).is_some_and(|p| {
+        Factor::Totp => match check_totp(s, &flow, &option, code, now).await {
+            Ok(matched) => matched,
+            Err(e) => return Err(uncharge(s, flow, &raw, e).await),
+        },
+        _ => flow.pending_code(factor, now).is_some_and(|p| {
             crypto::ct_eq(
                 p.mac.as_bytes(),
                 code_mac(s, &flow.id, factor, code).as_bytes(),
             )
         }),
-        Factor::Totp => check_totp(s, &flow, &option, code, now).await?,
-        Factor::Webauthn => {
-            return Err(ApiError::invalid(
-                "send {\"factor\": \"webauthn\", \"credential\"}",
-            ));
-        }
     };
     // A decoy's codes are real MACs of codes nobody received; a lucky guess
     // must still fail, or a decoy could be told apart by succeeding.
@@ -494,7 +497,7 @@ pub async fn verify_webauthn(
     let option = flow.check_factor(Factor::Webauthn, s.now())?.clone();
     count_attempt(s, &flow).await?;
     let (mut flow, raw) = charge(s, flow, &raw).await?;
-    let outcome = webauthn::reset_verify(
+    let outcome = match webauthn::reset_verify(
         s,
         &flow.id,
         &flow.account,
@@ -502,7 +505,11 @@ pub async fn verify_webauthn(
         &option.factor_ids,
         credential,
     )
-    .await?;
+    .await
+    {
+        Ok(outcome) => outcome,
+        Err(e) => return Err(uncharge(s, flow, &raw, e).await),
+    };
     flow.refund_try();
     match outcome {
         Assertion::Valid { factor_id } if !flow.decoy => {
@@ -521,6 +528,17 @@ async fn charge(s: &AppState, mut flow: Flow, raw: &[u8]) -> ApiResult<(Flow, Ve
     save(s, raw, &flow).await?;
     let raw = serde_json::to_vec(&flow).map_err(ApiError::internal)?;
     Ok((flow, raw))
+}
+
+/// The check could not be made (a store failing, an answer that is not an
+/// assertion): give the charged try back, as far as the flow lets us, and
+/// answer `error`.
+async fn uncharge(s: &AppState, mut flow: Flow, raw: &[u8], error: ApiError) -> ApiError {
+    flow.refund_try();
+    if let Err(e) = save(s, raw, &flow).await {
+        tracing::warn!(error = %e.code, "a try charged to a flow was not given back");
+    }
+    error
 }
 
 /// Count a verification attempt against the account (across flows and
