@@ -315,17 +315,13 @@ pub struct Sms {
     /// `{base}/2010-04-01/Accounts/{account}/Messages.json`.
     pub twilio_base_url: Option<url::Url>,
     /// The Account SID (`AC…`): the path's account and the Basic-auth user.
-    // (Aliased keys are left out of the serialised defaults, or the alias
-    // would meet the default's key as a duplicate.)
-    #[serde(alias = "twilio_account_sid", skip_serializing_if = "Option::is_none")]
+    /// Also read as `twilio_account_sid` ([`ALIASES`]).
     pub twilio_account: Option<String>,
     /// The Auth Token (or an API key's secret): the Basic-auth password.
-    #[serde(skip_serializing, alias = "twilio_auth_token")]
+    /// Also read as `twilio_auth_token`.
+    #[serde(skip_serializing)]
     pub twilio_token: Option<SecretString>,
-    #[serde(
-        alias = "twilio_auth_token_file",
-        skip_serializing_if = "Option::is_none"
-    )]
+    /// Also read as `twilio_auth_token_file`.
     pub twilio_token_file: Option<PathBuf>,
     /// The sender (`From`): an E.164 number or an alphanumeric sender id.
     pub twilio_from: Option<String>,
@@ -665,7 +661,7 @@ impl Config {
                     path.display()
                 )));
             }
-            figment = figment.merge(Toml::file_exact(path));
+            figment = figment.merge(Canonical(Toml::file_exact(path)));
         }
         let mut config: Config = figment
             .merge(env)
@@ -1005,8 +1001,48 @@ const TEXT_KEYS: &[&str] = &[
     "ldap.password_policy_dn",
 ];
 
+/// Keys also read under another name (Twilio's own): (section, alias,
+/// key). Each provider's data is renamed before the layers merge, so an
+/// environment variable under one name overrides a file's under the other.
+const ALIASES: &[(&str, &str, &str)] = &[
+    ("sms", "twilio_account_sid", "twilio_account"),
+    ("sms", "twilio_auth_token", "twilio_token"),
+    ("sms", "twilio_auth_token_file", "twilio_token_file"),
+];
+
+type Layers = figment::value::Map<figment::Profile, figment::value::Dict>;
+
+/// `data` with [`ALIASES`] under their keys' names (the key itself wins
+/// when a layer has both).
+fn canonical(mut data: Layers) -> Layers {
+    for dict in data.values_mut() {
+        for (section, alias, key) in ALIASES {
+            if let Some(figment::value::Value::Dict(_, table)) = dict.get_mut(*section)
+                && let Some(value) = table.remove(*alias)
+            {
+                table.entry((*key).to_owned()).or_insert(value);
+            }
+        }
+    }
+    data
+}
+
+/// A provider whose data is read with [`ALIASES`] renamed.
+struct Canonical<P>(P);
+
+impl<P: figment::Provider> figment::Provider for Canonical<P> {
+    fn metadata(&self) -> figment::Metadata {
+        self.0.metadata()
+    }
+
+    fn data(&self) -> Result<Layers, figment::Error> {
+        self.0.data().map(canonical)
+    }
+}
+
 /// figment's `Env` provider, except for [`TEXT_KEYS`], whose variables are
-/// taken as the text they hold.
+/// taken as the text they hold (a value in double quotes, figment's way of
+/// saying "text", is read as figment reads it), with [`ALIASES`] renamed.
 struct Environment(Env);
 
 impl figment::Provider for Environment {
@@ -1014,11 +1050,12 @@ impl figment::Provider for Environment {
         self.0.metadata()
     }
 
-    fn data(
-        &self,
-    ) -> Result<figment::value::Map<figment::Profile, figment::value::Dict>, figment::Error> {
+    fn data(&self) -> Result<Layers, figment::Error> {
         let mut data = self.0.data()?;
         for (key, text) in self.0.iter() {
+            if text.len() >= 2 && text.starts_with('"') && text.ends_with('"') {
+                continue;
+            }
             let Some((section, name)) = key
                 .as_str()
                 .split_once('.')
@@ -1032,7 +1069,7 @@ impl figment::Provider for Environment {
                 }
             }
         }
-        Ok(data)
+        Ok(canonical(data))
     }
 }
 
@@ -1242,6 +1279,34 @@ mod tests {
             );
             assert_eq!(config.reset.help_desk, "5550100");
             assert_eq!(config.server.rate_limit_per_second, 7);
+            Ok(())
+        });
+    }
+
+    /// A key written under Twilio's name in the file is overridden by the
+    /// environment under ours, and a value in double quotes (figment's way
+    /// of writing text) is the text inside them.
+    #[test]
+    fn aliases_and_quoted_values_from_the_environment() {
+        let mut file = tempfile::NamedTempFile::new().unwrap();
+        file.write_all(
+            b"[sms]\nprovider = \"twilio\"\ntwilio_account_sid = \"AC0123\"\ntwilio_auth_token = \"t\"\n",
+        )
+        .unwrap();
+        #[allow(clippy::result_large_err)]
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("RESETGATE__SMS__TWILIO_ACCOUNT", "AC0999");
+            jail.set_env("RESETGATE__RISK__API_KEY", "\"0456\"");
+            let config = Config::load(Some(file.path())).expect("loads");
+            assert_eq!(config.sms.twilio_account.as_deref(), Some("AC0999"));
+            assert_eq!(
+                config.sms.twilio_token.as_ref().unwrap().expose_secret(),
+                "t"
+            );
+            assert_eq!(
+                config.risk.api_key.as_ref().unwrap().expose_secret(),
+                "0456"
+            );
             Ok(())
         });
     }

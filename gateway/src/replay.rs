@@ -87,11 +87,11 @@ impl Replay {
         Self::from_config(&Config::default(), policy, model).await
     }
 
-    /// Services deciding as a gateway of `operator`'s config would: its
-    /// GeoIP databases, its risk policy unless `policy` names another, its
-    /// anomaly model unless `model` does. Nothing else of it is used: the
-    /// stores, the directory, the providers and the webhooks stay the
-    /// replay's own (in process), so a replay never touches production.
+    /// Services deciding with `operator`'s GeoIP databases and its risk
+    /// policy (unless `policy` names another), and the anomaly model `model`
+    /// (or the bundled one). Nothing else of the config is used: the stores,
+    /// the directory, the providers and the webhooks stay the replay's own
+    /// (in process), so a replay never touches production.
     pub async fn from_config(
         operator: &Config,
         policy: Option<std::path::PathBuf>,
@@ -103,7 +103,6 @@ impl Replay {
             ..Config::default()
         };
         let policy = policy.or_else(|| operator.risk.policy.clone());
-        let model = model.or_else(|| operator.models.anomaly.clone());
         config.secrets.key_file = dir.path().join("key");
         config.reset.factor_cooloff = std::time::Duration::ZERO;
         // A replay's clock runs far ahead of the minute purge: no budget, so

@@ -256,6 +256,15 @@ fn check_config(config: &Config) -> anyhow::Result<ExitCode> {
             .map_or_else(|| "bundled".to_owned(), |p| p.display().to_string())
     );
     println!("  sms provider    {:?}", config.sms.provider);
+    if config.sms.provider == crate::config::SmsProvider::Twilio
+        && config.sms.twilio_from.is_none()
+        && config.sms.twilio_messaging_service_sid.is_none()
+    {
+        eprintln!(
+            "warning: sms.twilio_from and sms.twilio_messaging_service_sid are both unset: \
+             Twilio refuses messages without a sender"
+        );
+    }
     for line in geo::describe(&geo) {
         println!("{line}");
     }

@@ -17,6 +17,15 @@ pub async fn run(config: Config, demo: bool) -> anyhow::Result<ExitCode> {
             "serve --demo shows SMS codes at /dev/outbox to anyone: it only listens on loopback, not {listen}"
         );
     }
+    if config.sms.provider == crate::config::SmsProvider::Twilio
+        && config.sms.twilio_from.is_none()
+        && config.sms.twilio_messaging_service_sid.is_none()
+    {
+        tracing::warn!(
+            "sms.provider = \"twilio\" without sms.twilio_from or sms.twilio_messaging_service_sid: \
+             Twilio refuses messages without a sender (error 21603)"
+        );
+    }
     if !demo && config.sms.provider == crate::config::SmsProvider::Log {
         tracing::warn!(
             "sms.provider = \"log\": SMS codes are not delivered to anyone (development only)"

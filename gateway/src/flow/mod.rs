@@ -230,10 +230,15 @@ impl Flow {
         self.failures = self.failures.saturating_add(1);
         let left = max.saturating_sub(self.failures);
         if left == 0 {
-            self.state = State::Locked;
-            self.codes.clear();
+            self.lock();
         }
         left
+    }
+
+    /// No more tries: the flow is locked and its codes are gone.
+    pub fn lock(&mut self) {
+        self.state = State::Locked;
+        self.codes.clear();
     }
 
     /// A right code: the code is burnt; the flow moves on.

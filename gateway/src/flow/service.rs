@@ -524,11 +524,23 @@ pub async fn verify_webauthn(
 /// one is checked (the others are answered 409 `flow_busy`, unchecked) and the
 /// flow's limit of wrong codes holds. Returns the charged flow and its bytes.
 async fn charge(s: &AppState, mut flow: Flow, raw: &[u8]) -> ApiResult<(Flow, Vec<u8>)> {
+    // Every try is stored before it is checked, but a try whose outcome lost
+    // the race to be saved stays charged without locking the flow: the limit
+    // is enforced here too, before a check.
+    if flow.failures >= s.config.reset.max_attempts_per_flow {
+        flow.lock();
+        save(s, raw, &flow).await?;
+        return Err(crate::flow::FlowError::Locked.into());
+    }
     flow.charge_try();
     save(s, raw, &flow).await?;
     let raw = serde_json::to_vec(&flow).map_err(ApiError::internal)?;
     Ok((flow, raw))
 }
+
+/// Times a right code's pass is applied again to a flow that other requests
+/// changed meanwhile ([`pass`]).
+const PASS_RETRIES: usize = 3;
 
 /// The check could not be made (a store failing, an answer that is not an
 /// assertion): give the charged try back, as far as the flow lets us, and
@@ -571,15 +583,32 @@ async fn pass(
     used: &[String],
 ) -> ApiResult<Verified> {
     crate::metrics::verification(factor, true);
-    let outcome = match flow.record_pass(factor) {
-        Progress::Remaining(n) => Verified::Remaining(n),
-        Progress::Verified => {
-            let token = crypto::random_token();
-            flow.token_mac = Some(token_mac(s, &flow.id, &token));
-            Verified::Done { reset_token: token }
+    let mut raw = raw.to_vec();
+    let mut tries = 0;
+    let outcome = loop {
+        let outcome = match flow.record_pass(factor) {
+            Progress::Remaining(n) => Verified::Remaining(n),
+            Progress::Verified => {
+                let token = crypto::random_token();
+                flow.token_mac = Some(token_mac(s, &flow.id, &token));
+                Verified::Done { reset_token: token }
+            }
+        };
+        match save(s, &raw, &flow).await {
+            Ok(()) => break outcome,
+            // Another request's charge landed meanwhile: the code was right
+            // (and a TOTP step is spent), so the pass is applied again to
+            // the flow as it now is, with this request's charge given back.
+            Err(e) if e.status == StatusCode::CONFLICT && tries < PASS_RETRIES => {
+                tries += 1;
+                let (mut fresh, fresh_raw) = load(s, &flow.id).await?;
+                fresh.check_factor(factor, s.now())?;
+                fresh.refund_try();
+                (flow, raw) = (fresh, fresh_raw);
+            }
+            Err(e) => return Err(e),
         }
     };
-    save(s, raw, &flow).await?;
     for id in used {
         s.durable.touch_factor(id, s.now()).await?;
     }

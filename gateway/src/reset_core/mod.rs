@@ -35,6 +35,7 @@ use crate::flow::service::{self, token_mac};
 use crate::flow::{Flow, FlowError, State};
 use crate::http::error::{ApiError, ApiResult};
 use crate::notify::{self, Notice};
+use crate::store::ephemeral::keys;
 use crate::webhooks::{Event, alerts, ocsf};
 
 /// Longest password body accepted before any processing, in bytes.
@@ -152,6 +153,61 @@ async fn change(
         .map_err(lost_race)?;
     let raw_completing = serde_json::to_vec(&completing).map_err(ApiError::internal)?;
 
+    // One reset of an account changes its password at a time, and only if no
+    // other completed since this one started (checked again here, under the
+    // lease: two verified flows completing at once cannot both pass).
+    let lease = keys::completing(name.as_str());
+    if let Err(e) = take_lease(s, &lease, &completing).await {
+        let mut back = completing.clone();
+        back.state = State::Verified;
+        service::save(s, &raw_completing, &back).await?;
+        return Err(e);
+    }
+    let result = change_under_lease(s, &name, completing, raw_completing, &password).await;
+    if let Err(e) = s.ephemeral.delete(&lease).await {
+        tracing::warn!(error = %e, "the completion lease was not released; it lapses by itself");
+    }
+    result
+}
+
+/// How long a completion holds the account's lease at most (a node that
+/// dies holding it blocks the account's completes no longer than this).
+const COMPLETE_LEASE: std::time::Duration = std::time::Duration::from_mins(1);
+
+/// Take the account's completion lease, then check that no reset completed
+/// since `flow` started; on any refusal the lease is given back.
+async fn take_lease(s: &AppState, lease: &str, flow: &Flow) -> ApiResult<()> {
+    if !s
+        .ephemeral
+        .put_new(lease, flow.id.as_bytes(), COMPLETE_LEASE)
+        .await?
+    {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "flow_busy",
+            "another reset of this account is completing; try again",
+        ));
+    }
+    let superseded =
+        crate::session::password_changed_since(s, &flow.account, flow.created_at).await;
+    if !matches!(superseded, Ok(false)) {
+        let _ = s.ephemeral.delete(lease).await;
+    }
+    if superseded? {
+        return Err(FlowError::Superseded.into());
+    }
+    Ok(())
+}
+
+/// [`change`] once the lease is held: the audit intent, the directory write,
+/// `Done` and the announcements.
+async fn change_under_lease(
+    s: &AppState,
+    name: &AccountName,
+    completing: Flow,
+    raw_completing: Vec<u8>,
+    password: &str,
+) -> ApiResult<()> {
     // The audit log learns of the change before it happens: if this record
     // cannot be committed nothing changes (503, the token still works), and a
     // change cut short afterwards (a node dying, the shutdown grace running
@@ -170,7 +226,7 @@ async fn change(
         return Err(ApiError::unavailable(e));
     }
 
-    if let Err(e) = s.directory.set_password(&name, &password).await {
+    if let Err(e) = s.directory.set_password(name, password).await {
         let mut back = completing.clone();
         back.state = State::Verified;
         service::save(s, &raw_completing, &back).await?;
@@ -202,7 +258,7 @@ async fn change(
             "reset completed but its flow could not be marked done; announcing it all the same"
         );
     }
-    announce(s, &name, &done).await
+    announce(s, name, &done).await
 }
 
 /// After the password changed: sessions end, the history learns of the

@@ -125,12 +125,17 @@ async fn report(
         tracing::error!(error = %e, "spray detected but its audit record was not written");
         // The next attempt of the burst reports it instead.
         let _ = s.ephemeral.delete(&marker).await;
-    } else if let Err(e) = s
-        .ephemeral
-        .put(&marker, finding.to_string().as_bytes(), SPRAY_WINDOW)
-        .await
-    {
-        // Reported; the burst may be reported again once the claim lapses.
-        tracing::warn!(error = %e, "spray reported; its marker was not extended");
+    } else {
+        // Extended only while still this node's claim: one whose commit took
+        // longer than the claim must not take over another node's marker.
+        let claim = finding.to_string();
+        let extended = s
+            .ephemeral
+            .compare_and_swap(&marker, claim.as_bytes(), claim.as_bytes(), SPRAY_WINDOW)
+            .await;
+        if let Err(e) = extended {
+            // Reported; the burst may be reported again once the claim lapses.
+            tracing::warn!(error = %e, "spray reported; its marker was not extended");
+        }
     }
 }

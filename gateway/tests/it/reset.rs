@@ -441,12 +441,11 @@ async fn a_verified_flow_tries_ten_passwords_then_locks() {
     );
 }
 
-/// Wrong codes sent in parallel to one flow: each is answered either
-/// `invalid_code` and counted in the flow's five tries, or 409 `flow_busy`
-/// and not checked (its charge lost the compare-and-swap); the tries left
-/// afterwards are exactly five less those answered. (In process the guesses
-/// mostly run one after another; what this holds is the accounting of the
-/// charge and its refund.)
+/// Wrong codes sent in parallel to one flow: each is answered `invalid_code`
+/// and counted in the flow's five tries, or 409 `flow_busy`. (In process the
+/// guesses run one after another, so this holds the accounting of the charge
+/// and its refund; `a_flow_with_its_tries_used_up_checks_no_more_codes` holds
+/// the limit against the state that interleaved guesses leave.)
 #[tokio::test]
 async fn parallel_wrong_codes_cannot_share_a_try() {
     let app = App::new().await;
@@ -634,4 +633,98 @@ async fn a_user_disabled_meanwhile_is_not_reset() {
             .await,
         "the password stays"
     );
+}
+
+/// A flow whose tries are used up is not checked again, even when the last
+/// wrong tries lost their race to lock it (each stayed charged, the flow not
+/// yet locked): the next code, right or not, finds it locked.
+#[tokio::test]
+async fn a_flow_with_its_tries_used_up_checks_no_more_codes() {
+    let app = App::new().await;
+    app.user("ann", INITIAL, None).await;
+    let seed = app.totp("ann", 0, false).await;
+    let id = app.start("ann").await["flow_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // The state overlapping wrong guesses leave: five charged, still open.
+    let key = resetgate::store::ephemeral::keys::flow(&id);
+    let stored = app.state.ephemeral.get(&key).await.unwrap().unwrap();
+    let mut flow: Value = serde_json::from_slice(&stored).unwrap();
+    assert_eq!(flow["state"], "challenge");
+    flow["failures"] = json!(5);
+    app.state
+        .ephemeral
+        .put(
+            &key,
+            &serde_json::to_vec(&flow).unwrap(),
+            Duration::from_mins(10),
+        )
+        .await
+        .unwrap();
+
+    let (status, body) = verify(&app, &id, "totp", &app.code(&seed, 0)).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::TOO_MANY_REQUESTS, Some("too_many_attempts")),
+        "{body}"
+    );
+    assert_eq!(
+        app.get(&format!("/v1/reset/{id}")).await.1["status"],
+        "locked"
+    );
+}
+
+/// Two verified flows of one account completing at once: one sets its
+/// password, the other is refused (409 `flow_busy` while the first holds the
+/// account's completion lease, or `flow_superseded` after), and the password
+/// that stands is the winner's.
+#[tokio::test]
+async fn two_flows_of_one_account_completing_at_once_have_one_winner() {
+    let app = App::new().await;
+    app.user("ann", INITIAL, None).await;
+    let seed = app.totp("ann", 0, false).await;
+    let mut verified = Vec::new();
+    for step in [0, 1] {
+        let id = app.start("ann").await["flow_id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let (status, body) = verify(&app, &id, "totp", &app.code(&seed, step)).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        verified.push((id, body["reset_token"].clone()));
+    }
+    let complete = |(id, token): &(String, Value), password: &'static str| {
+        let app = &app;
+        let (path, body) = (
+            format!("/v1/reset/{id}/complete"),
+            json!({"reset_token": token, "new_password": password}),
+        );
+        async move { app.post(&path, body).await }
+    };
+    let first = "first concurrent quiet passphrase";
+    let second = "second concurrent quiet passphrase";
+    let (a, b) = tokio::join!(
+        complete(&verified[0], first),
+        complete(&verified[1], second)
+    );
+    let won: Vec<&str> = [(&a, first), (&b, second)]
+        .iter()
+        .filter(|((status, _), _)| *status == StatusCode::OK)
+        .map(|(_, password)| *password)
+        .collect();
+    assert_eq!(won.len(), 1, "{a:?} {b:?}");
+    let loser = if a.0 == StatusCode::OK { &b } else { &a };
+    assert_eq!(loser.0, StatusCode::CONFLICT, "{loser:?}");
+    assert!(
+        matches!(
+            loser.1["error"].as_str(),
+            Some("flow_busy" | "flow_superseded")
+        ),
+        "{loser:?}"
+    );
+    let (status, _) = app
+        .post("/v1/login", json!({"username": "ann", "password": won[0]}))
+        .await;
+    assert_eq!(status, StatusCode::OK, "the winner's password stands");
 }

@@ -162,6 +162,10 @@ pub mod keys {
     pub fn enrolment(kind: &str, account: &str) -> String {
         format!("enrol:{kind}:{account}")
     }
+    /// Held by the one reset of the account changing its password now.
+    pub fn completing(account: &str) -> String {
+        format!("completing:{account}")
+    }
     pub fn password_changed(account: &str) -> String {
         format!("pw-changed:{account}")
     }
