@@ -11,6 +11,9 @@
 //!    token stays usable;
 //! 3. the flow moves `Verified → Completing` by compare-and-swap: of two
 //!    concurrent completes with one token exactly one gets past this line;
+//!    then the account's completion lease is taken (one completion of an
+//!    account at a time) and, under it, the flow is checked again for a
+//!    reset of the account completed since it started (`flow_superseded`);
 //! 4. the directory write; on failure the flow returns to `Verified`;
 //! 5. `Done`; the account's sessions are revoked, every channel of the account
 //!    hears of it, and the audit record is written.
